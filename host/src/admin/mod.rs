@@ -1,0 +1,87 @@
+//! The admin listener: the API of SPEC section 8, `/metrics`, and health checks.
+//! With `admin_token` set, every route but the health checks wants `Authorization: Bearer`.
+
+mod events;
+mod wiring;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use metrics_exporter_prometheus::PrometheusHandle;
+use subtle::ConstantTimeEq;
+
+use crate::api_error::ApiError;
+use crate::ingest::Ingest;
+
+#[derive(Clone)]
+pub struct Admin {
+    pub ingest: Ingest,
+    pub metrics: PrometheusHandle,
+}
+
+pub fn router(admin: Admin) -> Router {
+    let api = Router::new()
+        .route("/metrics", get(metrics))
+        .route("/api/routes", get(wiring::routes))
+        .route("/api/plugins", get(wiring::plugins))
+        .route("/api/reload", post(wiring::reload))
+        .route("/api/events", get(events::list_events))
+        .route("/api/events/{id}", get(events::show_event))
+        .route("/api/messages", get(events::list_messages))
+        .route_layer(middleware::from_fn_with_state(admin.clone(), require_token));
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .merge(api)
+        .with_state(admin)
+}
+
+async fn require_token(State(admin): State<Admin>, request: Request, next: Next) -> Response {
+    let topology = admin.ingest.reloader.current();
+    let Some(token) = topology.config.server.admin_token.as_deref() else {
+        return next.run(request).await;
+    };
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if presented.as_bytes().ct_eq(token.as_bytes()).into() {
+        next.run(request).await
+    } else {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "the admin API wants `Authorization: Bearer <admin_token>`",
+        )
+        .into_response()
+    }
+}
+
+async fn metrics(State(admin): State<Admin>) -> String {
+    admin.metrics.render()
+}
+
+/// The process is up.
+pub async fn healthz() -> impl IntoResponse {
+    axum::Json(serde_json::json!({ "status": "ok" }))
+}
+
+/// The store answers and every plugin is loaded (a failed reload keeps a loaded version, so
+/// readiness only drops if the store does).
+pub async fn readyz(State(ingest): State<Ingest>) -> Response {
+    match ingest.store.list_events(None, None, 1).await {
+        Ok(_) => axum::Json(serde_json::json!({ "status": "ready" })).into_response(),
+        Err(error) => ApiError::unavailable(format!("the event store is not available: {error}"))
+            .into_response(),
+    }
+}
+
+impl axum::extract::FromRef<Admin> for Ingest {
+    fn from_ref(admin: &Admin) -> Ingest {
+        admin.ingest.clone()
+    }
+}

@@ -1,0 +1,88 @@
+//! The command line (SPEC section 2): one file per command.
+
+mod check;
+mod plugin_run;
+mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// wasmhook receives webhooks, checks they are genuine, runs them through your WebAssembly
+/// filters and transforms, and delivers the results to your subscribers, durably.
+#[derive(Parser, Debug)]
+#[command(name = "wasmhook", version, propagate_version = true)]
+pub struct Cli {
+    /// Log format on stderr. Filter with RUST_LOG (e.g. `RUST_LOG=wasmhook=debug`).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the router: ingest listener, pipeline, delivery, admin API; reloads on file changes.
+    Serve {
+        /// The routes file.
+        #[arg(short, long, default_value = "routes.toml")]
+        config: PathBuf,
+    },
+    /// Validate routes.toml and compile every plugin; print each problem as file:line:col.
+    Check {
+        /// The routes file.
+        #[arg(short, long, default_value = "routes.toml")]
+        config: PathBuf,
+    },
+    /// Work with a single plugin.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PluginCommand {
+    /// Run one plugin on the envelope read from stdin; print its result and its stderr.
+    Run(plugin_run::RunArgs),
+}
+
+/// Runs a parsed command line; 0 on success, 1 on a user error (bad config, bad plugin).
+pub fn run(cli: Cli) -> ExitCode {
+    init_logging(cli.log_format);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve { config } => serve::serve(config).await,
+            Command::Check { config } => check::check(&config).await,
+            Command::Plugin(PluginCommand::Run(args)) => plugin_run::run(args).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}

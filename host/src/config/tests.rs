@@ -1,0 +1,272 @@
+//! What a good routes.toml turns into. The messages for bad ones are in `host/tests/ui`.
+
+use std::path::Path;
+use std::time::Duration;
+
+use super::*;
+
+fn env(name: &str) -> Option<String> {
+    match name {
+        "GITHUB_WEBHOOK_SECRET" => Some("gh-secret".to_owned()),
+        "CI_SECRET" => Some("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".to_owned()),
+        "NOT_WHSEC" => Some("plain".to_owned()),
+        _ => None,
+    }
+}
+
+fn parse(text: &str) -> Result<Config, ConfigErrors> {
+    Config::parse(Path::new("/srv/hooks/routes.toml"), text, &env)
+}
+
+fn messages(text: &str) -> Vec<String> {
+    parse(text)
+        .unwrap_err()
+        .0
+        .into_iter()
+        .map(|d| d.to_string())
+        .collect()
+}
+
+const EXAMPLE: &str = r#"
+[server]
+listen = "127.0.0.1:0"
+admin = "127.0.0.1:8081"
+max_body = "512KiB"
+plugin_concurrency = 3
+
+[sources.github]
+verify = { scheme = "github", secret = "${GITHUB_WEBHOOK_SECRET}" }
+
+[sources.plain]
+
+[plugins.push-only]
+wasm = "plugins/push_only.wasm"
+config = { branches = ["main"], depth = 2, ratio = 0.5, since = 1979-05-27 }
+timeout = "250ms"
+reuse = true
+on_error = "pass"
+
+[subscribers.ci]
+url = "http://127.0.0.1:9000/hook"
+secret = ["${CI_SECRET}", "whsk_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"]
+headers = { "X-Team" = "platform" }
+retry = []
+ordering = "per-key"
+concurrency = 4
+
+[[routes]]
+name = "github-pushes"
+source = "github"
+filters = ["push-only"]
+subscribers = ["ci"]
+
+[[routes]]
+source = "plain"
+subscribers = ["ci"]
+"#;
+
+#[test]
+fn reads_the_example() {
+    let config = parse(EXAMPLE).unwrap();
+    assert_eq!(config.path, Path::new("/srv/hooks/routes.toml"));
+
+    let server = &config.server;
+    assert_eq!(server.listen.port(), 0);
+    assert_eq!(server.admin, Some("127.0.0.1:8081".parse().unwrap()));
+    assert_eq!(server.data_dir, Path::new("/srv/hooks/.wasmhook"));
+    assert_eq!(server.max_body, 512 * 1024);
+    assert_eq!(server.plugin_concurrency, 3);
+    assert_eq!(server.delivery_concurrency, 256);
+
+    assert_eq!(
+        config.sources["github"].verify,
+        Verify::Github {
+            secret: "gh-secret".into()
+        }
+    );
+    assert_eq!(config.sources["plain"].verify, Verify::None);
+
+    let plugin = &config.plugins["push-only"];
+    assert_eq!(plugin.wasm, Path::new("/srv/hooks/plugins/push_only.wasm"));
+    assert_eq!(plugin.wasm_location.line, 14);
+    assert_eq!(plugin.wasm_location.column, 8);
+    assert_eq!(
+        plugin.config,
+        serde_json::json!({"branches": ["main"], "depth": 2, "ratio": 0.5, "since": "1979-05-27"})
+    );
+    assert_eq!(plugin.timeout, Duration::from_millis(250));
+    assert_eq!(plugin.memory, 64 << 20);
+    assert_eq!(plugin.max_output, 1 << 20);
+    assert!(plugin.reuse);
+    assert_eq!(plugin.on_error, OnError::Pass);
+
+    let ci = &config.subscribers["ci"];
+    assert_eq!(ci.url.as_str(), "http://127.0.0.1:9000/hook");
+    assert_eq!(ci.secrets.len(), 2);
+    assert!(ci.secrets[0].starts_with("whsec_"));
+    assert_eq!(ci.headers, [("x-team".to_owned(), "platform".to_owned())]);
+    assert_eq!(ci.timeout, Duration::from_secs(15));
+    assert!(ci.retry.is_empty());
+    assert_eq!(ci.ordering, Ordering::PerKey);
+    assert_eq!(ci.concurrency, 4);
+
+    let names: Vec<&str> = config.routes.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["github-pushes", "plain-1"]);
+    assert_eq!(config.routes[0].filters, ["push-only"]);
+    assert!(config.routes[0].transforms.is_empty());
+}
+
+#[test]
+fn fills_in_defaults() {
+    let config = parse(
+        r#"
+        [plugins.p]
+        wasm = "p.wasm"
+        [subscribers.s]
+        url = "https://example.com/"
+        "#,
+    )
+    .unwrap();
+    assert_eq!(config.server.listen, "127.0.0.1:8080".parse().unwrap());
+    assert_eq!(config.server.admin, None);
+    assert_eq!(config.server.max_body, 1 << 20);
+    assert!(config.server.plugin_concurrency >= 1);
+    let p = &config.plugins["p"];
+    assert_eq!(
+        (p.timeout, p.reuse, p.on_error),
+        (Duration::from_millis(100), false, OnError::DeadLetter)
+    );
+    assert_eq!(p.config, serde_json::json!({}));
+    let s = &config.subscribers["s"];
+    assert_eq!(s.retry.len(), 7);
+    assert_eq!(s.retry[1], Duration::from_secs(300));
+    assert_eq!((s.ordering, s.concurrency), (Ordering::Concurrent, 16));
+    assert!(s.secrets.is_empty() && s.headers.is_empty());
+}
+
+#[test]
+fn an_empty_file_is_a_valid_config() {
+    let config = parse("").unwrap();
+    assert!(config.sources.is_empty() && config.routes.is_empty());
+}
+
+#[test]
+fn reads_every_verify_scheme() {
+    let config = parse(
+        r#"
+        [sources.n]
+        verify = { scheme = "none" }
+        [sources.h.verify]
+        scheme = "hmac-sha256"
+        secret = "s"
+        header = "X-Signature"
+        [sources.s]
+        verify = { scheme = "standard-webhooks", secret = ["whsec_dGVzdA==", "whsec_dGVzdDI="] }
+        "#,
+    )
+    .unwrap();
+    assert_eq!(config.sources["n"].verify, Verify::None);
+    assert_eq!(
+        config.sources["h"].verify,
+        Verify::HmacSha256 {
+            secret: "s".into(),
+            header: "x-signature".into(),
+            encoding: SignatureEncoding::Hex,
+            prefix: String::new(),
+        }
+    );
+    let Verify::StandardWebhooks { secrets } = &config.sources["s"].verify else {
+        panic!("standard-webhooks expected");
+    };
+    assert_eq!(secrets.len(), 2);
+}
+
+#[test]
+fn validates_values_after_interpolation() {
+    let errors = messages(
+        r#"
+[subscribers.ci]
+url = "http://127.0.0.1:9000/"
+secret = "${NOT_WHSEC}"
+"#,
+    );
+    assert_eq!(errors.len(), 1);
+    assert!(errors[0].starts_with("/srv/hooks/routes.toml:4:10: `secret` in [subscribers.ci]"));
+    assert!(!errors[0].contains("plain"), "the secret is not shown");
+}
+
+#[test]
+fn locations_use_the_path_as_given() {
+    let errors =
+        Config::parse(Path::new("routes.toml"), "[server]\nlisten = 1\n", &env).unwrap_err();
+    let location = errors.0[0].location.clone().unwrap();
+    assert_eq!(location.to_string(), "routes.toml:2:10");
+}
+
+#[test]
+fn relative_paths_resolve_against_the_file() {
+    let config = Config::parse(
+        Path::new("conf/routes.toml"),
+        "[plugins.p]\nwasm = \"p.wasm\"\n",
+        &env,
+    )
+    .unwrap();
+    assert!(config.path.is_absolute());
+    assert!(config.plugins["p"].wasm.ends_with("conf/p.wasm"));
+    assert!(config.plugins["p"].wasm.is_absolute());
+}
+
+#[test]
+fn load_reads_the_file_and_the_process_environment() {
+    let dir = std::env::temp_dir().join(format!("wasmhook-config-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("routes.toml");
+    // PATH is set wherever tests run; it is not a valid listen address.
+    std::fs::write(
+        &file,
+        "[server]\nadmin_token = \"${PATH}\"\nlisten = \"${PATH}\"\n",
+    )
+    .unwrap();
+    let errors = Config::load(&file).unwrap_err();
+    assert_eq!(errors.0.len(), 1, "{errors}");
+    assert_eq!(errors.0[0].location.as_ref().unwrap().line, 3);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn load_reports_a_missing_file_alone() {
+    let errors = Config::load(Path::new("/nonexistent/routes.toml")).unwrap_err();
+    assert_eq!(errors.0.len(), 1);
+    assert_eq!(errors.0[0].location, None);
+    assert!(
+        errors
+            .to_string()
+            .starts_with("/nonexistent/routes.toml: cannot read it")
+    );
+}
+
+#[test]
+fn a_syntax_error_is_reported_alone() {
+    let errors = messages("[server]\nlisten = 1\n[server\n");
+    assert_eq!(errors.len(), 1);
+    assert!(errors[0].contains(":3:"), "{errors:?}");
+}
+
+#[test]
+fn errors_come_in_file_order() {
+    let errors = messages(
+        r#"
+[[routes]]
+source = "nowhere"
+subscribers = ["nobody"]
+
+[subscribers.a]
+url = "nope"
+"#,
+    );
+    let lines: Vec<usize> = errors
+        .iter()
+        .map(|e| e.split(':').nth(1).unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(lines, [3, 4, 7]);
+}

@@ -1,0 +1,199 @@
+//! Delivery: every pending message is POSTed to its subscriber until it is delivered or its
+//! retries are used up (SPEC section 6).
+//!
+//! The store is the queue. The dispatcher asks it, per subscriber, for messages whose next
+//! attempt is due, up to the permits that subscriber has free; each attempt's result is
+//! committed with the message's new state before the message may be picked again. A message
+//! is thus never attempted twice at once, and after a crash every message still `pending` is
+//! simply due again: delivery is at-least-once.
+
+mod attempt;
+mod retry;
+mod subscriber;
+
+pub use subscriber::Subscriber;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+
+use crate::store::{AttemptOutcome, DueMessage, Store};
+use crate::telemetry;
+use crate::topology::reload::Reloader;
+
+/// The dispatcher looks at the store at least this often, whatever it was told.
+const MAX_IDLE: Duration = Duration::from_secs(5);
+
+pub struct Delivery {
+    store: Store,
+    reloader: Arc<Reloader>,
+    client: reqwest::Client,
+    /// Woken when messages are committed or an attempt finishes.
+    wake: Arc<Notify>,
+    /// All deliveries in flight at once, over every subscriber: bounds sockets and memory.
+    global: Arc<Semaphore>,
+    /// Per subscriber: its permits (its `concurrency`) and the messages it has in flight.
+    lanes: Mutex<HashMap<String, Lane>>,
+}
+
+struct Lane {
+    concurrency: usize,
+    permits: Arc<Semaphore>,
+    in_flight: HashSet<String>,
+}
+
+impl Delivery {
+    pub fn start(
+        store: Store,
+        reloader: Arc<Reloader>,
+        wake: Arc<Notify>,
+        concurrency: usize,
+    ) -> Arc<Delivery> {
+        let delivery = Arc::new(Delivery {
+            store,
+            reloader,
+            client: attempt::client(),
+            wake,
+            global: Arc::new(Semaphore::new(concurrency.max(1))),
+            lanes: Mutex::new(HashMap::new()),
+        });
+        tokio::spawn(delivery.clone().dispatch());
+        delivery
+    }
+
+    async fn dispatch(self: Arc<Self>) {
+        loop {
+            let now = crate::clock::now_ms();
+            let topology = self.reloader.current();
+            for (name, subscriber) in &topology.subscribers {
+                if let Err(error) = self.dispatch_due(name, subscriber, now).await {
+                    tracing::error!(subscriber = %name, %error, "cannot read due messages");
+                }
+            }
+            let sleep = match self.store.next_due_after(now).await {
+                Ok(Some(at)) => Duration::from_millis((at - crate::clock::now_ms()).max(0) as u64),
+                _ => MAX_IDLE,
+            };
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(sleep.min(MAX_IDLE)) => {}
+            }
+        }
+    }
+
+    /// Starts attempts for the subscriber's due messages, as many as it has permits for.
+    async fn dispatch_due(
+        self: &Arc<Self>,
+        name: &str,
+        subscriber: &Arc<Subscriber>,
+        now: i64,
+    ) -> Result<(), crate::store::StoreError> {
+        let (permits, in_flight) = self.lane(name, subscriber.config.concurrency);
+        let free = permits
+            .available_permits()
+            .min(self.global.available_permits());
+        if free == 0 {
+            return Ok(());
+        }
+        let due = self
+            .store
+            .due_messages(name.to_owned(), now, free, in_flight)
+            .await?;
+        for message in due {
+            let (Ok(lane_permit), Ok(global_permit)) = (
+                permits.clone().try_acquire_owned(),
+                self.global.clone().try_acquire_owned(),
+            ) else {
+                break;
+            };
+            self.mark_in_flight(name, &message.id, true);
+            let delivery = self.clone();
+            let subscriber = subscriber.clone();
+            tokio::spawn(async move {
+                delivery
+                    .deliver(&subscriber, message, [lane_permit, global_permit])
+                    .await;
+            });
+        }
+        Ok(())
+    }
+
+    async fn deliver(
+        &self,
+        subscriber: &Subscriber,
+        message: DueMessage,
+        permits: [OwnedSemaphorePermit; 2],
+    ) {
+        let answer = attempt::attempt(&self.client, subscriber, &message).await;
+        drop(permits);
+        let attempts = message.attempts + 1;
+        let outcome = if answer.success {
+            AttemptOutcome::Delivered
+        } else {
+            match retry::next_delay(&subscriber.config.retry, attempts, answer.retry_after) {
+                Some(delay) => {
+                    AttemptOutcome::RetryAt(answer.attempt.at + delay.as_millis() as i64)
+                }
+                None => AttemptOutcome::Dead,
+            }
+        };
+        let name = &subscriber.config.name;
+        telemetry::delivery_attempted(
+            name,
+            &message.id,
+            answer.attempt.status,
+            answer.elapsed,
+            outcome_label(outcome),
+        );
+        if outcome == AttemptOutcome::Dead {
+            telemetry::message_dead(name, &message.id, answer.attempt.error.as_deref());
+        }
+        if let Err(error) = self
+            .store
+            .record_attempt(message.id.clone(), answer.attempt, outcome)
+            .await
+        {
+            // The message stays pending as it was, and is attempted again: at least once.
+            tracing::error!(message = %message.id, %error, "cannot record a delivery attempt");
+        }
+        self.mark_in_flight(name, &message.id, false);
+        self.wake.notify_one();
+    }
+
+    /// The subscriber's permits and in-flight set, renewing the permits if its
+    /// `concurrency` changed in a reload.
+    fn lane(&self, name: &str, concurrency: usize) -> (Arc<Semaphore>, HashSet<String>) {
+        let mut lanes = self.lanes.lock().expect("delivery lanes");
+        let lane = lanes.entry(name.to_owned()).or_insert_with(|| Lane {
+            concurrency,
+            permits: Arc::new(Semaphore::new(concurrency)),
+            in_flight: HashSet::new(),
+        });
+        if lane.concurrency != concurrency {
+            lane.concurrency = concurrency;
+            lane.permits = Arc::new(Semaphore::new(concurrency));
+        }
+        (lane.permits.clone(), lane.in_flight.clone())
+    }
+
+    fn mark_in_flight(&self, name: &str, message_id: &str, in_flight: bool) {
+        let mut lanes = self.lanes.lock().expect("delivery lanes");
+        if let Some(lane) = lanes.get_mut(name) {
+            if in_flight {
+                lane.in_flight.insert(message_id.to_owned());
+            } else {
+                lane.in_flight.remove(message_id);
+            }
+        }
+    }
+}
+
+fn outcome_label(outcome: AttemptOutcome) -> &'static str {
+    match outcome {
+        AttemptOutcome::Delivered => "delivered",
+        AttemptOutcome::RetryAt(_) => "retry",
+        AttemptOutcome::Dead => "dead",
+    }
+}

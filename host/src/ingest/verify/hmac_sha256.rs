@@ -1,0 +1,55 @@
+//! Generic HMAC-SHA256 of the raw body in a header of the operator's choice, hex or base64,
+//! with an optional prefix such as `sha256=`.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use http::HeaderMap;
+
+use super::{Rejection, header, hmac_sha256_matches};
+use crate::config::SignatureEncoding;
+
+pub struct HmacSha256 {
+    secret: Vec<u8>,
+    header: String,
+    encoding: SignatureEncoding,
+    prefix: String,
+}
+
+impl HmacSha256 {
+    pub fn new(
+        secret: &str,
+        header: &str,
+        encoding: SignatureEncoding,
+        prefix: &str,
+    ) -> HmacSha256 {
+        HmacSha256 {
+            secret: secret.as_bytes().to_vec(),
+            header: header.to_ascii_lowercase(),
+            encoding,
+            prefix: prefix.to_owned(),
+        }
+    }
+
+    pub fn verify(&self, headers: &HeaderMap, body: &[u8]) -> Result<(), Rejection> {
+        let name = &self.header;
+        let value = header(headers, name)
+            .ok_or_else(|| Rejection::unauthorized(format!("missing {name} header")))?;
+        let encoded = value.strip_prefix(self.prefix.as_str()).ok_or_else(|| {
+            Rejection::unauthorized(format!("{name} must start with {:?}", self.prefix))
+        })?;
+        let mac = match self.encoding {
+            SignatureEncoding::Hex => hex::decode(encoded.trim()).ok(),
+            SignatureEncoding::Base64 => BASE64.decode(encoded.trim()).ok(),
+        }
+        .ok_or_else(|| {
+            Rejection::unauthorized(format!("{name} is not valid {:?}", self.encoding))
+        })?;
+        if hmac_sha256_matches(&self.secret, &[body], &mac) {
+            Ok(())
+        } else {
+            Err(Rejection::unauthorized(format!(
+                "{name} does not match the body and the source's secret"
+            )))
+        }
+    }
+}

@@ -1,0 +1,20 @@
+//! wasmhook: a self-hosted webhook router. Events arrive at `ingest`, are committed to the
+//! `store`, run through user-supplied WebAssembly plugins in the `pipeline`, and are sent to
+//! subscribers by `delivery`. `topology` is the running wiring, hot-reloaded from
+//! `routes.toml` and the plugin files; `admin` shows all of it.
+#![forbid(unsafe_code)]
+
+pub mod admin;
+pub mod api_error;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod delivery;
+pub mod ids;
+pub mod ingest;
+pub mod pipeline;
+pub mod plugin;
+pub mod standard_webhooks;
+pub mod store;
+pub mod telemetry;
+pub mod topology;

@@ -1,0 +1,157 @@
+//! From what a route made of an event to message rows, one per subscriber.
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use bytes::Bytes;
+use serde_json::Value;
+
+use crate::store::{MessageStatus, NewEvent, NewMessage};
+use crate::topology::Route;
+
+use super::chain::{Outcome, RouteRun};
+use super::envelope::Envelope;
+
+pub fn from_run(event: &NewEvent, route: &Route, run: RouteRun) -> Vec<NewMessage> {
+    match run.outcome {
+        Outcome::Messages(envelopes) => envelopes
+            .into_iter()
+            .flat_map(|envelope| deliverable(event, route, envelope, &run.plugins))
+            .collect(),
+        Outcome::Dropped(reason) => {
+            settled(event, route, MessageStatus::Filtered, reason, run.plugins)
+        }
+        Outcome::Failed(reason) => failed(event, route, reason, run.plugins),
+    }
+}
+
+/// Messages that a failure stopped: kept as dead letters, one per subscriber of the route.
+pub fn failed(
+    event: &NewEvent,
+    route: &Route,
+    reason: String,
+    plugins: Vec<String>,
+) -> Vec<NewMessage> {
+    settled(event, route, MessageStatus::Dead, reason, plugins)
+}
+
+fn settled(
+    event: &NewEvent,
+    route: &Route,
+    status: MessageStatus,
+    reason: String,
+    plugins: Vec<String>,
+) -> Vec<NewMessage> {
+    route
+        .subscribers
+        .iter()
+        .map(|subscriber| NewMessage {
+            status,
+            error: Some(reason.clone()),
+            ..blank(event, route, subscriber, plugins.clone())
+        })
+        .collect()
+}
+
+/// One pending message per subscriber the envelope goes to.
+fn deliverable(
+    event: &NewEvent,
+    route: &Route,
+    envelope: Envelope,
+    plugins: &[String],
+) -> Vec<NewMessage> {
+    let targets = match targets(route, &envelope) {
+        Ok(targets) => targets,
+        Err(reason) => return failed(event, route, reason, plugins.to_vec()),
+    };
+    let body = body_bytes(&envelope);
+    let headers = headers(&envelope);
+    let message_type = envelope
+        .get("type")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let key = envelope
+        .get("key")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("{}:{}", event.source, message_type.as_deref().unwrap_or("")));
+    targets
+        .into_iter()
+        .map(|subscriber| NewMessage {
+            status: MessageStatus::Pending,
+            message_type: message_type.clone(),
+            key: Some(key.clone()),
+            headers: headers.clone(),
+            body: Some(body.clone()),
+            ..blank(event, route, subscriber, plugins.to_vec())
+        })
+        .collect()
+}
+
+/// A message's `subscribers` must name a subset of the route's; absent means all of them.
+fn targets<'a>(route: &'a Route, envelope: &Envelope) -> Result<Vec<&'a String>, String> {
+    let Some(named) = envelope.get("subscribers") else {
+        return Ok(route.subscribers.iter().collect());
+    };
+    let Some(named) = named.as_array() else {
+        return Err(
+            "a transform set `subscribers` to something other than an array of names".into(),
+        );
+    };
+    named
+        .iter()
+        .map(|name| {
+            let name = name.as_str().unwrap_or_default();
+            route.subscribers.iter().find(|s| *s == name).ok_or_else(|| {
+                format!("a transform sent a message to subscriber {name:?}, which route {} does not have", route.name)
+            })
+        })
+        .collect()
+}
+
+/// A string body is sent as is; `body_base64` as its bytes; anything else as JSON.
+fn body_bytes(envelope: &Envelope) -> Bytes {
+    match (envelope.get("body"), envelope.get("body_base64")) {
+        (Some(Value::String(text)), _) => Bytes::from(text.clone()),
+        (None, Some(Value::String(encoded))) => {
+            BASE64.decode(encoded).map(Bytes::from).unwrap_or_default()
+        }
+        (Some(value), _) => Bytes::from(serde_json::to_vec(value).expect("JSON serialises")),
+        (None, _) => Bytes::from_static(b"null"),
+    }
+}
+
+fn headers(envelope: &Envelope) -> BTreeMap<String, String> {
+    let Some(Value::Object(headers)) = envelope.get("headers") else {
+        return BTreeMap::new();
+    };
+    headers
+        .iter()
+        .filter_map(|(name, value)| {
+            let value = match value {
+                Value::String(text) => text.clone(),
+                Value::Number(_) | Value::Bool(_) => value.to_string(),
+                _ => return None,
+            };
+            Some((name.to_ascii_lowercase(), value))
+        })
+        .collect()
+}
+
+fn blank(event: &NewEvent, route: &Route, subscriber: &str, plugins: Vec<String>) -> NewMessage {
+    NewMessage {
+        id: crate::ids::message_id(),
+        event_id: event.id.clone(),
+        route: route.name.clone(),
+        subscriber: subscriber.to_owned(),
+        status: MessageStatus::Pending,
+        message_type: None,
+        key: None,
+        headers: BTreeMap::new(),
+        body: None,
+        error: None,
+        plugins,
+        created_at: crate::clock::now_ms(),
+    }
+}

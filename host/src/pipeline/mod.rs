@@ -1,0 +1,219 @@
+//! The pipeline: every accepted event runs through the routes of its source, and the messages
+//! that come out are committed, with the event's `processed` mark, in one transaction.
+//!
+//! Events arrive from ingest right after their commit. If the pipeline is saturated the event
+//! simply stays `received` on disk and a sweep picks it up, as it does at every start for
+//! events a crash left behind; `in_flight` keeps a sweep from running an event twice.
+
+mod chain;
+pub mod envelope;
+mod messages;
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{Notify, Semaphore, mpsc};
+
+use crate::plugin::PluginEngine;
+use crate::store::{NewEvent, NewMessage, Store};
+use crate::topology::reload::Reloader;
+use crate::topology::{Route, Topology};
+
+/// Events waiting between ingest and the pipeline; past this, ingest leaves them to the sweep.
+const QUEUE: usize = 4096;
+/// Events being worked on at once: bounds the memory of envelopes in flight.
+const MAX_EVENTS_IN_FLIGHT: usize = 512;
+/// Events a sweep loads from the store at a time.
+const SWEEP_BATCH: usize = 256;
+
+#[derive(Clone)]
+pub struct Pipeline {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    engine: Arc<PluginEngine>,
+    reloader: Arc<Reloader>,
+    /// Woken whenever new messages are committed.
+    delivery: Arc<Notify>,
+    queue: mpsc::Sender<NewEvent>,
+    in_flight: Mutex<HashSet<String>>,
+    sweep: Notify,
+}
+
+impl Pipeline {
+    /// Starts the pipeline and sweeps events left unprocessed by an earlier run.
+    pub fn start(
+        store: Store,
+        engine: Arc<PluginEngine>,
+        reloader: Arc<Reloader>,
+        delivery: Arc<Notify>,
+    ) -> Pipeline {
+        let (queue, events) = mpsc::channel(QUEUE);
+        let pipeline = Pipeline {
+            inner: Arc::new(Inner {
+                store,
+                engine,
+                reloader,
+                delivery,
+                queue,
+                in_flight: Mutex::new(HashSet::new()),
+                sweep: Notify::new(),
+            }),
+        };
+        tokio::spawn(pipeline.clone().run(events));
+        pipeline.inner.sweep.notify_one();
+        tokio::spawn(pipeline.clone().sweeper());
+        pipeline
+    }
+
+    /// Hands a committed event to the pipeline; never waits.
+    pub fn submit(&self, event: NewEvent) {
+        self.inner
+            .in_flight
+            .lock()
+            .expect("in-flight events")
+            .insert(event.id.clone());
+        if let Err(error) = self.inner.queue.try_send(event) {
+            let event = match error {
+                mpsc::error::TrySendError::Full(event)
+                | mpsc::error::TrySendError::Closed(event) => event,
+            };
+            self.inner
+                .in_flight
+                .lock()
+                .expect("in-flight events")
+                .remove(&event.id);
+            self.inner.sweep.notify_one();
+        }
+    }
+
+    async fn run(self, mut events: mpsc::Receiver<NewEvent>) {
+        let slots = Arc::new(Semaphore::new(MAX_EVENTS_IN_FLIGHT));
+        while let Some(event) = events.recv().await {
+            let slot = slots.clone().acquire_owned().await.expect("never closed");
+            let pipeline = self.clone();
+            tokio::spawn(async move {
+                pipeline.process(event).await;
+                drop(slot);
+            });
+        }
+    }
+
+    /// Loads `received` events from the store and processes them; runs at start and whenever
+    /// ingest could not queue an event.
+    async fn sweeper(self) {
+        loop {
+            self.inner.sweep.notified().await;
+            loop {
+                let events = match self.inner.store.unprocessed_events(SWEEP_BATCH).await {
+                    Ok(events) => events,
+                    Err(error) => {
+                        tracing::error!(%error, "cannot load unprocessed events");
+                        break;
+                    }
+                };
+                let fresh: Vec<NewEvent> = {
+                    let mut in_flight = self.inner.in_flight.lock().expect("in-flight events");
+                    events
+                        .into_iter()
+                        .filter(|event| in_flight.insert(event.id.clone()))
+                        .collect()
+                };
+                if fresh.is_empty() {
+                    break;
+                }
+                tracing::info!(events = fresh.len(), "processing events accepted earlier");
+                let batch = fresh.into_iter().map(|event| {
+                    let pipeline = self.clone();
+                    async move { pipeline.process(event).await }
+                });
+                futures_join_all(batch).await;
+            }
+        }
+    }
+
+    /// Runs every route of the event's source, then commits all messages at once.
+    async fn process(&self, event: NewEvent) {
+        let topology = self.inner.reloader.current();
+        let messages = self.run_routes(&topology, &event).await;
+        let id = event.id.clone();
+        let result = self.inner.store.finish_event(id.clone(), messages).await;
+        self.inner
+            .in_flight
+            .lock()
+            .expect("in-flight events")
+            .remove(&id);
+        match result {
+            Ok(()) => self.inner.delivery.notify_one(),
+            // The event stays `received` and is processed again by the next sweep.
+            Err(error) => {
+                tracing::error!(event = %id, %error, "cannot commit the event's messages")
+            }
+        }
+    }
+
+    async fn run_routes(&self, topology: &Arc<Topology>, event: &NewEvent) -> Vec<NewMessage> {
+        let routes = topology.routes_for(&event.source);
+        if routes.is_empty() {
+            return Vec::new();
+        }
+        let envelope = match envelope::from_event(event) {
+            Ok(envelope) => envelope,
+            Err(error) => {
+                return routes
+                    .iter()
+                    .flat_map(|route| messages::failed(event, route, error.to_string(), Vec::new()))
+                    .collect();
+            }
+        };
+        let mut messages = Vec::new();
+        for route in routes {
+            let run = self.run_route(route.clone(), envelope.clone()).await;
+            messages.extend(messages::from_run(event, route, run));
+        }
+        messages
+    }
+
+    /// Plugins run on the blocking pool, at most as many at once as the engine has permits.
+    async fn run_route(&self, route: Arc<Route>, envelope: envelope::Envelope) -> chain::RouteRun {
+        if route.filters.is_empty() && route.transforms.is_empty() {
+            return chain::RouteRun {
+                outcome: chain::Outcome::Messages(vec![envelope]),
+                plugins: Vec::new(),
+            };
+        }
+        let permit = self
+            .inner
+            .engine
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("never closed");
+        let engine = self.inner.engine.clone();
+        let route_name = route.name.clone();
+        tokio::task::spawn_blocking(move || {
+            let run = chain::run(&engine, &route, envelope);
+            drop(permit);
+            run
+        })
+        .await
+        .unwrap_or_else(|panic| chain::RouteRun {
+            outcome: chain::Outcome::Failed(format!(
+                "route {route_name}: the plugin host panicked: {panic}"
+            )),
+            plugins: Vec::new(),
+        })
+    }
+}
+
+async fn futures_join_all<F: std::future::Future<Output = ()> + Send + 'static>(
+    futures: impl Iterator<Item = F>,
+) {
+    let handles: Vec<_> = futures.map(tokio::spawn).collect();
+    for handle in handles {
+        let _ = handle.await;
+    }
+}

@@ -1,0 +1,201 @@
+//! One plugin call: instantiate (or take a warm instance), run, classify what happened.
+
+use bytes::Bytes;
+use wasmtime::component::Func;
+use wasmtime::{Store, Trap};
+use wasmtime_wasi::I32Exit;
+
+use super::compiled::{Code, HandleParams, HandleResults};
+use super::engine::PluginEngine;
+use super::error::{PluginError, PluginFailure};
+use super::sandbox::{Captured, ComponentSandbox, Limiter, ModuleSandbox, Stdio};
+use super::{Plugin, STDERR_LIMIT};
+
+/// Warm instances a `reuse = true` plugin keeps between calls.
+const MAX_WARM_INSTANCES: usize = 8;
+
+/// What a successful call produced.
+pub struct Output {
+    /// The result JSON, as the plugin wrote it.
+    pub output: Vec<u8>,
+    /// What it wrote to stderr, up to 4 KiB.
+    pub stderr: String,
+}
+
+/// A function plugin's instance kept for the next call.
+pub(super) struct WarmInstance {
+    store: Store<ComponentSandbox>,
+    handle: Func,
+    stdio: Stdio,
+}
+
+impl Plugin {
+    /// Runs the plugin on `input` (the envelope JSON) and returns its output bytes.
+    ///
+    /// Blocks for up to the plugin's timeout: call it on the blocking pool, holding a permit
+    /// of [`PluginEngine::permits`].
+    pub fn call(&self, engine: &PluginEngine, input: &Bytes) -> Result<Output, PluginFailure> {
+        if self.reuses_instances() {
+            return self.call_warm(engine, input);
+        }
+        let stdio = self.new_stdio();
+        let result = match &self.compiled.code {
+            Code::CommandModule(pre) => {
+                let sandbox = ModuleSandbox::new(input.clone(), &stdio, self.settings.memory);
+                let mut store = self.new_store(engine, sandbox, |s| &mut s.limiter);
+                let run = pre.instantiate(&mut store).and_then(|instance| {
+                    let start = instance.get_typed_func::<(), ()>(&mut store, "_start")?;
+                    start.call(&mut store, ())
+                });
+                self.command_outcome(run, &store.data().limiter, &stdio)
+            }
+            Code::CommandComponent(pre) => {
+                let sandbox =
+                    ComponentSandbox::new(Some(input.clone()), &stdio, self.settings.memory);
+                let mut store = self.new_store(engine, sandbox, |s| &mut s.limiter);
+                let run = pre
+                    .instantiate(&mut store)
+                    .and_then(|command| command.wasi_cli_run().call_run(&mut store));
+                let run = match run {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(())) => Err(I32Exit(1).into()),
+                    Err(error) => Err(error),
+                };
+                self.command_outcome(run, &store.data().limiter, &stdio)
+            }
+            Code::Function { .. } => {
+                let mut warm = self
+                    .instantiate_function(engine, stdio)
+                    .map_err(|e| self.failure(e, ""))?;
+                return self.call_function(&mut warm, input);
+            }
+        };
+        let stderr = String::from_utf8_lossy(&stdio.stderr.take()).into_owned();
+        match result {
+            Ok(output) => Ok(Output { output, stderr }),
+            Err(error) => Err(self.failure(error, &stderr)),
+        }
+    }
+
+    fn call_warm(&self, engine: &PluginEngine, input: &Bytes) -> Result<Output, PluginFailure> {
+        let warm = self.warm.lock().expect("warm instances").pop();
+        let mut warm = match warm {
+            Some(warm) => warm,
+            None => self
+                .instantiate_function(engine, self.new_stdio())
+                .map_err(|error| self.failure(error, ""))?,
+        };
+        let output = self.call_function(&mut warm, input)?;
+        let mut pool = self.warm.lock().expect("warm instances");
+        if pool.len() < MAX_WARM_INSTANCES {
+            pool.push(warm);
+        }
+        Ok(output)
+    }
+
+    fn instantiate_function(
+        &self,
+        engine: &PluginEngine,
+        stdio: Stdio,
+    ) -> Result<WarmInstance, PluginError> {
+        let Code::Function { pre, handle } = &self.compiled.code else {
+            unreachable!("only function plugins are instantiated as functions")
+        };
+        let sandbox = ComponentSandbox::new(None, &stdio, self.settings.memory);
+        let mut store = self.new_store(engine, sandbox, |s| &mut s.limiter);
+        let instance = pre
+            .instantiate(&mut store)
+            .map_err(|e| classify(e, &store.data().limiter, self))?;
+        let handle = instance
+            .get_func(&mut store, handle)
+            .ok_or_else(|| PluginError::Instantiate("`handle` is not exported".into()))?;
+        Ok(WarmInstance {
+            store,
+            handle,
+            stdio,
+        })
+    }
+
+    fn call_function(
+        &self,
+        warm: &mut WarmInstance,
+        input: &Bytes,
+    ) -> Result<Output, PluginFailure> {
+        warm.store
+            .set_epoch_deadline(PluginEngine::deadline_ticks(self.settings.timeout));
+        let outcome = warm
+            .handle
+            .typed::<HandleParams<'_>, HandleResults>(&warm.store)
+            .and_then(|handle| handle.call(&mut warm.store, (&input[..],)));
+        let stderr = String::from_utf8_lossy(&warm.stdio.stderr.take()).into_owned();
+        let fail = |error| self.failure(error, &stderr);
+        match outcome {
+            Ok((Ok(output),)) if output.len() as u64 > self.settings.max_output => {
+                Err(fail(PluginError::OutputTooLarge(self.settings.max_output)))
+            }
+            Ok((Ok(output),)) => Ok(Output { output, stderr }),
+            Ok((Err(message),)) => Err(fail(PluginError::Returned(message))),
+            Err(error) => Err(fail(classify(error, &warm.store.data().limiter, self))),
+        }
+    }
+
+    fn new_stdio(&self) -> Stdio {
+        Stdio {
+            stdout: Captured::stdout(self.settings.max_output),
+            stderr: Captured::stderr(STDERR_LIMIT),
+        }
+    }
+
+    fn new_store<T: 'static>(
+        &self,
+        engine: &PluginEngine,
+        data: T,
+        limiter: fn(&mut T) -> &mut Limiter,
+    ) -> Store<T> {
+        let mut store = Store::new(&engine.engine, data);
+        store.limiter(move |data| -> &mut dyn wasmtime::ResourceLimiter { limiter(data) });
+        store.set_epoch_deadline(PluginEngine::deadline_ticks(self.settings.timeout));
+        store.epoch_deadline_trap();
+        store
+    }
+
+    /// A command succeeded when it exited 0 (returning from `_start` or `exit(0)`).
+    fn command_outcome(
+        &self,
+        run: wasmtime::Result<()>,
+        limiter: &Limiter,
+        stdio: &Stdio,
+    ) -> Result<Vec<u8>, PluginError> {
+        if stdio.stdout.overflowed() {
+            return Err(PluginError::OutputTooLarge(self.settings.max_output));
+        }
+        match run {
+            Ok(()) => Ok(stdio.stdout.take()),
+            Err(error) => match error.downcast_ref::<I32Exit>() {
+                Some(I32Exit(0)) => Ok(stdio.stdout.take()),
+                Some(I32Exit(status)) => Err(PluginError::Exit(*status)),
+                None => Err(classify(error, limiter, self)),
+            },
+        }
+    }
+
+    fn failure(&self, error: PluginError, stderr: &str) -> PluginFailure {
+        PluginFailure {
+            plugin: self.name.clone(),
+            error,
+            stderr: stderr.to_owned(),
+        }
+    }
+}
+
+/// Names the limit a failed call ran into, if any; otherwise it is the guest's own trap.
+fn classify(error: wasmtime::Error, limiter: &Limiter, plugin: &Plugin) -> PluginError {
+    if limiter.memory_exceeded {
+        return PluginError::MemoryLimit(plugin.settings.memory);
+    }
+    match error.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => PluginError::Timeout(plugin.settings.timeout),
+        Some(trap) => PluginError::Trap(trap.to_string()),
+        None => PluginError::Trap(error.root_cause().to_string()),
+    }
+}

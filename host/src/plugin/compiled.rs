@@ -1,0 +1,144 @@
+//! Turning `.wasm` bytes into something ready to instantiate: compile, link, type-check.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use wasmtime::component::{Component, ComponentExportIndex, InstancePre};
+use wasmtime::{Module, Store};
+use wasmtime_wasi::p2::bindings::sync::CommandPre;
+
+use super::engine::PluginEngine;
+use super::error::LoadError;
+use super::sandbox::{ComponentSandbox, ModuleSandbox, Stdio};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PluginKind {
+    CommandModule,
+    CommandComponent,
+    FunctionComponent,
+}
+
+/// A compiled, linked plugin version; shared by every route and reload that uses the same bytes.
+pub struct CompiledPlugin {
+    pub path: PathBuf,
+    pub sha256: String,
+    pub kind: PluginKind,
+    pub(super) code: Code,
+}
+
+pub(super) enum Code {
+    CommandModule(wasmtime::InstancePre<ModuleSandbox>),
+    CommandComponent(CommandPre<ComponentSandbox>),
+    Function {
+        pre: InstancePre<ComponentSandbox>,
+        handle: ComponentExportIndex,
+    },
+}
+
+/// The signature of `handle` in the `wasmhook:plugin` world.
+pub(super) type HandleParams<'a> = (&'a [u8],);
+pub(super) type HandleResults = (Result<Vec<u8>, String>,);
+
+impl CompiledPlugin {
+    /// Reads and compiles the plugin at `path`. CPU-heavy: call it off the async runtime.
+    pub fn load(engine: &PluginEngine, path: &Path) -> Result<CompiledPlugin, LoadError> {
+        let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        CompiledPlugin::from_bytes(engine, path, &bytes)
+    }
+
+    pub fn from_bytes(
+        engine: &PluginEngine,
+        path: &Path,
+        bytes: &[u8],
+    ) -> Result<CompiledPlugin, LoadError> {
+        let invalid = |error: wasmtime::Error| LoadError::Invalid {
+            path: path.to_owned(),
+            reason: format!("{error:#}"),
+        };
+        let code = if is_core_module(bytes) {
+            let module = Module::new(&engine.engine, bytes).map_err(invalid)?;
+            if module.get_export("_start").is_none() {
+                return Err(LoadError::NoEntryPoint {
+                    path: path.to_owned(),
+                });
+            }
+            Code::CommandModule(
+                engine
+                    .module_linker
+                    .instantiate_pre(&module)
+                    .map_err(invalid)?,
+            )
+        } else {
+            let component = Component::new(&engine.engine, bytes).map_err(invalid)?;
+            let pre = engine
+                .component_linker
+                .instantiate_pre(&component)
+                .map_err(invalid)?;
+            match component.get_export_index(None, "handle") {
+                Some(handle) => {
+                    check_handle_signature(&pre, &handle).map_err(invalid)?;
+                    Code::Function { pre, handle }
+                }
+                None => Code::CommandComponent(CommandPre::new(pre).map_err(|_| {
+                    LoadError::NoEntryPoint {
+                        path: path.to_owned(),
+                    }
+                })?),
+            }
+        };
+        let kind = match code {
+            Code::CommandModule(_) => PluginKind::CommandModule,
+            Code::CommandComponent(_) => PluginKind::CommandComponent,
+            Code::Function { .. } => PluginKind::FunctionComponent,
+        };
+        Ok(CompiledPlugin {
+            path: path.to_owned(),
+            sha256: sha256_hex(bytes),
+            kind,
+            code,
+        })
+    }
+}
+
+/// Instantiates once and looks `handle` up with its typed signature, so a plugin exporting a
+/// `handle` of another shape is refused at load instead of failing every event.
+fn check_handle_signature(
+    pre: &InstancePre<ComponentSandbox>,
+    handle: &ComponentExportIndex,
+) -> wasmtime::Result<()> {
+    let stdio = Stdio {
+        stdout: super::sandbox::Captured::stdout(0),
+        stderr: super::sandbox::Captured::stderr(0),
+    };
+    let mut store = Store::new(pre.engine(), ComponentSandbox::new(None, &stdio, u64::MAX));
+    store.set_epoch_deadline(PluginEngine::deadline_ticks(
+        std::time::Duration::from_secs(5),
+    ));
+    let instance = pre.instantiate(&mut store)?;
+    instance.get_typed_func::<HandleParams<'_>, HandleResults>(&mut store, handle)?;
+    Ok(())
+}
+
+/// Core modules start `\0asm` + version 1; components carry a different version/layer word.
+fn is_core_module(bytes: &[u8]) -> bool {
+    bytes.get(4..8) == Some(&[1, 0, 0, 0])
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+impl std::fmt::Debug for CompiledPlugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CompiledPlugin")
+            .field("path", &self.path)
+            .field("sha256", &self.sha256)
+            .field("kind", &self.kind)
+            .finish()
+    }
+}

@@ -1,0 +1,110 @@
+//! The one wasmtime engine every plugin runs on, its linkers, and the epoch ticker.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use super::sandbox::{ComponentSandbox, ModuleSandbox};
+
+/// The epoch advances this often; deadlines are counted in these ticks.
+pub const EPOCH_TICK: Duration = Duration::from_millis(1);
+
+/// Instances the pooling allocator keeps slots for, per allowed concurrent call. Warm
+/// instances of `reuse = true` plugins hold slots too, hence the headroom.
+const POOL_SLOTS_PER_CALL: u32 = 4;
+
+pub struct PluginEngine {
+    pub(super) engine: Engine,
+    pub(super) module_linker: wasmtime::Linker<ModuleSandbox>,
+    pub(super) component_linker: wasmtime::component::Linker<ComponentSandbox>,
+    /// Bounds the plugin calls running at once, and so the instances alive in the pool (a full
+    /// pool fails an instantiation instead of waiting) and the blocking threads in use.
+    pub permits: Arc<Semaphore>,
+    pub pooled: bool,
+}
+
+impl PluginEngine {
+    /// `concurrency` is the number of plugin calls that may run at the same time.
+    pub fn new(concurrency: usize) -> anyhow::Result<Arc<PluginEngine>> {
+        let concurrency = concurrency.max(1);
+        let (engine, pooled) = match Engine::new(&engine_config(Some(concurrency))) {
+            Ok(engine) => (engine, true),
+            Err(error) => {
+                // Pools reserve address space up front; a host with tight `ulimit -v` cannot.
+                tracing::warn!(%error, "cannot reserve the plugin instance pool; allocating instances on demand");
+                (Engine::new(&engine_config(None)).map_err(to_anyhow)?, false)
+            }
+        };
+        let mut module_linker = wasmtime::Linker::new(&engine);
+        wasmtime_wasi::p1::add_to_linker_sync(&mut module_linker, |sandbox: &mut ModuleSandbox| {
+            &mut sandbox.wasi
+        })
+        .map_err(to_anyhow)?;
+        let mut component_linker = wasmtime::component::Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut component_linker).map_err(to_anyhow)?;
+        start_epoch_ticker(&engine);
+        Ok(Arc::new(PluginEngine {
+            engine,
+            module_linker,
+            component_linker,
+            permits: Arc::new(Semaphore::new(concurrency)),
+            pooled,
+        }))
+    }
+
+    /// Deadline in epoch ticks for a wall-clock timeout.
+    pub(super) fn deadline_ticks(timeout: Duration) -> u64 {
+        (timeout.as_micros() / EPOCH_TICK.as_micros()).max(1) as u64 + 1
+    }
+}
+
+fn engine_config(pool_for: Option<usize>) -> Config {
+    let mut config = Config::new();
+    config.epoch_interruption(true);
+    config.wasm_component_model(true);
+    config.parallel_compilation(true);
+    if let Some(concurrency) = pool_for {
+        let slots = u32::try_from(concurrency)
+            .unwrap_or(u32::MAX / 64)
+            .saturating_mul(POOL_SLOTS_PER_CALL)
+            + 16;
+        let mut pool = PoolingAllocationConfig::new();
+        pool.total_component_instances(slots)
+            .total_core_instances(slots * 8)
+            .total_memories(slots * 2)
+            .total_tables(slots * 8)
+            .max_core_instances_per_component(32)
+            .max_memories_per_component(4)
+            .max_tables_per_component(16)
+            .max_tables_per_module(4)
+            // Memory pages kept mapped after an instance is freed: enough for a small plugin's
+            // stack and data, small enough that reuse stays cheap (see notes on pooling).
+            .linear_memory_keep_resident(64 * 1024)
+            .table_keep_resident(16 * 1024);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    }
+    config
+}
+
+/// One process-wide thread advances the epoch; it holds the engine weakly so that dropping
+/// the engine stops it.
+fn start_epoch_ticker(engine: &Engine) {
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("wasmhook-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = weak.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(EPOCH_TICK);
+            }
+        })
+        .expect("spawn the epoch ticker thread");
+}
+
+/// wasmtime 48 has its own error type; at the edges it becomes an `anyhow::Error`.
+pub(super) fn to_anyhow(error: wasmtime::Error) -> anyhow::Error {
+    anyhow::anyhow!("{error:?}")
+}

@@ -1,0 +1,76 @@
+//! What can go wrong loading a plugin or running one.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A plugin file that cannot become a running plugin.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not a valid WebAssembly plugin: {reason}")]
+    Invalid { path: PathBuf, reason: String },
+    #[error(
+        "{path} exports neither `_start` (WASI command), `wasi:cli/run` (command component) \
+         nor `handle` (wasmhook:plugin function component)"
+    )]
+    NoEntryPoint { path: PathBuf },
+}
+
+/// Why a plugin call failed. Every variant is handled by the plugin's `on_error`.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum PluginError {
+    #[error("ran past its {}ms deadline", .0.as_millis())]
+    Timeout(Duration),
+    #[error("tried to use more than its memory limit of {0} bytes")]
+    MemoryLimit(u64),
+    #[error("wrote more than its output limit of {0} bytes")]
+    OutputTooLarge(u64),
+    #[error("trapped: {0}")]
+    Trap(String),
+    #[error("exited with status {0}")]
+    Exit(i32),
+    #[error("returned an error: {0}")]
+    Returned(String),
+    #[error("returned {0}")]
+    BadOutput(String),
+    #[error("could not be instantiated: {0}")]
+    Instantiate(String),
+}
+
+impl PluginError {
+    /// A short, stable label for metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            PluginError::Timeout(_) => "timeout",
+            PluginError::MemoryLimit(_) => "memory",
+            PluginError::OutputTooLarge(_) => "output",
+            PluginError::Trap(_) => "trap",
+            PluginError::Exit(_) => "exit",
+            PluginError::Returned(_) => "error",
+            PluginError::BadOutput(_) => "bad-output",
+            PluginError::Instantiate(_) => "instantiate",
+        }
+    }
+}
+
+/// A failed call with what the plugin printed to stderr.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("plugin {plugin} {error}{}", stderr_suffix(.stderr))]
+pub struct PluginFailure {
+    pub plugin: String,
+    pub error: PluginError,
+    pub stderr: String,
+}
+
+fn stderr_suffix(stderr: &str) -> String {
+    let stderr = stderr.trim();
+    if stderr.is_empty() {
+        String::new()
+    } else {
+        format!("; stderr: {stderr}")
+    }
+}

@@ -1,0 +1,81 @@
+//! Plugins: user-supplied WebAssembly filters and transforms, run in a sandbox.
+//!
+//! # Transports
+//! A plugin is one of three kinds, told apart by what the `.wasm` exports (SPEC section 5):
+//! a WASI **command module** (`wasm32-wasip1`, `_start`), a **command component**
+//! (`wasi:cli/run`), or a **function component** (the `wasmhook:plugin` world's `handle`).
+//! Commands read the envelope on stdin and write the result to stdout; functions take and
+//! return bytes. Either way the contract is JSON in, JSON out.
+//!
+//! # Invariants
+//! - Compiling, linking and type-checking happen once per plugin version, off the request
+//!   path ([`CompiledPlugin::load`]); what remains per event is instantiation from a pre-linked
+//!   `InstancePre` in the pooling allocator (a few microseconds) and the guest's own work.
+//! - Every call is bounded: a wall-clock deadline by epoch interruption, a memory cap through
+//!   the store's limiter, an output cap on stdout or the returned bytes, stderr kept to 4 KiB.
+//!   Hitting any of them fails the call, never the host.
+//! - By default every call gets a fresh instance, so nothing leaks between events. A function
+//!   plugin with `reuse = true` keeps warm instances; one that fails in any way is discarded.
+//! - Plugin calls are synchronous and CPU-bound: callers run them on the blocking pool behind
+//!   the engine's semaphore, so the async runtime never stalls on guest code.
+
+mod call;
+mod compiled;
+mod engine;
+mod error;
+mod sandbox;
+
+pub use call::Output;
+pub use compiled::{CompiledPlugin, PluginKind, sha256_hex};
+pub use engine::PluginEngine;
+pub use error::{LoadError, PluginError, PluginFailure};
+
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
+
+use crate::config::PluginConfig;
+
+/// How long stderr a failing plugin may leave in logs and records.
+pub const STDERR_LIMIT: usize = 4096;
+
+/// A plugin as a route uses it: compiled code plus the settings from routes.toml.
+pub struct Plugin {
+    pub name: String,
+    pub compiled: std::sync::Arc<CompiledPlugin>,
+    pub settings: PluginConfig,
+    /// Counts successful loads of this plugin name, from 1.
+    pub version: u64,
+    pub loaded_at: SystemTime,
+    /// The `config` table, serialised once; spliced into every envelope.
+    pub config_json: Box<serde_json::value::RawValue>,
+    warm: Mutex<Vec<call::WarmInstance>>,
+}
+
+impl Plugin {
+    pub fn new(
+        compiled: std::sync::Arc<CompiledPlugin>,
+        settings: PluginConfig,
+        version: u64,
+    ) -> Plugin {
+        let config_json =
+            serde_json::value::to_raw_value(&settings.config).expect("a JSON value serialises");
+        Plugin {
+            name: settings.name.clone(),
+            compiled,
+            settings,
+            version,
+            loaded_at: SystemTime::now(),
+            config_json,
+            warm: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn timeout(&self) -> Duration {
+        self.settings.timeout
+    }
+
+    /// Whether this plugin keeps warm instances between calls.
+    pub fn reuses_instances(&self) -> bool {
+        self.settings.reuse && self.compiled.kind == PluginKind::FunctionComponent
+    }
+}

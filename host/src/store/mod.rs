@@ -1,0 +1,184 @@
+//! The durable record of every event, message and delivery attempt.
+//!
+//! # What "acknowledged" means
+//! An event is acknowledged to its sender (202) only after [`Store::insert_event`] returned,
+//! which is after the SQLite transaction holding it was committed with `synchronous=FULL` in WAL
+//! mode: the row survives `kill -9` and power loss from that moment.
+//!
+//! # Invariants
+//! - An event is `received` until the pipeline commits its messages *in the same transaction*
+//!   that marks it `processed`. A crash in between leaves it `received`, and it is run through
+//!   the pipeline again at the next start; so messages are never half-written.
+//! - A message is `pending` until an attempt ends it `delivered` or `dead`, or it was born
+//!   `filtered`/`dead` in the pipeline. Every HTTP attempt is a row in `attempts`, written in
+//!   the same transaction as the message's new state.
+//! - There is exactly one writer: a thread that owns the write connection and commits whatever
+//!   has queued up since its last commit as one transaction (group commit), so concurrent
+//!   ingests share one fsync. Readers use their own connections and never block it (WAL).
+//!
+//! # On-disk layout
+//! `<data_dir>/wasmhook.db` (+ `-wal`, `-shm`), schema in `schema.sql`.
+
+mod read;
+mod records;
+mod writer;
+
+pub use read::{AttemptRecord, EventRecord, EventSummary, MessageRecord, rfc3339};
+pub use records::{
+    Attempt, AttemptOutcome, DueMessage, EventStatus, MessageStatus, NewEvent, NewMessage,
+    RequestMeta,
+};
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use rusqlite::{Connection, OpenFlags};
+use tokio::sync::{mpsc, oneshot};
+
+use writer::{Write, Writer};
+
+/// How many writes may wait for the writer before ingest answers 503: a bound on memory held
+/// by requests whose events are not yet on disk.
+const WRITE_QUEUE: usize = 8192;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the store at {path}: {source}")]
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("store: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("store: cannot create {path}: {source}")]
+    CreateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the store is not taking writes (shutting down or overloaded)")]
+    Unavailable,
+    #[error("store: corrupt record: {0}")]
+    Corrupt(String),
+}
+
+/// Handle to the store; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    writes: mpsc::Sender<(Write, oneshot::Sender<Result<(), StoreError>>)>,
+    readers: Arc<Readers>,
+}
+
+impl Store {
+    /// Opens (or creates) the store in `data_dir` and starts its writer thread.
+    pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::CreateDir {
+            path: data_dir.to_owned(),
+            source,
+        })?;
+        let path = data_dir.join("wasmhook.db");
+        let conn = open_connection(&path, false)?;
+        conn.execute_batch(include_str!("schema.sql"))?;
+        let (writes, queue) = mpsc::channel(WRITE_QUEUE);
+        Writer::spawn(conn, queue);
+        Ok(Store {
+            writes,
+            readers: Arc::new(Readers {
+                path,
+                idle: Mutex::new(Vec::new()),
+            }),
+        })
+    }
+
+    /// Commits a new event. Returns once it is durable.
+    pub async fn insert_event(&self, event: NewEvent) -> Result<(), StoreError> {
+        self.write(Write::InsertEvent(event)).await
+    }
+
+    /// Commits the pipeline's messages for an event and marks it processed, atomically.
+    pub async fn finish_event(
+        &self,
+        event_id: String,
+        messages: Vec<NewMessage>,
+    ) -> Result<(), StoreError> {
+        self.write(Write::FinishEvent { event_id, messages }).await
+    }
+
+    /// Records one delivery attempt and the message state it leads to.
+    pub async fn record_attempt(
+        &self,
+        message_id: String,
+        attempt: Attempt,
+        outcome: AttemptOutcome,
+    ) -> Result<(), StoreError> {
+        self.write(Write::RecordAttempt {
+            message_id,
+            attempt,
+            outcome,
+        })
+        .await
+    }
+
+    async fn write(&self, write: Write) -> Result<(), StoreError> {
+        let (done, result) = oneshot::channel();
+        self.writes
+            .try_send((write, done))
+            .map_err(|_| StoreError::Unavailable)?;
+        result.await.map_err(|_| StoreError::Unavailable)?
+    }
+
+    /// Runs a read-only query on a pooled connection, off the async runtime.
+    pub(crate) async fn read<T, F>(&self, query: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let readers = self.readers.clone();
+        tokio::task::spawn_blocking(move || readers.with(query))
+            .await
+            .map_err(|_| StoreError::Unavailable)?
+    }
+}
+
+/// Read connections, opened on demand and kept for reuse.
+struct Readers {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl Readers {
+    fn with<T>(
+        &self,
+        query: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let conn = self.idle.lock().expect("reader pool").pop();
+        let conn = match conn {
+            Some(conn) => conn,
+            None => open_connection(&self.path, true)?,
+        };
+        let result = query(&conn);
+        self.idle.lock().expect("reader pool").push(conn);
+        result
+    }
+}
+
+fn open_connection(path: &Path, read_only: bool) -> Result<Connection, StoreError> {
+    let flags = if read_only {
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    };
+    let conn = Connection::open_with_flags(path, flags).map_err(|source| StoreError::Open {
+        path: path.to_owned(),
+        source,
+    })?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    if !read_only {
+        // WAL lets readers run beside the writer; FULL makes every commit durable.
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+    }
+    Ok(conn)
+}

@@ -1,0 +1,293 @@
+//! Queries: what delivery needs next, what recovery must redo, what the admin API shows.
+
+use std::collections::{BTreeMap, HashSet};
+use std::time::{Duration, UNIX_EPOCH};
+
+use bytes::Bytes;
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use serde::Serialize;
+
+use super::{DueMessage, NewEvent, Store, StoreError};
+
+/// An event as listed by the admin API.
+#[derive(Debug, Clone, Serialize)]
+pub struct EventSummary {
+    pub id: String,
+    pub source: String,
+    #[serde(rename = "type")]
+    pub event_type: Option<String>,
+    pub received_at: String,
+    pub status: String,
+}
+
+/// One event with everything that happened to it.
+#[derive(Debug, Clone, Serialize)]
+pub struct EventRecord {
+    #[serde(flatten)]
+    pub summary: EventSummary,
+    pub request: serde_json::Value,
+    pub messages: Vec<MessageRecord>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MessageRecord {
+    pub id: String,
+    pub event_id: String,
+    pub route: String,
+    pub subscriber: String,
+    pub status: String,
+    #[serde(rename = "type")]
+    pub message_type: Option<String>,
+    pub key: Option<String>,
+    pub error: Option<String>,
+    pub created_at: String,
+    pub next_attempt_at: Option<String>,
+    pub headers: serde_json::Value,
+    /// The body as JSON when it is JSON, else as a string.
+    pub body: serde_json::Value,
+    pub plugins: serde_json::Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempts: Option<Vec<AttemptRecord>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AttemptRecord {
+    pub at: String,
+    pub status: Option<u16>,
+    pub latency_ms: i64,
+    pub error: Option<String>,
+    pub response: Option<String>,
+}
+
+const MESSAGE_COLUMNS: &str = "id, event_id, route, subscriber, status, type, key, error, \
+                               created_at, next_attempt_at, headers, body, plugins";
+
+impl Store {
+    /// Events accepted but not yet through the pipeline, oldest first.
+    pub async fn unprocessed_events(&self, limit: usize) -> Result<Vec<NewEvent>, StoreError> {
+        self.read(move |conn| {
+            let mut query = conn.prepare_cached(
+                "SELECT id, source, type, received_at, request, body FROM events
+                 WHERE status = 'received' ORDER BY received_at LIMIT ?1",
+            )?;
+            let rows = query.query_map(params![limit as i64], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, Option<String>>(2)?,
+                    row.get::<_, i64>(3)?,
+                    row.get::<_, String>(4)?,
+                    row.get::<_, Vec<u8>>(5)?,
+                ))
+            })?;
+            let mut events = Vec::new();
+            for row in rows {
+                let (id, source, event_type, received_at, request, body) = row?;
+                let request = serde_json::from_str(&request)
+                    .map_err(|e| StoreError::Corrupt(format!("event {id} request: {e}")))?;
+                events.push(NewEvent {
+                    id,
+                    source,
+                    event_type,
+                    received_at,
+                    request,
+                    body: Bytes::from(body),
+                });
+            }
+            Ok(events)
+        })
+        .await
+    }
+
+    /// Pending messages for `subscriber` whose attempt is due at `now`, skipping `in_flight`.
+    pub async fn due_messages(
+        &self,
+        subscriber: String,
+        now: i64,
+        limit: usize,
+        in_flight: HashSet<String>,
+    ) -> Result<Vec<DueMessage>, StoreError> {
+        self.read(move |conn| {
+            let mut query = conn.prepare_cached(
+                "SELECT id, headers, body, attempts FROM messages
+                 WHERE subscriber = ?1 AND status = 'pending' AND next_attempt_at <= ?2
+                 ORDER BY next_attempt_at, rowid LIMIT ?3",
+            )?;
+            let rows = query.query_map(
+                params![subscriber, now, (limit + in_flight.len()) as i64],
+                |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, Option<Vec<u8>>>(2)?,
+                        row.get::<_, u32>(3)?,
+                    ))
+                },
+            )?;
+            let mut due = Vec::new();
+            for row in rows {
+                let (id, headers, body, attempts) = row?;
+                if in_flight.contains(&id) {
+                    continue;
+                }
+                let headers: BTreeMap<String, String> = serde_json::from_str(&headers)
+                    .map_err(|e| StoreError::Corrupt(format!("message {id} headers: {e}")))?;
+                due.push(DueMessage {
+                    id,
+                    subscriber: subscriber.clone(),
+                    headers,
+                    body: Bytes::from(body.unwrap_or_default()),
+                    attempts,
+                });
+                if due.len() == limit {
+                    break;
+                }
+            }
+            Ok(due)
+        })
+        .await
+    }
+
+    /// When the earliest pending message falls due after `now`, over all subscribers.
+    pub async fn next_due_after(&self, now: i64) -> Result<Option<i64>, StoreError> {
+        self.read(move |conn| {
+            Ok(conn
+                .prepare_cached(
+                    "SELECT MIN(next_attempt_at) FROM messages
+                     WHERE status = 'pending' AND next_attempt_at > ?1",
+                )?
+                .query_row(params![now], |row| row.get::<_, Option<i64>>(0))?)
+        })
+        .await
+    }
+
+    pub async fn list_events(
+        &self,
+        source: Option<String>,
+        status: Option<String>,
+        limit: usize,
+    ) -> Result<Vec<EventSummary>, StoreError> {
+        self.read(move |conn| {
+            let mut query = conn.prepare_cached(
+                "SELECT id, source, type, received_at, status FROM events
+                 WHERE (?1 IS NULL OR source = ?1) AND (?2 IS NULL OR status = ?2)
+                 ORDER BY received_at DESC, rowid DESC LIMIT ?3",
+            )?;
+            let rows = query.query_map(params![source, status, limit as i64], event_summary)?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    pub async fn event(&self, id: String) -> Result<Option<EventRecord>, StoreError> {
+        self.read(move |conn| {
+            let found = conn
+                .prepare_cached(
+                    "SELECT id, source, type, received_at, status, request FROM events WHERE id = ?1",
+                )?
+                .query_row(params![id], |row| Ok((event_summary(row)?, row.get::<_, String>(5)?)))
+                .optional()?;
+            let Some((summary, request)) = found else { return Ok(None) };
+            let mut messages = messages_where(conn, "event_id = ?1 ORDER BY rowid", params![id])?;
+            for message in &mut messages {
+                message.attempts = Some(attempts_of(conn, &message.id)?);
+            }
+            Ok(Some(EventRecord {
+                summary,
+                request: serde_json::from_str(&request).unwrap_or(serde_json::Value::Null),
+                messages,
+            }))
+        })
+        .await
+    }
+
+    pub async fn list_messages(
+        &self,
+        status: Option<String>,
+        limit: usize,
+    ) -> Result<Vec<MessageRecord>, StoreError> {
+        self.read(move |conn| {
+            messages_where(
+                conn,
+                "(?1 IS NULL OR status = ?1) ORDER BY created_at DESC, rowid DESC LIMIT ?2",
+                params![status, limit as i64],
+            )
+        })
+        .await
+    }
+}
+
+fn event_summary(row: &Row<'_>) -> rusqlite::Result<EventSummary> {
+    Ok(EventSummary {
+        id: row.get(0)?,
+        source: row.get(1)?,
+        event_type: row.get(2)?,
+        received_at: rfc3339(row.get(3)?),
+        status: row.get(4)?,
+    })
+}
+
+fn messages_where(
+    conn: &Connection,
+    condition: &str,
+    arguments: impl rusqlite::Params,
+) -> Result<Vec<MessageRecord>, StoreError> {
+    let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE {condition}");
+    let mut query = conn.prepare_cached(&sql)?;
+    let rows = query.query_map(arguments, message_record)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+fn message_record(row: &Row<'_>) -> rusqlite::Result<MessageRecord> {
+    let body: Option<Vec<u8>> = row.get(11)?;
+    Ok(MessageRecord {
+        id: row.get(0)?,
+        event_id: row.get(1)?,
+        route: row.get(2)?,
+        subscriber: row.get(3)?,
+        status: row.get(4)?,
+        message_type: row.get(5)?,
+        key: row.get(6)?,
+        error: row.get(7)?,
+        created_at: rfc3339(row.get(8)?),
+        next_attempt_at: row.get::<_, Option<i64>>(9)?.map(rfc3339),
+        headers: json_column(row.get::<_, String>(10)?.as_bytes()),
+        body: body
+            .as_deref()
+            .map(json_column)
+            .unwrap_or(serde_json::Value::Null),
+        plugins: json_column(row.get::<_, String>(12)?.as_bytes()),
+        attempts: None,
+    })
+}
+
+fn attempts_of(conn: &Connection, message_id: &str) -> Result<Vec<AttemptRecord>, StoreError> {
+    let mut query = conn.prepare_cached(
+        "SELECT at, status, latency_ms, error, response FROM attempts
+         WHERE message_id = ?1 ORDER BY at, rowid",
+    )?;
+    let rows = query.query_map(params![message_id], |row| {
+        Ok(AttemptRecord {
+            at: rfc3339(row.get(0)?),
+            status: row.get(1)?,
+            latency_ms: row.get(2)?,
+            error: row.get(3)?,
+            response: row
+                .get::<_, Option<Vec<u8>>>(4)?
+                .map(|bytes| String::from_utf8_lossy(&bytes).into_owned()),
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Stored JSON stays JSON in answers; anything else becomes a string.
+fn json_column(bytes: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(bytes)
+        .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(bytes).into_owned()))
+}
+
+/// Unix milliseconds as RFC 3339 UTC with milliseconds.
+pub fn rfc3339(unix_ms: i64) -> String {
+    let time = UNIX_EPOCH + Duration::from_millis(unix_ms.max(0) as u64);
+    humantime::format_rfc3339_millis(time).to_string()
+}

@@ -1,0 +1,114 @@
+//! The rows the rest of wasmhook hands to the store and gets back from it.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+/// What the sender's HTTP request looked like, kept so plugins see it on every (re)run.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct RequestMeta {
+    pub method: String,
+    pub path: String,
+    pub query: BTreeMap<String, String>,
+    /// Lower-cased names.
+    pub headers: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub id: String,
+    pub source: String,
+    pub event_type: Option<String>,
+    /// Unix milliseconds.
+    pub received_at: i64,
+    pub request: RequestMeta,
+    pub body: Bytes,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventStatus {
+    Received,
+    Processed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MessageStatus {
+    Pending,
+    Delivered,
+    Dead,
+    Filtered,
+}
+
+macro_rules! string_enum {
+    ($ty:ty { $($variant:ident => $text:literal),* $(,)? }) => {
+        impl $ty {
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $text),* }
+            }
+            pub fn parse(text: &str) -> Option<Self> {
+                match text { $($text => Some(Self::$variant),)* _ => None }
+            }
+        }
+    };
+}
+string_enum!(EventStatus { Received => "received", Processed => "processed" });
+string_enum!(MessageStatus {
+    Pending => "pending",
+    Delivered => "delivered",
+    Dead => "dead",
+    Filtered => "filtered",
+});
+
+/// A message as the pipeline produced it: one per (event, output message, subscriber).
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub id: String,
+    pub event_id: String,
+    pub route: String,
+    pub subscriber: String,
+    pub status: MessageStatus,
+    pub message_type: Option<String>,
+    /// Ordering key.
+    pub key: Option<String>,
+    pub headers: BTreeMap<String, String>,
+    /// What is POSTed; `None` for messages that will never be sent (filtered, dead in the pipeline).
+    pub body: Option<Bytes>,
+    /// Why a message is filtered or dead.
+    pub error: Option<String>,
+    /// sha256 of each plugin that shaped the message.
+    pub plugins: Vec<String>,
+    pub created_at: i64,
+}
+
+/// One HTTP delivery attempt.
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    pub at: i64,
+    pub status: Option<u16>,
+    pub latency_ms: i64,
+    pub error: Option<String>,
+    /// The first bytes of the answer.
+    pub response: Option<Bytes>,
+}
+
+/// What an attempt leads to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttemptOutcome {
+    Delivered,
+    RetryAt(i64),
+    Dead,
+}
+
+/// A pending message whose next attempt is due.
+#[derive(Debug, Clone)]
+pub struct DueMessage {
+    pub id: String,
+    pub subscriber: String,
+    pub headers: BTreeMap<String, String>,
+    pub body: Bytes,
+    /// Attempts made so far.
+    pub attempts: u32,
+}

@@ -1,0 +1,48 @@
+-- wasmhook's embedded store. Times are Unix milliseconds.
+CREATE TABLE IF NOT EXISTS events (
+    id          TEXT PRIMARY KEY,
+    source      TEXT NOT NULL,
+    type        TEXT,
+    received_at INTEGER NOT NULL,
+    -- JSON: {"method", "path", "query", "headers"} of the request that carried the event
+    request     TEXT NOT NULL,
+    body        BLOB NOT NULL,
+    -- 'received' until the pipeline has committed its messages, then 'processed'
+    status      TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_unprocessed ON events (received_at) WHERE status = 'received';
+CREATE INDEX IF NOT EXISTS events_by_time ON events (received_at);
+
+CREATE TABLE IF NOT EXISTS messages (
+    id              TEXT PRIMARY KEY,
+    event_id        TEXT NOT NULL REFERENCES events (id),
+    route           TEXT NOT NULL,
+    subscriber      TEXT NOT NULL,
+    -- 'pending' | 'delivered' | 'dead' | 'filtered'
+    status          TEXT NOT NULL,
+    type            TEXT,
+    key             TEXT,
+    -- JSON object of the headers the message adds
+    headers         TEXT NOT NULL,
+    body            BLOB,
+    error           TEXT,
+    -- sha256 of every plugin that shaped this message, in order
+    plugins         TEXT NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    created_at      INTEGER NOT NULL,
+    next_attempt_at INTEGER
+);
+CREATE INDEX IF NOT EXISTS messages_due ON messages (subscriber, next_attempt_at) WHERE status = 'pending';
+CREATE INDEX IF NOT EXISTS messages_pending_by_due ON messages (next_attempt_at) WHERE status = 'pending';
+CREATE INDEX IF NOT EXISTS messages_by_event ON messages (event_id);
+CREATE INDEX IF NOT EXISTS messages_by_status ON messages (status, created_at);
+
+CREATE TABLE IF NOT EXISTS attempts (
+    message_id TEXT NOT NULL REFERENCES messages (id),
+    at         INTEGER NOT NULL,
+    status     INTEGER,
+    latency_ms INTEGER NOT NULL,
+    error      TEXT,
+    response   BLOB
+);
+CREATE INDEX IF NOT EXISTS attempts_by_message ON attempts (message_id, at);

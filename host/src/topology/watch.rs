@@ -1,0 +1,86 @@
+//! Hot reload: watch the folders holding routes.toml and every plugin, and reload on change.
+//!
+//! Folders, not files, are watched: editors, deploy tools and Kubernetes ConfigMaps replace a
+//! file by writing a new one and renaming it over the old (or by swapping a symlink), which a
+//! watch on the old file would miss. Any change in a watched folder triggers a reload; the
+//! reload re-reads every file by path and compares content hashes, so unrelated changes cost a
+//! few hashes and nothing else.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use notify::RecursiveMode;
+use notify_debouncer_full::new_debouncer;
+use tokio::sync::Notify;
+
+use super::Topology;
+use super::reload::Reloader;
+
+/// Quiet time after the last change before reloading: long enough to merge an editor's
+/// write-rename-chmod burst into one reload, short enough to feel immediate.
+const DEBOUNCE: Duration = Duration::from_millis(150);
+
+/// Watches until the process ends; reloads run on the blocking pool, one at a time.
+pub fn spawn(reloader: Arc<Reloader>) -> anyhow::Result<()> {
+    let changed = Arc::new(Notify::new());
+    let notify = changed.clone();
+    let mut debouncer = new_debouncer(
+        DEBOUNCE,
+        None,
+        move |result: notify_debouncer_full::DebounceEventResult| match result {
+            Ok(events) if !events.is_empty() => notify.notify_one(),
+            Ok(_) => {}
+            Err(errors) => tracing::warn!(?errors, "file watch error"),
+        },
+    )?;
+    let mut watched = BTreeSet::new();
+    update_watches(&mut debouncer, &mut watched, &reloader.current());
+    tokio::spawn(async move {
+        loop {
+            changed.notified().await;
+            let reloader_ = reloader.clone();
+            let report = tokio::task::spawn_blocking(move || reloader_.reload()).await;
+            if let Ok(report) = report
+                && report.reloaded
+            {
+                tracing::info!(changes = ?report.changes, "reloaded");
+            }
+            update_watches(&mut debouncer, &mut watched, &reloader.current());
+        }
+    });
+    Ok(())
+}
+
+/// The folders that must be watched for this topology: routes.toml's and each plugin's.
+fn folders(topology: &Topology) -> BTreeSet<PathBuf> {
+    std::iter::once(topology.config.path.as_path())
+        .chain(
+            topology
+                .config
+                .plugins
+                .values()
+                .map(|plugin| plugin.wasm.as_path()),
+        )
+        .filter_map(Path::parent)
+        .map(Path::to_path_buf)
+        .collect()
+}
+
+fn update_watches<W: notify::Watcher, C: notify_debouncer_full::FileIdCache>(
+    debouncer: &mut notify_debouncer_full::Debouncer<W, C>,
+    watched: &mut BTreeSet<PathBuf>,
+    topology: &Topology,
+) {
+    let wanted = folders(topology);
+    for gone in watched.difference(&wanted) {
+        let _ = debouncer.unwatch(gone);
+    }
+    for folder in wanted.difference(watched) {
+        if let Err(error) = debouncer.watch(folder, RecursiveMode::NonRecursive) {
+            tracing::warn!(folder = %folder.display(), %error, "cannot watch folder; changes in it will need POST /api/reload");
+        }
+    }
+    *watched = wanted;
+}
