@@ -3,38 +3,50 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use crate::config::Config;
+use crate::config::{Config, Diagnostic};
 use crate::plugin::{CompiledPlugin, PluginEngine};
 
 pub async fn check(config_path: &Path) -> anyhow::Result<ExitCode> {
-    let config = match Config::load(config_path) {
-        Ok(config) => config,
-        Err(errors) => {
-            eprintln!("{errors}");
+    let text = match std::fs::read_to_string(config_path) {
+        Ok(text) => text,
+        Err(error) => {
+            eprintln!("{}: cannot read it: {error}", config_path.display());
             return Ok(ExitCode::FAILURE);
         }
     };
+    let (config, errors) =
+        Config::parse_partial(config_path, &text, &|name| std::env::var(name).ok());
+    let mut problems = errors.0;
+    if let Some(config) = config {
+        problems.extend(compile_plugins(config).await?);
+    }
+    if problems.is_empty() {
+        println!("{}: ok", config_path.display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    problems.sort_by_key(|problem| problem.location.as_ref().map(|at| (at.line, at.column)));
+    for problem in &problems {
+        eprintln!("{problem}");
+    }
+    Ok(ExitCode::FAILURE)
+}
+
+/// Compiles every plugin the config describes, as `serve` would; one diagnostic per failure,
+/// at the plugin's `wasm` key.
+async fn compile_plugins(config: Config) -> anyhow::Result<Vec<Diagnostic>> {
     let engine = PluginEngine::new(1)?;
-    let problems = tokio::task::spawn_blocking(move || {
+    Ok(tokio::task::spawn_blocking(move || {
         config
             .plugins
             .values()
             .filter_map(|plugin| {
                 let error = CompiledPlugin::load(&engine, &plugin.wasm).err()?;
-                Some(format!(
-                    "{}: plugin {:?}: {error}",
-                    plugin.wasm_location, plugin.name
-                ))
+                Some(Diagnostic {
+                    location: Some(plugin.wasm_location.clone()),
+                    message: format!("plugin {:?}: {error}", plugin.name),
+                })
             })
-            .collect::<Vec<_>>()
+            .collect()
     })
-    .await?;
-    if problems.is_empty() {
-        println!("{}: ok", config_path.display());
-        return Ok(ExitCode::SUCCESS);
-    }
-    for problem in &problems {
-        eprintln!("{problem}");
-    }
-    Ok(ExitCode::FAILURE)
+    .await?)
 }

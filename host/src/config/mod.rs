@@ -103,6 +103,20 @@ impl Config {
         text: &str,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigErrors> {
+        match Config::parse_partial(path, text, env) {
+            (Some(config), errors) if errors.0.is_empty() => Ok(config),
+            (_, errors) => Err(errors),
+        }
+    }
+
+    /// Like [`Config::parse`], but also returns what could be read despite the errors (bad
+    /// items left out), so that `wasmhook check` can go on to compile the plugins that were
+    /// well described and report every problem in one run. `None` after a syntax error.
+    pub fn parse_partial(
+        path: &Path,
+        text: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> (Option<Config>, ConfigErrors) {
         let mut sink = Sink::new(path, text);
         let (root, syntax_errors) = DeTable::parse_recoverable(text);
         if let Some(first) = syntax_errors
@@ -114,7 +128,7 @@ impl Config {
                 first.span().unwrap_or(0..0),
                 format!("invalid TOML: {message}"),
             );
-            return Err(sink.finish().expect_err("an error was just recorded"));
+            return (None, sink.finish().expect_err("an error was just recorded"));
         }
         let span = root.span();
         let mut root = root.into_inner();
@@ -128,8 +142,10 @@ impl Config {
             |n| n.to_string_lossy().into_owned(),
         );
         let config = read_document(path.clone(), &base, &file_name, &root, &mut sink);
-        sink.finish()?;
-        Ok(config.expect("the root of a TOML document is a table"))
+        (
+            config,
+            sink.finish().err().unwrap_or(ConfigErrors(Vec::new())),
+        )
     }
 }
 

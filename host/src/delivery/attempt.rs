@@ -39,7 +39,12 @@ pub async fn attempt(client: &Client, subscriber: &Subscriber, message: &DueMess
     let mut headers = HeaderMap::new();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     // Later entries win: the subscriber's headers, then the message's, then the protocol's.
-    for (name, value) in config.headers.iter().map(|(n, v)| (n, v)).chain(message.headers.iter()) {
+    for (name, value) in config
+        .headers
+        .iter()
+        .map(|(n, v)| (n, v))
+        .chain(message.headers.iter())
+    {
         if let (Ok(name), Ok(value)) = (
             HeaderName::try_from(name.as_str()),
             HeaderValue::try_from(value.as_str()),

@@ -1,0 +1,60 @@
+//! The example plugins, built once per test run by the xtask library.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+pub struct Plugins {
+    /// Filter: GitHub pushes to `config.branches` (default `["main"]`).
+    pub push_only: PathBuf,
+    /// Transform: GitHub events to a Slack `{"text"}` message.
+    pub github_to_slack: PathBuf,
+    /// Command plugin: one message per commit of a push, header `x-commit-id`.
+    pub split_commits: PathBuf,
+    /// Misbehaves on demand: `config.mode` = pass, loop, hog, trap, error, big-output, stderr.
+    pub chaos: PathBuf,
+}
+
+/// Builds the example plugins the first time it is called (this takes minutes on a cold
+/// cache) and returns their paths. Tests that modify a plugin file work on a copy ([`copy`]).
+pub fn plugins() -> &'static Plugins {
+    static PLUGINS: OnceLock<Plugins> = OnceLock::new();
+    PLUGINS.get_or_init(|| {
+        let root = xtask::repo_root();
+        let built = xtask::build_plugins(&root)
+            .unwrap_or_else(|e| panic!("building the example plugins failed: {e}"));
+        let find = |name: &str| {
+            let path = built
+                .iter()
+                .find(|p| p.file_name().is_some_and(|f| f == name))
+                .cloned()
+                .unwrap_or_else(|| root.join("plugins/target").join(name));
+            assert!(
+                path.is_file(),
+                "xtask::build_plugins did not produce {}",
+                path.display()
+            );
+            path
+        };
+        Plugins {
+            push_only: find("push_only.wasm"),
+            github_to_slack: find("github_to_slack.wasm"),
+            split_commits: find("split_commits.wasm"),
+            chaos: find("chaos.wasm"),
+        }
+    })
+}
+
+/// Copies `plugin` to `dir/name` and returns the new path.
+pub fn copy(plugin: &Path, dir: &Path, name: &str) -> PathBuf {
+    let to = dir.join(name);
+    std::fs::copy(plugin, &to)
+        .unwrap_or_else(|e| panic!("copying {} to {}: {e}", plugin.display(), to.display()));
+    to
+}
+
+/// Replaces `path` the way deploy tools do: write a temporary file beside it, then rename.
+pub fn replace_atomically(path: &Path, bytes: &[u8]) {
+    let tmp = path.with_extension("wasm.tmp");
+    std::fs::write(&tmp, bytes).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}

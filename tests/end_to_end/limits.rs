@@ -1,0 +1,163 @@
+//! A misbehaving plugin costs only its own route: limits stop it, `on_error` decides what
+//! happens to the event, and the router keeps serving.
+
+use crate::common::*;
+
+/// `[plugins.NAME]` running chaos.wasm with `config` (e.g. `mode = "loop"`), and more keys.
+fn chaos(name: &str, config: &str, extra: &str) -> String {
+    format!(
+        "[plugins.{name}]\nwasm = {:?}\nconfig = {{ {config} }}\n{extra}\n",
+        plugins().chaos
+    )
+}
+
+/// `[[routes]]` NAME from `plain` through `transform` to `subscriber`.
+fn route(name: &str, transform: &str, subscriber: &str) -> String {
+    format!(
+        "[[routes]]\nname = \"{name}\"\nsource = \"plain\"\ntransforms = [\"{transform}\"]\nsubscribers = [\"{subscriber}\"]\n\n"
+    )
+}
+
+fn subscribers(list: &[(&str, &Subscriber)]) -> String {
+    list.iter()
+        .map(|(name, s)| format!("[subscribers.{name}]\nurl = \"{}\"\n\n", s.url()))
+        .collect()
+}
+
+#[track_caller]
+fn assert_dead_mentioning(event: &Value, route: &str, words: &[&str]) {
+    let message = message_on(event, route);
+    assert_eq!(message["status"], "dead", "route {route}: {message}");
+    let error = message["error"].as_str().unwrap_or_default().to_lowercase();
+    assert!(
+        words.iter().any(|w| error.contains(w)),
+        "route {route}: error {error:?} mentions none of {words:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spinning_and_a_hogging_plugin_do_not_stop_a_healthy_route() {
+    let (healthy, sink) = (Subscriber::ok().await, Subscriber::ok().await);
+    let router = Router::start(&format!(
+        "[sources.plain]\n{}{}{}{}{}{}{}",
+        chaos("spin", r#"mode = "loop""#, "timeout = \"50ms\""),
+        chaos("hog", r#"mode = "hog""#, "memory = \"16MiB\""),
+        chaos("pass", r#"mode = "pass""#, ""),
+        subscribers(&[("healthy", &healthy), ("sink", &sink)]),
+        route("spinning", "spin", "sink"),
+        route("hogging", "hog", "sink"),
+        route("healthy", "pass", "healthy"),
+    ))
+    .await;
+
+    let ids: Vec<String> = {
+        let mut ids = Vec::new();
+        for n in 0..3 {
+            ids.push(accepted(
+                router
+                    .post_hook(
+                        "plain",
+                        json!({ "n": n }).to_string(),
+                        &[("content-type", "application/json")],
+                    )
+                    .await,
+            ));
+        }
+        ids
+    };
+    for id in &ids {
+        let event = router.wait_settled(id).await;
+        assert_eq!(message_on(&event, "healthy")["status"], "delivered");
+        assert_dead_mentioning(&event, "spinning", &["deadline", "time", "interrupt"]);
+        assert_dead_mentioning(&event, "hogging", &["memory"]);
+    }
+    let bodies: Vec<Value> = healthy
+        .wait_for_requests(3, WAIT)
+        .await
+        .iter()
+        .map(Received::json)
+        .collect();
+    for n in 0..3 {
+        assert!(
+            bodies.contains(&json!({ "n": n })),
+            "event {n} unchanged on the healthy route: {bodies:?}"
+        );
+    }
+    assert!(
+        sink.received().is_empty(),
+        "a failed plugin's message was sent"
+    );
+    assert!(router.is_running(), "the router died");
+    assert_eq!(router.ingest().get("/healthz").await, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_error_pass_delivers_the_event_unchanged_and_drop_filters_it() {
+    let (passed, dropped) = (Subscriber::ok().await, Subscriber::ok().await);
+    let router = Router::start(&format!(
+        "[sources.plain]\n{}{}{}{}{}",
+        chaos("fails-open", r#"mode = "error""#, "on_error = \"pass\""),
+        chaos("fails-closed", r#"mode = "error""#, "on_error = \"drop\""),
+        subscribers(&[("passed", &passed), ("dropped", &dropped)]),
+        route("open", "fails-open", "passed"),
+        route("closed", "fails-closed", "dropped"),
+    ))
+    .await;
+
+    let body = json!({ "order": 42 });
+    let id = accepted(
+        router
+            .post_hook(
+                "plain",
+                body.to_string(),
+                &[("content-type", "application/json")],
+            )
+            .await,
+    );
+    let event = router.wait_settled(&id).await;
+    assert_eq!(message_on(&event, "open")["status"], "delivered");
+    assert_eq!(message_on(&event, "closed")["status"], "filtered");
+    assert_eq!(passed.wait_for_requests(1, WAIT).await[0].json(), body);
+    assert!(dropped.received().is_empty(), "a dropped event was sent");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_output_and_plugin_stderr_are_reported() {
+    let sink = Subscriber::ok().await;
+    let router = Router::start(&format!(
+        "[sources.plain]\n{}{}{}{}{}",
+        chaos(
+            "big",
+            r#"mode = "big-output", bytes = 100000"#,
+            r#"max_output = "64KiB""#
+        ),
+        chaos("noisy", r#"mode = "stderr""#, ""),
+        subscribers(&[("sink", &sink)]),
+        route("big", "big", "sink"),
+        route("noisy", "noisy", "sink"),
+    ))
+    .await;
+
+    let id = accepted(
+        router
+            .post_hook("plain", "{}", &[("content-type", "application/json")])
+            .await,
+    );
+    let event = router.wait_settled(&id).await;
+    // 100 kB of output, well under the default 1 MiB but over this plugin's `max_output`.
+    assert_dead_mentioning(&event, "big", &["output", "large", "limit"]);
+    let noisy = message_on(&event, "noisy");
+    assert_eq!(noisy["status"], "dead", "{noisy}");
+    let in_error = noisy["error"]
+        .as_str()
+        .unwrap_or_default()
+        .contains(CHAOS_STDERR);
+    assert!(
+        in_error || router.logs_contain(|l| l.contains(CHAOS_STDERR)),
+        "the plugin's stderr {CHAOS_STDERR:?} is neither in the message error nor in the log"
+    );
+    assert!(sink.received().is_empty());
+}
+
+/// What chaos.wasm writes to stderr in `stderr` mode.
+const CHAOS_STDERR: &str = "chaos: line 1 on stderr, as asked";
