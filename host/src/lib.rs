@@ -14,6 +14,7 @@ pub mod ids;
 pub mod ingest;
 pub mod pipeline;
 pub mod plugin;
+pub mod retention;
 pub mod standard_webhooks;
 pub mod store;
 pub mod telemetry;

@@ -33,6 +33,15 @@ pub fn event_accepted(source: &str, event_id: &str, event_type: Option<&str>) {
     );
 }
 
+pub fn event_duplicate(source: &str, first_event_id: &str) {
+    counter!("wasmhook_events_duplicate_total", "source" => source.to_owned()).increment(1);
+    tracing::debug!(
+        source,
+        event = first_event_id,
+        "redelivery of an event already stored"
+    );
+}
+
 pub fn event_rejected(source: &str, status: u16, reason: &str) {
     counter!("wasmhook_events_rejected_total", "source" => source.to_owned(), "status" => status.to_string())
         .increment(1);
@@ -123,5 +132,15 @@ pub fn message_dead(subscriber: &str, message_id: &str, error: Option<&str>) {
         message = message_id,
         error,
         "message is dead: its retries are used up"
+    );
+}
+
+pub fn subscriber_disabled(subscriber: &str, reason: &str) {
+    counter!("wasmhook_subscribers_disabled_total", "subscriber" => subscriber.to_owned())
+        .increment(1);
+    tracing::warn!(
+        subscriber,
+        reason,
+        "subscriber disabled; POST /api/subscribers/{subscriber}/enable to resume"
     );
 }

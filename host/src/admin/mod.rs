@@ -1,6 +1,7 @@
 //! The admin listener: the API of SPEC section 8, `/metrics`, and health checks.
 //! With `admin_token` set, every route but the health checks wants `Authorization: Bearer`.
 
+mod actions;
 mod events;
 mod wiring;
 
@@ -19,6 +20,7 @@ use crate::ingest::Ingest;
 #[derive(Clone)]
 pub struct Admin {
     pub ingest: Ingest,
+    pub delivery: std::sync::Arc<crate::delivery::Delivery>,
     pub metrics: PrometheusHandle,
 }
 
@@ -31,6 +33,13 @@ pub fn router(admin: Admin) -> Router {
         .route("/api/events", get(events::list_events))
         .route("/api/events/{id}", get(events::show_event))
         .route("/api/messages", get(events::list_messages))
+        .route("/api/messages/{id}/retry", post(actions::retry_message))
+        .route("/api/events/{id}/replay", post(actions::replay_event))
+        .route("/api/subscribers", get(actions::subscribers))
+        .route(
+            "/api/subscribers/{name}/enable",
+            post(actions::enable_subscriber),
+        )
         .route_layer(middleware::from_fn_with_state(admin.clone(), require_token));
     Router::new()
         .route("/healthz", get(healthz))

@@ -1,6 +1,9 @@
 //! The command line (SPEC section 2): one file per command.
 
+mod admin_client;
 mod check;
+mod events;
+mod messages;
 mod plugin_run;
 mod serve;
 
@@ -44,6 +47,12 @@ pub enum Command {
     /// Work with a single plugin.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Inspect and replay events through the admin API of a running wasmhook.
+    #[command(subcommand)]
+    Events(events::EventsCommand),
+    /// Inspect and retry messages (dead letters) through the admin API.
+    #[command(subcommand)]
+    Messages(messages::MessagesCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -64,6 +73,8 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::Serve { config } => serve::serve(config).await,
             Command::Check { config } => check::check(&config).await,
             Command::Plugin(PluginCommand::Run(args)) => plugin_run::run(args).await,
+            Command::Events(command) => events::run(command).await,
+            Command::Messages(command) => messages::run(command).await,
         }
     });
     match result {

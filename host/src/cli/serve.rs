@@ -15,10 +15,12 @@ use crate::delivery::Delivery;
 use crate::ingest::{self, Ingest};
 use crate::pipeline::Pipeline;
 use crate::plugin::PluginEngine;
+use crate::retention;
 use crate::store::Store;
 use crate::telemetry;
 use crate::topology::reload::Reloader;
 use crate::topology::watch;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 pub async fn serve(config_path: PathBuf) -> anyhow::Result<ExitCode> {
     let config_path = std::path::absolute(&config_path).context("resolving the config path")?;
@@ -43,38 +45,78 @@ pub async fn serve(config_path: PathBuf) -> anyhow::Result<ExitCode> {
     };
     let store = Store::open(&config.server.data_dir)?;
     let wake = Arc::new(Notify::new());
-    Delivery::start(
+    let delivery = Delivery::start(
         store.clone(),
         reloader.clone(),
         wake.clone(),
         config.server.delivery_concurrency,
-    );
+    )
+    .await?;
     let pipeline = Pipeline::start(store.clone(), engine, reloader.clone(), wake);
     watch::spawn(reloader.clone())?;
+    retention::spawn(store.clone(), reloader.clone());
 
+    let accepting = Arc::new(AtomicBool::new(true));
     let ingest = Ingest {
-        store,
-        pipeline,
-        reloader,
+        store: store.clone(),
+        pipeline: pipeline.clone(),
+        reloader: reloader.clone(),
+        accepting,
     };
+    let (stop, stopped) = tokio::sync::watch::channel(false);
     let ingest_listener = bind("ingest", config.server.listen).await?;
+    let mut servers = vec![tokio::spawn(run_server(
+        ingest_listener,
+        ingest::router(ingest.clone()),
+        stopped.clone(),
+    ))];
     if let Some(addr) = config.server.admin {
         let listener = bind("admin", addr).await?;
         let router = admin::router(Admin {
             ingest: ingest.clone(),
+            delivery: delivery.clone(),
             metrics,
         });
-        tokio::spawn(async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(shutdown())
-                .await
-        });
+        servers.push(tokio::spawn(run_server(listener, router, stopped)));
     }
-    axum::serve(ingest_listener, ingest::router(ingest))
-        .with_graceful_shutdown(shutdown())
-        .await?;
-    tracing::info!("stopped");
+
+    shutdown_signal().await;
+    let deadline = tokio::time::Instant::now() + reloader.current().config.server.shutdown_timeout;
+    ingest.accepting.store(false, Ordering::SeqCst);
+    tracing::info!("shutting down: new events are answered 503 while in-flight work finishes");
+    let events_left = pipeline.drain(deadline).await;
+    let deliveries_left = delivery.drain(deadline).await;
+    let messages_pending = store
+        .count_messages(crate::store::MessageStatus::Pending)
+        .await
+        .unwrap_or(0);
+    tracing::info!(
+        events_left,
+        deliveries_left,
+        messages_pending,
+        "stopped; unfinished work resumes at the next start"
+    );
+    let _ = stop.send(true);
+    for server in servers {
+        let _ = server.await;
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+async fn run_server(
+    listener: TcpListener,
+    router: axum::Router,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+) {
+    let stop = async move {
+        let _ = stopped.wait_for(|stop| *stop).await;
+    };
+    if let Err(error) = axum::serve(listener, router)
+        .with_graceful_shutdown(stop)
+        .await
+    {
+        tracing::error!(%error, "listener failed");
+    }
 }
 
 async fn bind(listener: &'static str, addr: SocketAddr) -> anyhow::Result<TcpListener> {
@@ -87,7 +129,7 @@ async fn bind(listener: &'static str, addr: SocketAddr) -> anyhow::Result<TcpLis
 }
 
 /// Resolves on SIGINT or SIGTERM.
-async fn shutdown() {
+async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
@@ -101,5 +143,4 @@ async fn shutdown() {
     }
     #[cfg(not(unix))]
     let _ = interrupt.await;
-    tracing::info!("shutting down");
 }

@@ -15,8 +15,9 @@
 //!
 //! Everything in it was valid: names are `[a-z0-9][a-z0-9_-]*`, every route names an existing
 //! source, plugins and at least one subscriber, route names are unique, paths are absolute,
-//! limits are positive. Files named in it (`wasm`) need not exist yet: whether a plugin compiles
-//! is the plugin host's to say, at the [`PluginConfig::wasm_location`] given here.
+//! limits, retentions and dedup windows are positive, dedup headers are valid header names and
+//! dedup pointers valid JSON pointers. Files named in it (`wasm`) need not exist yet: whether a
+//! plugin compiles is the plugin host's to say, at the [`PluginConfig::wasm_location`] given here.
 //!
 //! # Errors
 //!
@@ -26,6 +27,7 @@
 
 #![forbid(unsafe_code)]
 
+mod dedup;
 mod diagnostic;
 mod interpolate;
 mod json;
@@ -52,6 +54,7 @@ use std::path::{Path, PathBuf};
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
+pub use dedup::{DedupConfig, DedupKey};
 pub use diagnostic::{ConfigErrors, Diagnostic, Location};
 pub use plugin::{OnError, PluginConfig};
 pub use route::RouteConfig;

@@ -2,10 +2,11 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use super::diagnostic::Sink;
 use super::table::{Table, Value};
-use super::units::{ByteSize, Count};
+use super::units::{ByteSize, Count, Period, Timeout};
 use super::web::{ListenAddr, NonEmpty, StoreUrl};
 
 /// `[server]`.
@@ -27,6 +28,14 @@ pub struct ServerConfig {
     pub plugin_concurrency: usize,
     /// HTTP deliveries in flight at once, over all subscribers: bounds sockets and memory.
     pub delivery_concurrency: usize,
+    /// How long an event whose messages are all settled (delivered or filtered) is kept, with
+    /// its messages and attempts: bounds the size of the store.
+    pub retention: Duration,
+    /// The same for an event with dead messages, kept longer so that they can be replayed.
+    pub dead_retention: Duration,
+    /// On SIGTERM, how long in-flight plugin runs and deliveries may take before the process
+    /// exits anyway; what is left resumes at the next start.
+    pub shutdown_timeout: Duration,
 }
 
 const KEYS: &[&str] = &[
@@ -38,6 +47,9 @@ const KEYS: &[&str] = &[
     "max_body",
     "plugin_concurrency",
     "delivery_concurrency",
+    "retention",
+    "dead_retention",
+    "shutdown_timeout",
 ];
 
 impl ServerConfig {
@@ -53,6 +65,9 @@ impl ServerConfig {
             max_body: 1 << 20,
             plugin_concurrency: default_plugin_concurrency(),
             delivery_concurrency: 256,
+            retention: Duration::from_hours(7 * 24),
+            dead_retention: Duration::from_hours(30 * 24),
+            shutdown_timeout: Duration::from_secs(30),
         }
     }
 
@@ -80,6 +95,15 @@ impl ServerConfig {
             delivery_concurrency: table
                 .get::<Count>("delivery_concurrency", sink)
                 .map_or(defaults.delivery_concurrency, |c| c.0),
+            retention: table
+                .get::<Period>("retention", sink)
+                .map_or(defaults.retention, |p| p.0),
+            dead_retention: table
+                .get::<Period>("dead_retention", sink)
+                .map_or(defaults.dead_retention, |p| p.0),
+            shutdown_timeout: table
+                .get::<Timeout>("shutdown_timeout", sink)
+                .map_or(defaults.shutdown_timeout, |t| t.0),
         }
     }
 }

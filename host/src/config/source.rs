@@ -1,7 +1,9 @@
-//! `[sources.NAME]`: where events come in (`POST /hooks/NAME`) and how they are verified.
+//! `[sources.NAME]`: where events come in (`POST /hooks/NAME`), how they are verified, and how
+//! redeliveries are recognized (`dedup.rs`).
 
 use serde::Deserialize;
 
+use super::dedup::{DedupConfig, read_dedup};
 use super::diagnostic::Sink;
 use super::parse_str::{ParseStr, deserialize_from_str};
 use super::secrets::{OneOrMany, SharedSecret, WhsecSecret};
@@ -13,6 +15,9 @@ use super::web::HeaderName;
 pub struct SourceConfig {
     pub name: String,
     pub verify: Verify,
+    /// How a provider's redelivery of an event already stored is recognized; `None` when
+    /// `dedup = false`, and every request is a new event.
+    pub dedup: Option<DedupConfig>,
 }
 
 /// How a request to a source proves it comes from the provider.
@@ -89,16 +94,23 @@ impl Scheme {
     }
 }
 
+const KEYS: &[&str] = &["verify", "dedup"];
+
 impl SourceConfig {
     pub(super) fn read(name: &str, value: &Value<'_>, sink: &mut Sink<'_>) -> Option<SourceConfig> {
-        let table = Table::new(format!("[sources.{name}]"), value, &["verify"], sink)?;
+        let table = Table::new(format!("[sources.{name}]"), value, KEYS, sink)?;
         let verify = match table.raw("verify") {
-            None => Verify::None,
-            Some(verify) => read_verify(&format!("[sources.{name}.verify]"), verify, sink)?,
+            None => Some(Verify::None),
+            Some(verify) => read_verify(&format!("[sources.{name}.verify]"), verify, sink),
+        };
+        let dedup = match table.raw("dedup") {
+            None => Some(Some(DedupConfig::default())),
+            Some(dedup) => read_dedup(name, dedup, sink),
         };
         Some(SourceConfig {
             name: name.to_owned(),
-            verify,
+            verify: verify?,
+            dedup: dedup?,
         })
     }
 }

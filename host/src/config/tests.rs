@@ -33,9 +33,13 @@ listen = "127.0.0.1:0"
 admin = "127.0.0.1:8081"
 max_body = "512KiB"
 plugin_concurrency = 3
+retention = "2d"
+dead_retention = "90 days"
+shutdown_timeout = "5s"
 
 [sources.github]
 verify = { scheme = "github", secret = "${GITHUB_WEBHOOK_SECRET}" }
+dedup = { header = "X-GitHub-Delivery", window = "1h" }
 
 [sources.plain]
 
@@ -77,6 +81,9 @@ fn reads_the_example() {
     assert_eq!(server.max_body, 512 * 1024);
     assert_eq!(server.plugin_concurrency, 3);
     assert_eq!(server.delivery_concurrency, 256);
+    assert_eq!(server.retention, Duration::from_hours(2 * 24));
+    assert_eq!(server.dead_retention, Duration::from_hours(90 * 24));
+    assert_eq!(server.shutdown_timeout, Duration::from_secs(5));
 
     assert_eq!(
         config.sources["github"].verify,
@@ -84,11 +91,18 @@ fn reads_the_example() {
             secret: "gh-secret".into()
         }
     );
+    assert_eq!(
+        config.sources["github"].dedup,
+        Some(DedupConfig {
+            key: DedupKey::Header("x-github-delivery".into()),
+            window: Duration::from_hours(1),
+        })
+    );
     assert_eq!(config.sources["plain"].verify, Verify::None);
 
     let plugin = &config.plugins["push-only"];
     assert_eq!(plugin.wasm, Path::new("/srv/hooks/plugins/push_only.wasm"));
-    assert_eq!(plugin.wasm_location.line, 14);
+    assert_eq!(plugin.wasm_location.line, 18);
     assert_eq!(plugin.wasm_location.column, 8);
     assert_eq!(
         plugin.config,
@@ -131,6 +145,9 @@ fn fills_in_defaults() {
     assert_eq!(config.server.admin, None);
     assert_eq!(config.server.max_body, 1 << 20);
     assert!(config.server.plugin_concurrency >= 1);
+    assert_eq!(config.server.retention, Duration::from_hours(7 * 24));
+    assert_eq!(config.server.dead_retention, Duration::from_hours(30 * 24));
+    assert_eq!(config.server.shutdown_timeout, Duration::from_secs(30));
     let p = &config.plugins["p"];
     assert_eq!(
         (p.timeout, p.reuse, p.on_error),
@@ -142,6 +159,85 @@ fn fills_in_defaults() {
     assert_eq!(s.retry[1], Duration::from_secs(300));
     assert_eq!((s.ordering, s.concurrency), (Ordering::Concurrent, 16));
     assert!(s.secrets.is_empty() && s.headers.is_empty());
+}
+
+#[test]
+fn sources_detect_redeliveries_by_default() {
+    let config = parse("[sources.plain]\n").unwrap();
+    let day = Duration::from_hours(24);
+    assert_eq!(
+        config.sources["plain"].dedup,
+        Some(DedupConfig {
+            key: DedupKey::Scheme,
+            window: day
+        })
+    );
+    assert_eq!(DedupConfig::default().window, day);
+}
+
+#[test]
+fn reads_every_dedup_form() {
+    let config = parse(
+        r#"
+        [sources.off]
+        dedup = false
+        [sources.on]
+        dedup = true
+        [sources.window]
+        dedup = { window = "1h" }
+        [sources.header.dedup]
+        header = "Idempotency-Key"
+        [sources.json]
+        dedup = { json = "/data/id", window = "7d" }
+        [sources.whole]
+        dedup = { json = "" }
+        "#,
+    )
+    .unwrap();
+    let dedup = |name: &str| config.sources[name].dedup.clone();
+    let day = Duration::from_hours(24);
+    assert_eq!(dedup("off"), None);
+    assert_eq!(dedup("on"), Some(DedupConfig::default()));
+    assert_eq!(
+        dedup("window"),
+        Some(DedupConfig {
+            key: DedupKey::Scheme,
+            window: Duration::from_hours(1)
+        })
+    );
+    assert_eq!(
+        dedup("header"),
+        Some(DedupConfig {
+            key: DedupKey::Header("idempotency-key".into()),
+            window: day
+        })
+    );
+    assert_eq!(
+        dedup("json"),
+        Some(DedupConfig {
+            key: DedupKey::Json("/data/id".into()),
+            window: 7 * day
+        })
+    );
+    assert_eq!(dedup("whole").unwrap().key, DedupKey::Json(String::new()));
+}
+
+#[test]
+fn a_bad_dedup_leaves_the_source_out_of_a_partial_config() {
+    let text = r#"
+[sources.good]
+[sources.bad]
+dedup = { header = "x-id", json = "/id" }
+"#;
+    let (config, errors) = Config::parse_partial(Path::new("routes.toml"), text, &env);
+    let config = config.unwrap();
+    assert_eq!(errors.0.len(), 1, "{errors}");
+    assert!(
+        errors.0[0].to_string().starts_with("routes.toml:4:35: "),
+        "{errors}"
+    );
+    assert!(config.sources.contains_key("good"));
+    assert!(!config.sources.contains_key("bad"));
 }
 
 #[test]

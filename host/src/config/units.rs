@@ -35,6 +35,22 @@ impl ParseStr for Timeout {
     }
 }
 
+/// How long something is kept or remembered: a duration of more than zero, often in days
+/// (`"7d"`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Period(pub Duration);
+
+impl ParseStr for Period {
+    const EXPECTING: &'static str = HumanDuration::EXPECTING;
+
+    fn parse_str(text: &str) -> Result<Self, String> {
+        match HumanDuration::parse_str(text)? {
+            HumanDuration(d) if d.is_zero() => Err("the duration must be more than 0".to_owned()),
+            HumanDuration(d) => Ok(Period(d)),
+        }
+    }
+}
+
 /// A number of bytes, more than zero: `2048`, `"2048"`, `"512KiB"`, `"1MiB"`, `"10MB"`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct ByteSize(pub u64);
@@ -136,7 +152,7 @@ impl<'de> Deserialize<'de> for Count {
     }
 }
 
-deserialize_from_str!(HumanDuration, Timeout);
+deserialize_from_str!(HumanDuration, Timeout, Period);
 
 #[cfg(test)]
 mod tests {
@@ -156,6 +172,16 @@ mod tests {
                 .unwrap_err()
                 .contains("more than 0")
         );
+    }
+
+    #[test]
+    fn periods_count_in_days_and_are_positive() {
+        let p = |s| Period::parse_str(s).map(|p| p.0);
+        assert_eq!(p("7d"), Ok(Duration::from_hours(7 * 24)));
+        assert_eq!(p("30d"), Ok(Duration::from_hours(30 * 24)));
+        assert_eq!(p("24h"), Ok(Duration::from_hours(24)));
+        assert!(p("0d").unwrap_err().contains("more than 0"));
+        assert!(p("a week").unwrap_err().contains("not a duration"));
     }
 
     #[test]

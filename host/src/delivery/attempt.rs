@@ -8,6 +8,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::Client;
 
 use super::Subscriber;
+use super::retry::Hint;
 use crate::store::{Attempt, DueMessage};
 
 /// How much of a subscriber's answer is kept with the attempt.
@@ -18,7 +19,9 @@ const AGENT: &str = concat!("wasmhook/", env!("CARGO_PKG_VERSION"));
 pub struct Answer {
     pub attempt: Attempt,
     pub success: bool,
-    pub retry_after: Option<Duration>,
+    /// The subscriber answered `410 Gone`: it wants no more messages.
+    pub gone: bool,
+    pub hint: Hint,
     pub elapsed: Duration,
 }
 
@@ -69,6 +72,7 @@ pub async fn attempt(client: &Client, subscriber: &Subscriber, message: &DueMess
         .timeout(config.timeout)
         .headers(headers);
     let result = request.body(message.body.clone()).send().await;
+    let mut timed_out = false;
     let (status, error, response, retry_after) = match result {
         Ok(response) => {
             let status = response.status();
@@ -82,11 +86,19 @@ pub async fn attempt(client: &Client, subscriber: &Subscriber, message: &DueMess
             let error = (!status.is_success()).then(|| format!("HTTP {}", status.as_u16()));
             (Some(status.as_u16()), error, Some(body), retry_after)
         }
-        Err(error) => (None, Some(describe(&error)), None, None),
+        Err(error) => {
+            timed_out = error.is_timeout();
+            (None, Some(describe(&error)), None, None)
+        }
     };
     let elapsed = started.elapsed();
     Answer {
         success: status.is_some_and(|code| (200..300).contains(&code)),
+        gone: status == Some(410),
+        hint: Hint {
+            retry_after,
+            overloaded: timed_out || status == Some(429),
+        },
         attempt: Attempt {
             at,
             status,
@@ -94,7 +106,6 @@ pub async fn attempt(client: &Client, subscriber: &Subscriber, message: &DueMess
             error,
             response,
         },
-        retry_after,
         elapsed,
     }
 }

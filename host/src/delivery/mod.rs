@@ -6,6 +6,12 @@
 //! committed with the message's new state before the message may be picked again. A message
 //! is thus never attempted twice at once, and after a crash every message still `pending` is
 //! simply due again: delivery is at-least-once.
+//!
+//! Each subscriber has its own lane (permits and in-flight set), so a slow or dead subscriber
+//! holds only its own permits and never delays the others. A subscriber that answers
+//! `410 Gone` is disabled (kept in the store, so it stays disabled across restarts) until an
+//! operator enables it again; its messages wait as `pending`. With `ordering = "per-key"`
+//! the store only offers the oldest pending message of each key (see `Store::due_messages`).
 
 mod attempt;
 mod retry;
@@ -13,13 +19,15 @@ mod subscriber;
 
 pub use subscriber::Subscriber;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
-use crate::store::{AttemptOutcome, DueMessage, Store};
+use crate::config::Ordering as DeliveryOrder;
+use crate::store::{AttemptOutcome, DueMessage, Store, StoreError};
 use crate::telemetry;
 use crate::topology::reload::Reloader;
 
@@ -34,8 +42,13 @@ pub struct Delivery {
     wake: Arc<Notify>,
     /// All deliveries in flight at once, over every subscriber: bounds sockets and memory.
     global: Arc<Semaphore>,
+    global_permits: usize,
     /// Per subscriber: its permits (its `concurrency`) and the messages it has in flight.
     lanes: Mutex<HashMap<String, Lane>>,
+    /// Subscribers disabled by a `410 Gone`: when (Unix ms) and why.
+    disabled: Mutex<BTreeMap<String, (i64, String)>>,
+    /// Set when shutting down: no new attempts start.
+    stopping: AtomicBool,
 }
 
 struct Lane {
@@ -45,29 +58,69 @@ struct Lane {
 }
 
 impl Delivery {
-    pub fn start(
+    pub async fn start(
         store: Store,
         reloader: Arc<Reloader>,
         wake: Arc<Notify>,
         concurrency: usize,
-    ) -> Arc<Delivery> {
+    ) -> Result<Arc<Delivery>, StoreError> {
+        let disabled = store.disabled_subscribers().await?;
         let delivery = Arc::new(Delivery {
             store,
             reloader,
             client: attempt::client(),
             wake,
             global: Arc::new(Semaphore::new(concurrency.max(1))),
+            global_permits: concurrency.max(1),
             lanes: Mutex::new(HashMap::new()),
+            disabled: Mutex::new(disabled),
+            stopping: AtomicBool::new(false),
         });
         tokio::spawn(delivery.clone().dispatch());
-        delivery
+        Ok(delivery)
+    }
+
+    /// Looks at the store now, e.g. after a message was made due by hand.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Subscribers disabled by a `410 Gone`: name → (Unix ms, reason).
+    pub fn disabled(&self) -> BTreeMap<String, (i64, String)> {
+        self.disabled.lock().expect("disabled subscribers").clone()
+    }
+
+    /// Lets a disabled subscriber receive messages again. False if it was not disabled.
+    pub async fn enable(&self, name: &str) -> Result<bool, StoreError> {
+        let was = self.store.enable_subscriber(name.to_owned()).await?;
+        self.disabled
+            .lock()
+            .expect("disabled subscribers")
+            .remove(name);
+        self.wake.notify_one();
+        Ok(was)
+    }
+
+    /// Stops starting attempts and waits up to `deadline` for those in flight to be recorded;
+    /// returns how many were still running when it gave up.
+    pub async fn drain(&self, deadline: tokio::time::Instant) -> usize {
+        self.stopping.store(true, Ordering::SeqCst);
+        let all = u32::try_from(self.global_permits).unwrap_or(u32::MAX);
+        match tokio::time::timeout_at(deadline, self.global.acquire_many(all)).await {
+            Ok(_) => 0,
+            Err(_) => self.global_permits - self.global.available_permits(),
+        }
     }
 
     async fn dispatch(self: Arc<Self>) {
-        loop {
+        while !self.stopping.load(Ordering::SeqCst) {
             let now = crate::clock::now_ms();
             let topology = self.reloader.current();
+            let disabled = self.disabled();
             for (name, subscriber) in &topology.subscribers {
+                if disabled.contains_key(name) || self.stopping.load(Ordering::SeqCst) {
+                    continue;
+                }
                 if let Err(error) = self.dispatch_due(name, subscriber, now).await {
                     tracing::error!(subscriber = %name, %error, "cannot read due messages");
                 }
@@ -89,7 +142,7 @@ impl Delivery {
         name: &str,
         subscriber: &Arc<Subscriber>,
         now: i64,
-    ) -> Result<(), crate::store::StoreError> {
+    ) -> Result<(), StoreError> {
         let (permits, in_flight) = self.lane(name, subscriber.config.concurrency);
         let free = permits
             .available_permits()
@@ -97,9 +150,10 @@ impl Delivery {
         if free == 0 {
             return Ok(());
         }
+        let per_key = subscriber.config.ordering == DeliveryOrder::PerKey;
         let due = self
             .store
-            .due_messages(name.to_owned(), now, free, in_flight)
+            .due_messages(name.to_owned(), now, free, in_flight, per_key)
             .await?;
         for message in due {
             let (Ok(lane_permit), Ok(global_permit)) = (
@@ -127,12 +181,11 @@ impl Delivery {
         permits: [OwnedSemaphorePermit; 2],
     ) {
         let answer = attempt::attempt(&self.client, subscriber, &message).await;
-        drop(permits);
         let attempts = message.attempts + 1;
         let outcome = if answer.success {
             AttemptOutcome::Delivered
         } else {
-            match retry::next_delay(&subscriber.config.retry, attempts, answer.retry_after) {
+            match retry::next_delay(&subscriber.config.retry, attempts, answer.hint) {
                 Some(delay) => {
                     AttemptOutcome::RetryAt(answer.attempt.at + delay.as_millis() as i64)
                 }
@@ -140,6 +193,10 @@ impl Delivery {
             }
         };
         let name = &subscriber.config.name;
+        if answer.gone {
+            self.disable(name, format!("answered 410 Gone to message {}", message.id))
+                .await;
+        }
         telemetry::delivery_attempted(
             name,
             &message.id,
@@ -159,7 +216,20 @@ impl Delivery {
             tracing::error!(message = %message.id, %error, "cannot record a delivery attempt");
         }
         self.mark_in_flight(name, &message.id, false);
+        // Released only now, so that a drain waiting for every permit waits for the record too.
+        drop(permits);
         self.wake.notify_one();
+    }
+
+    async fn disable(&self, name: &str, reason: String) {
+        telemetry::subscriber_disabled(name, &reason);
+        self.disabled
+            .lock()
+            .expect("disabled subscribers")
+            .insert(name.to_owned(), (crate::clock::now_ms(), reason.clone()));
+        if let Err(error) = self.store.disable_subscriber(name.to_owned(), reason).await {
+            tracing::error!(subscriber = name, %error, "cannot record that the subscriber is disabled");
+        }
     }
 
     /// The subscriber's permits and in-flight set, renewing the permits if its

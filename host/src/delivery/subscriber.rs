@@ -7,6 +7,8 @@ pub struct Subscriber {
     pub config: SubscriberConfig,
     /// Keys of the `whsec_` secrets; every one signs, so a receiver may rotate at leisure.
     hmac_keys: Vec<Vec<u8>>,
+    /// ed25519 keys of the `whsk_` secrets, each adding a `v1a` signature.
+    ed25519_keys: Vec<ed25519_dalek::SigningKey>,
 }
 
 impl Subscriber {
@@ -17,19 +19,29 @@ impl Subscriber {
             .filter(|secret| secret.starts_with("whsec_"))
             .map(|secret| standard_webhooks::secret_key(secret))
             .collect();
-        Subscriber { config, hmac_keys }
+        let ed25519_keys = config
+            .secrets
+            .iter()
+            .filter_map(|secret| standard_webhooks::signing_key(secret))
+            .collect();
+        Subscriber {
+            config,
+            hmac_keys,
+            ed25519_keys,
+        }
     }
 
     /// The `webhook-signature` value for one attempt, or `None` without secrets.
     pub fn signature(&self, id: &str, timestamp: i64, body: &[u8]) -> Option<String> {
-        if self.hmac_keys.is_empty() {
-            return None;
-        }
-        let signatures: Vec<String> = self
+        let hmac = self
             .hmac_keys
             .iter()
-            .map(|key| standard_webhooks::sign_v1(key, id, timestamp, body))
-            .collect();
-        Some(signatures.join(" "))
+            .map(|key| standard_webhooks::sign_v1(key, id, timestamp, body));
+        let ed25519 = self
+            .ed25519_keys
+            .iter()
+            .map(|key| standard_webhooks::sign_v1a(key, id, timestamp, body));
+        let signatures: Vec<String> = hmac.chain(ed25519).collect();
+        (!signatures.is_empty()).then(|| signatures.join(" "))
     }
 }

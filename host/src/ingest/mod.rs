@@ -4,10 +4,12 @@
 //! event committed to the store before the sender hears `202`. Plugins run afterwards, in the
 //! pipeline: a sender never waits on a plugin, and a plugin never loses an event.
 
+mod dedup;
 pub mod verify;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::Router;
 use axum::body::Body;
@@ -21,7 +23,7 @@ pub use verify::Verifier;
 
 use crate::api_error::ApiError;
 use crate::pipeline::{Pipeline, envelope};
-use crate::store::{NewEvent, RequestMeta, Store};
+use crate::store::{Inserted as StoreInserted, NewEvent, RequestMeta, Store};
 use crate::telemetry;
 use crate::topology::reload::Reloader;
 
@@ -30,6 +32,8 @@ pub struct Ingest {
     pub store: Store,
     pub pipeline: Pipeline,
     pub reloader: Arc<Reloader>,
+    /// Cleared at shutdown: from then on senders are told to retry (503).
+    pub accepting: Arc<AtomicBool>,
 }
 
 /// The ingest listener's routes, health checks included.
@@ -50,11 +54,19 @@ async fn receive(
     body: Body,
 ) -> Response {
     match accept(&ingest, &source, query, method, headers, body).await {
-        Ok(id) => (
+        Ok(Inserted::New(id)) => (
             StatusCode::ACCEPTED,
             axum::Json(serde_json::json!({ "id": id })),
         )
             .into_response(),
+        Ok(Inserted::Duplicate(id)) => {
+            telemetry::event_duplicate(&source, &id);
+            (
+                StatusCode::OK,
+                axum::Json(serde_json::json!({ "id": id, "duplicate": true })),
+            )
+                .into_response()
+        }
         Err(error) => {
             telemetry::event_rejected(&source, error.status.as_u16(), &error.message);
             error.into_response()
@@ -69,7 +81,12 @@ async fn accept(
     method: Method,
     headers: HeaderMap,
     body: Body,
-) -> Result<String, ApiError> {
+) -> Result<Inserted, ApiError> {
+    if !ingest.accepting.load(Ordering::SeqCst) {
+        return Err(ApiError::unavailable(
+            "wasmhook is shutting down; retry shortly",
+        ));
+    }
     let topology = ingest.reloader.current();
     let verifier = topology.sources.get(source).ok_or_else(|| {
         ApiError::new(
@@ -85,6 +102,12 @@ async fn accept(
     let content_type = verify::header(&headers, "content-type");
     envelope::parse_body(content_type, &body)
         .map_err(|error| ApiError::new(StatusCode::BAD_REQUEST, error.to_string()))?;
+    let dedup = topology
+        .config
+        .sources
+        .get(source)
+        .and_then(|config| config.dedup.as_ref())
+        .and_then(|dedup| dedup::key(dedup, verifier, &headers, &body));
     let event = NewEvent {
         id: crate::ids::event_id(),
         source: source.to_owned(),
@@ -93,18 +116,28 @@ async fn accept(
         request: request_meta(source, query, &method, &headers),
         body,
     };
-    ingest
+    let inserted = ingest
         .store
-        .insert_event(event.clone())
+        .insert_event(event.clone(), dedup)
         .await
         .map_err(|error| {
             tracing::error!(%error, "cannot store an event");
             ApiError::unavailable("the event store cannot take events right now; retry later")
         })?;
+    if let StoreInserted::Duplicate(first) = inserted {
+        return Ok(Inserted::Duplicate(first));
+    }
     telemetry::event_accepted(source, &event.id, event.event_type.as_deref());
     let id = event.id.clone();
     ingest.pipeline.submit(event);
-    Ok(id)
+    Ok(Inserted::New(id))
+}
+
+/// What became of an accepted request.
+enum Inserted {
+    New(String),
+    /// A redelivery of this earlier event.
+    Duplicate(String),
 }
 
 /// Reads the body up to `limit` bytes; a larger body is refused before it is read in full.

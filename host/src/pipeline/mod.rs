@@ -39,6 +39,8 @@ struct Inner {
     delivery: Arc<Notify>,
     queue: mpsc::Sender<NewEvent>,
     in_flight: Mutex<HashSet<String>>,
+    /// Woken whenever an event leaves `in_flight`, for a drain to re-check.
+    settled: Notify,
     sweep: Notify,
 }
 
@@ -59,6 +61,7 @@ impl Pipeline {
                 delivery,
                 queue,
                 in_flight: Mutex::new(HashSet::new()),
+                settled: Notify::new(),
                 sweep: Notify::new(),
             }),
         };
@@ -86,6 +89,18 @@ impl Pipeline {
                 .expect("in-flight events")
                 .remove(&event.id);
             self.inner.sweep.notify_one();
+        }
+    }
+
+    /// Waits until no event is in the pipeline, or `deadline`; returns how many still are.
+    /// Events left over stay `received` in the store and run at the next start.
+    pub async fn drain(&self, deadline: tokio::time::Instant) -> usize {
+        loop {
+            let settled = self.inner.settled.notified();
+            let left = self.inner.in_flight.lock().expect("in-flight events").len();
+            if left == 0 || tokio::time::timeout_at(deadline, settled).await.is_err() {
+                return self.inner.in_flight.lock().expect("in-flight events").len();
+            }
         }
     }
 
@@ -145,6 +160,7 @@ impl Pipeline {
             .lock()
             .expect("in-flight events")
             .remove(&id);
+        self.inner.settled.notify_waiters();
         match result {
             Ok(()) => self.inner.delivery.notify_one(),
             // The event stays `received` and is processed again by the next sweep.

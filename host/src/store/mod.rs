@@ -25,8 +25,8 @@ mod writer;
 
 pub use read::{AttemptRecord, EventRecord, EventSummary, MessageRecord, rfc3339};
 pub use records::{
-    Attempt, AttemptOutcome, DueMessage, EventStatus, MessageStatus, NewEvent, NewMessage,
-    RequestMeta,
+    Attempt, AttemptOutcome, Dedup, DueMessage, EventStatus, Inserted, MessageStatus, NewEvent,
+    NewMessage, RequestMeta,
 };
 
 use std::path::{Path, PathBuf};
@@ -35,7 +35,7 @@ use std::sync::{Arc, Mutex};
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{mpsc, oneshot};
 
-use writer::{Write, Writer};
+use writer::{Write, Writer, Written};
 
 /// How many writes may wait for the writer before ingest answers 503: a bound on memory held
 /// by requests whose events are not yet on disk.
@@ -64,7 +64,7 @@ pub enum StoreError {
 /// Handle to the store; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    writes: mpsc::Sender<(Write, oneshot::Sender<Result<(), StoreError>>)>,
+    writes: mpsc::Sender<(Write, oneshot::Sender<Result<Written, StoreError>>)>,
     readers: Arc<Readers>,
 }
 
@@ -89,9 +89,18 @@ impl Store {
         })
     }
 
-    /// Commits a new event. Returns once it is durable.
-    pub async fn insert_event(&self, event: NewEvent) -> Result<(), StoreError> {
-        self.write(Write::InsertEvent(event)).await
+    /// Commits a new event, unless `dedup` finds it is a redelivery. Returns once durable.
+    pub async fn insert_event(
+        &self,
+        event: NewEvent,
+        dedup: Option<Dedup>,
+    ) -> Result<Inserted, StoreError> {
+        Ok(
+            match self.write(Write::InsertEvent { event, dedup }).await? {
+                Written::Duplicate(first) => Inserted::Duplicate(first),
+                _ => Inserted::New,
+            },
+        )
     }
 
     /// Commits the pipeline's messages for an event and marks it processed, atomically.
@@ -100,7 +109,9 @@ impl Store {
         event_id: String,
         messages: Vec<NewMessage>,
     ) -> Result<(), StoreError> {
-        self.write(Write::FinishEvent { event_id, messages }).await
+        self.write(Write::FinishEvent { event_id, messages })
+            .await
+            .map(drop)
     }
 
     /// Records one delivery attempt and the message state it leads to.
@@ -116,9 +127,47 @@ impl Store {
             outcome,
         })
         .await
+        .map(drop)
     }
 
-    async fn write(&self, write: Write) -> Result<(), StoreError> {
+    /// Makes a dead message pending again, due now. False if it is not a dead, sendable message.
+    pub async fn retry_message(&self, message_id: String) -> Result<bool, StoreError> {
+        let now = crate::clock::now_ms();
+        Ok(self.write(Write::RetryMessage { message_id, now }).await? == Written::Rows(1))
+    }
+
+    /// Marks an event `received` again so the pipeline runs it anew. False if there is no such event.
+    pub async fn mark_for_replay(&self, event_id: String) -> Result<bool, StoreError> {
+        Ok(self.write(Write::ReplayEvent { event_id }).await? == Written::Rows(1))
+    }
+
+    pub async fn disable_subscriber(&self, name: String, reason: String) -> Result<(), StoreError> {
+        let at = crate::clock::now_ms();
+        self.write(Write::DisableSubscriber { name, at, reason })
+            .await
+            .map(drop)
+    }
+
+    /// False if the subscriber was not disabled.
+    pub async fn enable_subscriber(&self, name: String) -> Result<bool, StoreError> {
+        Ok(self.write(Write::EnableSubscriber { name }).await? == Written::Rows(1))
+    }
+
+    /// Removes expired events (see `retention` in routes.toml); returns how many.
+    pub async fn prune(&self, settled_before: i64, dead_before: i64) -> Result<usize, StoreError> {
+        match self
+            .write(Write::Prune {
+                settled_before,
+                dead_before,
+            })
+            .await?
+        {
+            Written::Rows(removed) => Ok(removed),
+            _ => Ok(0),
+        }
+    }
+
+    async fn write(&self, write: Write) -> Result<Written, StoreError> {
         let (done, result) = oneshot::channel();
         self.writes
             .try_send((write, done))

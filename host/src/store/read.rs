@@ -7,7 +7,7 @@ use bytes::Bytes;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
 
-use super::{DueMessage, NewEvent, Store, StoreError};
+use super::{DueMessage, MessageStatus, NewEvent, Store, StoreError};
 
 /// An event as listed by the admin API.
 #[derive(Debug, Clone, Serialize)]
@@ -59,6 +59,49 @@ pub struct AttemptRecord {
     pub response: Option<String>,
 }
 
+const DUE_CONCURRENT: &str = "SELECT id, headers, body, attempts FROM messages
+     WHERE subscriber = ?1 AND status = 'pending' AND next_attempt_at <= ?2
+     ORDER BY next_attempt_at, rowid LIMIT ?3";
+
+const DUE_PER_KEY: &str = "SELECT id, headers, body, attempts FROM messages m
+     WHERE subscriber = ?1 AND status = 'pending' AND next_attempt_at <= ?2
+       AND NOT EXISTS (
+           SELECT 1 FROM messages p
+           WHERE p.subscriber = m.subscriber AND p.key IS m.key AND p.status = 'pending'
+             AND (p.event_seq < m.event_seq OR (p.event_seq = m.event_seq AND p.rowid < m.rowid)))
+       AND NOT EXISTS (SELECT 1 FROM events e WHERE e.status = 'received' AND e.rowid < m.event_seq)
+     ORDER BY event_seq, rowid LIMIT ?3";
+
+const EVENT_COLUMNS: &str = "id, source, type, received_at, request, body";
+
+type RawEvent = (String, String, Option<String>, i64, String, Vec<u8>);
+
+fn raw_event(row: &Row<'_>) -> rusqlite::Result<RawEvent> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+        row.get(5)?,
+    ))
+}
+
+fn new_event(
+    (id, source, event_type, received_at, request, body): RawEvent,
+) -> Result<NewEvent, StoreError> {
+    let request = serde_json::from_str(&request)
+        .map_err(|e| StoreError::Corrupt(format!("event {id} request: {e}")))?;
+    Ok(NewEvent {
+        id,
+        source,
+        event_type,
+        received_at,
+        request,
+        body: Bytes::from(body),
+    })
+}
+
 const MESSAGE_COLUMNS: &str = "id, event_id, route, subscriber, status, type, key, error, \
                                created_at, next_attempt_at, headers, body, plugins";
 
@@ -66,53 +109,55 @@ impl Store {
     /// Events accepted but not yet through the pipeline, oldest first.
     pub async fn unprocessed_events(&self, limit: usize) -> Result<Vec<NewEvent>, StoreError> {
         self.read(move |conn| {
-            let mut query = conn.prepare_cached(
-                "SELECT id, source, type, received_at, request, body FROM events
-                 WHERE status = 'received' ORDER BY received_at LIMIT ?1",
-            )?;
-            let rows = query.query_map(params![limit as i64], |row| {
-                Ok((
-                    row.get::<_, String>(0)?,
-                    row.get::<_, String>(1)?,
-                    row.get::<_, Option<String>>(2)?,
-                    row.get::<_, i64>(3)?,
-                    row.get::<_, String>(4)?,
-                    row.get::<_, Vec<u8>>(5)?,
-                ))
-            })?;
-            let mut events = Vec::new();
-            for row in rows {
-                let (id, source, event_type, received_at, request, body) = row?;
-                let request = serde_json::from_str(&request)
-                    .map_err(|e| StoreError::Corrupt(format!("event {id} request: {e}")))?;
-                events.push(NewEvent {
-                    id,
-                    source,
-                    event_type,
-                    received_at,
-                    request,
-                    body: Bytes::from(body),
-                });
-            }
-            Ok(events)
+            let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE status = 'received' ORDER BY rowid LIMIT ?1");
+            let mut query = conn.prepare_cached(&sql)?;
+            let rows = query.query_map(params![limit as i64], raw_event)?;
+            rows.map(|row| new_event(row?)).collect()
+        })
+        .await
+    }
+
+    /// One event as the pipeline takes it.
+    pub async fn load_event(&self, id: String) -> Result<Option<NewEvent>, StoreError> {
+        self.read(move |conn| {
+            let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = ?1");
+            let raw = conn
+                .prepare_cached(&sql)?
+                .query_row(params![id], raw_event)
+                .optional()?;
+            raw.map(new_event).transpose()
+        })
+        .await
+    }
+
+    /// Subscribers disabled by a `410 Gone`, with when and why.
+    pub async fn disabled_subscribers(
+        &self,
+    ) -> Result<BTreeMap<String, (i64, String)>, StoreError> {
+        self.read(|conn| {
+            let mut query =
+                conn.prepare_cached("SELECT name, disabled_at, reason FROM disabled_subscribers")?;
+            let rows = query.query_map([], |row| Ok((row.get(0)?, (row.get(1)?, row.get(2)?))))?;
+            Ok(rows.collect::<Result<_, _>>()?)
         })
         .await
     }
 
     /// Pending messages for `subscriber` whose attempt is due at `now`, skipping `in_flight`.
+    ///
+    /// With `per_key`, only the oldest pending message of each ordering key is due, and none
+    /// while an earlier event is still in the pipeline (its messages could come first).
     pub async fn due_messages(
         &self,
         subscriber: String,
         now: i64,
         limit: usize,
         in_flight: HashSet<String>,
+        per_key: bool,
     ) -> Result<Vec<DueMessage>, StoreError> {
         self.read(move |conn| {
-            let mut query = conn.prepare_cached(
-                "SELECT id, headers, body, attempts FROM messages
-                 WHERE subscriber = ?1 AND status = 'pending' AND next_attempt_at <= ?2
-                 ORDER BY next_attempt_at, rowid LIMIT ?3",
-            )?;
+            let mut query =
+                conn.prepare_cached(if per_key { DUE_PER_KEY } else { DUE_CONCURRENT })?;
             let rows = query.query_map(
                 params![subscriber, now, (limit + in_flight.len()) as i64],
                 |row| {
@@ -199,6 +244,21 @@ impl Store {
             }))
         })
         .await
+    }
+
+    /// How many messages have `status`.
+    pub async fn count_messages(&self, status: MessageStatus) -> Result<u64, StoreError> {
+        self.read(move |conn| {
+            Ok(conn
+                .prepare_cached("SELECT COUNT(*) FROM messages WHERE status = ?1")?
+                .query_row(params![status.as_str()], |row| row.get(0))?)
+        })
+        .await
+    }
+
+    pub async fn message(&self, id: String) -> Result<Option<MessageRecord>, StoreError> {
+        self.read(move |conn| Ok(messages_where(conn, "id = ?1", params![id])?.pop()))
+            .await
     }
 
     pub async fn list_messages(

@@ -112,3 +112,19 @@ pub struct DueMessage {
     /// Attempts made so far.
     pub attempts: u32,
 }
+
+/// A provider delivery id to check an event against: a redelivery within `window_ms` of the
+/// first delivery is answered without storing a new event.
+#[derive(Debug, Clone)]
+pub struct Dedup {
+    pub key: String,
+    pub window_ms: i64,
+}
+
+/// What inserting an event did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inserted {
+    New,
+    /// A redelivery of this earlier event.
+    Duplicate(String),
+}

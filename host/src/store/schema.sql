@@ -16,6 +16,8 @@ CREATE INDEX IF NOT EXISTS events_by_time ON events (received_at);
 CREATE TABLE IF NOT EXISTS messages (
     id              TEXT PRIMARY KEY,
     event_id        TEXT NOT NULL REFERENCES events (id),
+    -- the event's rowid: acceptance order, which per-key ordering follows
+    event_seq       INTEGER NOT NULL,
     route           TEXT NOT NULL,
     subscriber      TEXT NOT NULL,
     -- 'pending' | 'delivered' | 'dead' | 'filtered'
@@ -36,6 +38,8 @@ CREATE INDEX IF NOT EXISTS messages_due ON messages (subscriber, next_attempt_at
 CREATE INDEX IF NOT EXISTS messages_pending_by_due ON messages (next_attempt_at) WHERE status = 'pending';
 CREATE INDEX IF NOT EXISTS messages_by_event ON messages (event_id);
 CREATE INDEX IF NOT EXISTS messages_by_status ON messages (status, created_at);
+CREATE INDEX IF NOT EXISTS messages_pending_by_key ON messages (subscriber, key, event_seq)
+    WHERE status = 'pending';
 
 CREATE TABLE IF NOT EXISTS attempts (
     message_id TEXT NOT NULL REFERENCES messages (id),
@@ -46,3 +50,19 @@ CREATE TABLE IF NOT EXISTS attempts (
     response   BLOB
 );
 CREATE INDEX IF NOT EXISTS attempts_by_message ON attempts (message_id, at);
+
+-- Provider delivery ids seen per source, to answer redeliveries without a new event.
+CREATE TABLE IF NOT EXISTS dedup (
+    source      TEXT NOT NULL,
+    key         TEXT NOT NULL,
+    event_id    TEXT NOT NULL,
+    received_at INTEGER NOT NULL,
+    PRIMARY KEY (source, key)
+) WITHOUT ROWID;
+
+-- Subscribers disabled by a `410 Gone` until an operator enables them again.
+CREATE TABLE IF NOT EXISTS disabled_subscribers (
+    name        TEXT PRIMARY KEY,
+    disabled_at INTEGER NOT NULL,
+    reason      TEXT NOT NULL
+) WITHOUT ROWID;

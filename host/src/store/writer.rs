@@ -1,15 +1,18 @@
 //! The single writer: batches queued writes into one transaction per commit.
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Attempt, AttemptOutcome, MessageStatus, NewEvent, NewMessage, StoreError};
+use super::{Attempt, AttemptOutcome, Dedup, MessageStatus, NewEvent, NewMessage, StoreError};
 
 /// The most writes one transaction takes; bounds the latency a large backlog adds to each.
 const MAX_BATCH: usize = 1024;
 
 pub(super) enum Write {
-    InsertEvent(NewEvent),
+    InsertEvent {
+        event: NewEvent,
+        dedup: Option<Dedup>,
+    },
     FinishEvent {
         event_id: String,
         messages: Vec<NewMessage>,
@@ -19,9 +22,38 @@ pub(super) enum Write {
         attempt: Attempt,
         outcome: AttemptOutcome,
     },
+    RetryMessage {
+        message_id: String,
+        now: i64,
+    },
+    ReplayEvent {
+        event_id: String,
+    },
+    DisableSubscriber {
+        name: String,
+        at: i64,
+        reason: String,
+    },
+    EnableSubscriber {
+        name: String,
+    },
+    Prune {
+        settled_before: i64,
+        dead_before: i64,
+    },
 }
 
-type Queued = (Write, oneshot::Sender<Result<(), StoreError>>);
+/// What a write did, for the writes whose callers branch on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Written {
+    Done,
+    /// The event is a redelivery of this earlier one; nothing was written.
+    Duplicate(String),
+    /// How many rows the write changed (or removed).
+    Rows(usize),
+}
+
+type Queued = (Write, oneshot::Sender<Result<Written, StoreError>>);
 
 pub(super) struct Writer {
     conn: Connection,
@@ -82,19 +114,63 @@ impl Writer {
     }
 }
 
-fn apply(conn: &Connection, write: &Write) -> Result<(), StoreError> {
+fn apply(conn: &Connection, write: &Write) -> Result<Written, StoreError> {
+    let done = |result: Result<(), StoreError>| result.map(|()| Written::Done);
     match write {
-        Write::InsertEvent(event) => insert_event(conn, event),
-        Write::FinishEvent { event_id, messages } => finish_event(conn, event_id, messages),
-        Write::RecordAttempt {
-            message_id,
-            attempt,
-            outcome,
-        } => record_attempt(conn, message_id, attempt, *outcome),
+        Write::InsertEvent { event, dedup } => insert_event(conn, event, dedup.as_ref()),
+        Write::FinishEvent { event_id, messages } => done(finish_event(conn, event_id, messages)),
+        Write::RecordAttempt { message_id, attempt, outcome } => {
+            done(record_attempt(conn, message_id, attempt, *outcome))
+        }
+        Write::RetryMessage { message_id, now } => rows(conn.execute(
+            "UPDATE messages SET status = 'pending', next_attempt_at = ?2
+             WHERE id = ?1 AND status = 'dead' AND body IS NOT NULL",
+            params![message_id, now],
+        )),
+        Write::ReplayEvent { event_id } => rows(conn.execute(
+            "UPDATE events SET status = 'received' WHERE id = ?1",
+            params![event_id],
+        )),
+        Write::DisableSubscriber { name, at, reason } => rows(conn.execute(
+            "INSERT OR IGNORE INTO disabled_subscribers (name, disabled_at, reason) VALUES (?1, ?2, ?3)",
+            params![name, at, reason],
+        )),
+        Write::EnableSubscriber { name } => {
+            rows(conn.execute("DELETE FROM disabled_subscribers WHERE name = ?1", params![name]))
+        }
+        Write::Prune { settled_before, dead_before } => prune(conn, *settled_before, *dead_before),
     }
 }
 
-fn insert_event(conn: &Connection, event: &NewEvent) -> Result<(), StoreError> {
+fn rows(changed: rusqlite::Result<usize>) -> Result<Written, StoreError> {
+    Ok(Written::Rows(changed?))
+}
+
+/// Inserts the event, unless its provider delivery id was seen within the window.
+fn insert_event(
+    conn: &Connection,
+    event: &NewEvent,
+    dedup: Option<&Dedup>,
+) -> Result<Written, StoreError> {
+    if let Some(dedup) = dedup {
+        let seen: Option<(String, i64)> = conn
+            .prepare_cached(
+                "SELECT event_id, received_at FROM dedup WHERE source = ?1 AND key = ?2",
+            )?
+            .query_row(params![event.source, dedup.key], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })
+            .optional()?;
+        if let Some((event_id, at)) = seen
+            && at >= event.received_at - dedup.window_ms
+        {
+            return Ok(Written::Duplicate(event_id));
+        }
+        conn.prepare_cached(
+            "INSERT OR REPLACE INTO dedup (source, key, event_id, received_at) VALUES (?1, ?2, ?3, ?4)",
+        )?
+        .execute(params![event.source, dedup.key, event.id, event.received_at])?;
+    }
     let request = serde_json::to_string(&event.request).expect("request metadata serialises");
     conn.prepare_cached(
         "INSERT INTO events (id, source, type, received_at, request, body, status)
@@ -108,7 +184,7 @@ fn insert_event(conn: &Connection, event: &NewEvent) -> Result<(), StoreError> {
         request,
         &event.body[..]
     ])?;
-    Ok(())
+    Ok(Written::Done)
 }
 
 fn finish_event(
@@ -117,9 +193,10 @@ fn finish_event(
     messages: &[NewMessage],
 ) -> Result<(), StoreError> {
     let mut insert = conn.prepare_cached(
-        "INSERT INTO messages (id, event_id, route, subscriber, status, type, key, headers, body,
-                               error, plugins, created_at, next_attempt_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+        "INSERT INTO messages (id, event_id, event_seq, route, subscriber, status, type, key,
+                               headers, body, error, plugins, created_at, next_attempt_at)
+         VALUES (?1, ?2, (SELECT rowid FROM events WHERE id = ?2), ?3, ?4, ?5, ?6, ?7, ?8, ?9,
+                 ?10, ?11, ?12, ?13)",
     )?;
     for message in messages {
         let due = (message.status == MessageStatus::Pending).then_some(message.created_at);
@@ -174,4 +251,44 @@ fn record_attempt(
     )?
     .execute(params![message_id, status.as_str(), next, attempt.error])?;
     Ok(())
+}
+
+/// Removes events older than their retention, with their messages and attempts: settled ones
+/// (nothing pending or dead) before `settled_before`, ones with dead messages before
+/// `dead_before`. Events still pending anywhere are never removed.
+fn prune(conn: &Connection, settled_before: i64, dead_before: i64) -> Result<Written, StoreError> {
+    conn.execute_batch(
+        "CREATE TEMP TABLE IF NOT EXISTS expired (id TEXT PRIMARY KEY) WITHOUT ROWID;
+         DELETE FROM temp.expired;",
+    )?;
+    conn.execute(
+        "INSERT INTO temp.expired (id)
+         SELECT e.id FROM events e
+         WHERE e.received_at < max(?1, ?2)
+           AND e.status = 'processed'
+           AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.event_id = e.id AND m.status = 'pending')
+           AND CASE WHEN EXISTS (SELECT 1 FROM messages m WHERE m.event_id = e.id AND m.status = 'dead')
+                    THEN e.received_at < ?1
+                    ELSE e.received_at < ?2 END
+         LIMIT 10000",
+        params![dead_before, settled_before],
+    )?;
+    conn.execute(
+        "DELETE FROM attempts WHERE message_id IN
+           (SELECT id FROM messages WHERE event_id IN (SELECT id FROM temp.expired))",
+        [],
+    )?;
+    conn.execute(
+        "DELETE FROM messages WHERE event_id IN (SELECT id FROM temp.expired)",
+        [],
+    )?;
+    let removed = conn.execute(
+        "DELETE FROM events WHERE id IN (SELECT id FROM temp.expired)",
+        [],
+    )?;
+    conn.execute(
+        "DELETE FROM dedup WHERE received_at < ?1",
+        params![settled_before.min(dead_before)],
+    )?;
+    Ok(Written::Rows(removed))
 }

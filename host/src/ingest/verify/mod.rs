@@ -63,6 +63,15 @@ impl Verifier {
         }
     }
 
+    /// The provider's id of this delivery, the same on each redelivery, where the scheme has one.
+    pub fn delivery_id<'a>(&self, headers: &'a HeaderMap) -> Option<&'a str> {
+        match self {
+            Verifier::Github(_) => header(headers, "x-github-delivery"),
+            Verifier::StandardWebhooks(_) => header(headers, "webhook-id"),
+            Verifier::None | Verifier::HmacSha256(_) => None,
+        }
+    }
+
     /// The provider's event type, where the scheme knows where the provider puts it.
     pub fn event_type(&self, headers: &HeaderMap, body: &[u8]) -> Option<String> {
         match self {
