@@ -49,7 +49,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     if let Some(object) = envelope.as_object_mut() {
         object.insert("config".into(), config.clone());
     }
-    let engine = PluginEngine::new(1)?;
+    let engine = PluginEngine::new(1, None)?;
     let settings = settings(&args, config)?;
     let input = Bytes::from(serde_json::to_vec(&envelope)?);
     let filter = args.filter;

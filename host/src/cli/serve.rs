@@ -32,7 +32,10 @@ pub async fn serve(config_path: PathBuf) -> anyhow::Result<ExitCode> {
         }
     };
     let metrics = telemetry::install()?;
-    let engine = PluginEngine::new(config.server.plugin_concurrency)?;
+    let engine = PluginEngine::new(
+        config.server.plugin_concurrency,
+        Some(config.server.data_dir.join("plugin-cache")),
+    )?;
     let reloader = {
         let (path, engine) = (config_path.clone(), engine.clone());
         match tokio::task::spawn_blocking(move || Reloader::start(path, engine)).await? {

@@ -60,8 +60,13 @@ impl CompiledPlugin {
             path: path.to_owned(),
             reason: format!("{error:#}"),
         };
+        let sha256 = sha256_hex(bytes);
         let code = if is_core_module(bytes) {
-            let module = Module::new(&engine.engine, bytes).map_err(invalid)?;
+            let module = match &engine.cache {
+                Some(cache) => cache.module(&engine.engine, &sha256, bytes),
+                None => Module::new(&engine.engine, bytes),
+            }
+            .map_err(invalid)?;
             if module.get_export("_start").is_none() {
                 return Err(LoadError::NoEntryPoint {
                     path: path.to_owned(),
@@ -74,7 +79,11 @@ impl CompiledPlugin {
                     .map_err(invalid)?,
             )
         } else {
-            let component = Component::new(&engine.engine, bytes).map_err(invalid)?;
+            let component = match &engine.cache {
+                Some(cache) => cache.component(&engine.engine, &sha256, bytes),
+                None => Component::new(&engine.engine, bytes),
+            }
+            .map_err(invalid)?;
             let pre = engine
                 .component_linker
                 .instantiate_pre(&component)
@@ -98,7 +107,7 @@ impl CompiledPlugin {
         };
         Ok(CompiledPlugin {
             path: path.to_owned(),
-            sha256: sha256_hex(bytes),
+            sha256,
             kind,
             code,
         })

@@ -6,7 +6,9 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
+use super::cache::CompileCache;
 use super::sandbox::{ComponentSandbox, ModuleSandbox};
+use std::path::PathBuf;
 
 /// The epoch advances this often; deadlines are counted in these ticks.
 pub const EPOCH_TICK: Duration = Duration::from_millis(1);
@@ -23,11 +25,17 @@ pub struct PluginEngine {
     /// pool fails an instantiation instead of waiting) and the blocking threads in use.
     pub permits: Arc<Semaphore>,
     pub pooled: bool,
+    /// Where compiled plugins are kept between runs; `None` compiles every time.
+    pub(super) cache: Option<CompileCache>,
 }
 
 impl PluginEngine {
-    /// `concurrency` is the number of plugin calls that may run at the same time.
-    pub fn new(concurrency: usize) -> anyhow::Result<Arc<PluginEngine>> {
+    /// `concurrency` is the number of plugin calls that may run at the same time; compiled
+    /// plugins are cached in `cache_dir` when given.
+    pub fn new(
+        concurrency: usize,
+        cache_dir: Option<PathBuf>,
+    ) -> anyhow::Result<Arc<PluginEngine>> {
         let concurrency = concurrency.max(1);
         let (engine, pooled) = match Engine::new(&engine_config(Some(concurrency))) {
             Ok(engine) => (engine, true),
@@ -46,11 +54,12 @@ impl PluginEngine {
         wasmtime_wasi::p2::add_to_linker_sync(&mut component_linker).map_err(to_anyhow)?;
         start_epoch_ticker(&engine);
         Ok(Arc::new(PluginEngine {
-            engine,
             module_linker,
             component_linker,
             permits: Arc::new(Semaphore::new(concurrency)),
             pooled,
+            cache: cache_dir.map(|dir| CompileCache::new(dir, &engine)),
+            engine,
         }))
     }
 

@@ -19,6 +19,7 @@
 //! - Plugin calls are synchronous and CPU-bound: callers run them on the blocking pool behind
 //!   the engine's semaphore, so the async runtime never stalls on guest code.
 
+mod cache;
 mod call;
 mod compiled;
 mod engine;

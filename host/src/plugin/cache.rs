@@ -1,0 +1,98 @@
+//! Compiled plugins cached on disk by content hash, so that a restart, or a re-deploy of the
+//! same bytes, loads machine code in milliseconds instead of compiling again (seconds for the
+//! large Python and JavaScript components).
+//!
+//! A file is named by the sha256 of the `.wasm` and a hash of everything about the engine that
+//! the machine code depends on (wasmtime version, target, settings), so a build of wasmhook
+//! never loads another build's code. Only this directory is ever read, and only files wasmhook
+//! wrote there: loading precompiled code is trusting it, which is why the directory belongs to
+//! the store (`data_dir`), not to the plugins.
+
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::path::{Path, PathBuf};
+
+use wasmtime::Engine;
+use wasmtime::component::Component;
+
+use wasmtime::Module;
+
+pub struct CompileCache {
+    dir: PathBuf,
+    engine_hash: String,
+}
+
+impl CompileCache {
+    pub fn new(dir: PathBuf, engine: &Engine) -> CompileCache {
+        let mut hasher = DefaultHasher::new();
+        engine.precompile_compatibility_hash().hash(&mut hasher);
+        CompileCache {
+            dir,
+            engine_hash: format!("{:016x}", hasher.finish()),
+        }
+    }
+
+    fn path(&self, sha256: &str, kind: &str) -> PathBuf {
+        self.dir
+            .join(format!("{sha256}-{}.{kind}", self.engine_hash))
+    }
+
+    pub fn module(&self, engine: &Engine, sha256: &str, bytes: &[u8]) -> wasmtime::Result<Module> {
+        let path = self.path(sha256, "module");
+        if path.exists() {
+            // SAFETY: the file was written by `store` below, by a wasmhook whose engine hash
+            // is in its name, into a directory only wasmhook writes to; wasmtime checks its
+            // header and version again before use.
+            #[allow(unsafe_code)]
+            match unsafe { Module::deserialize_file(engine, &path) } {
+                Ok(module) => return Ok(module),
+                Err(error) => discard(&path, &error),
+            }
+        }
+        let module = Module::new(engine, bytes)?;
+        store(&path, module.serialize());
+        Ok(module)
+    }
+
+    pub fn component(
+        &self,
+        engine: &Engine,
+        sha256: &str,
+        bytes: &[u8],
+    ) -> wasmtime::Result<Component> {
+        let path = self.path(sha256, "component");
+        if path.exists() {
+            // SAFETY: as for modules above.
+            #[allow(unsafe_code)]
+            match unsafe { Component::deserialize_file(engine, &path) } {
+                Ok(component) => return Ok(component),
+                Err(error) => discard(&path, &error),
+            }
+        }
+        let component = Component::new(engine, bytes)?;
+        store(&path, component.serialize());
+        Ok(component)
+    }
+}
+
+/// Writes beside and renames, so a reader never sees half a file.
+fn store(path: &Path, serialized: wasmtime::Result<Vec<u8>>) {
+    let written = serialized
+        .map_err(|error| format!("{error:?}"))
+        .and_then(|bytes| {
+            let dir = path
+                .parent()
+                .expect("cache files live in the cache directory");
+            std::fs::create_dir_all(dir).map_err(|error| error.to_string())?;
+            let temporary = path.with_extension("partial");
+            std::fs::write(&temporary, bytes).map_err(|error| error.to_string())?;
+            std::fs::rename(&temporary, path).map_err(|error| error.to_string())
+        });
+    if let Err(error) = written {
+        tracing::warn!(path = %path.display(), %error, "cannot cache a compiled plugin; it will be compiled again next time");
+    }
+}
+
+fn discard(path: &Path, error: &wasmtime::Error) {
+    tracing::warn!(path = %path.display(), error = %format!("{error:?}"), "discarding an unusable compiled plugin from the cache");
+    let _ = std::fs::remove_file(path);
+}
