@@ -4,11 +4,19 @@
 mod common;
 
 mod cli;
+mod crash;
+mod dead_letters;
+mod dedup;
 mod deliver;
 mod fan_out;
 mod filter;
+mod gone;
 mod hot_reload;
+mod isolation;
 mod limits;
+mod ordering;
 mod restart;
 mod retry;
+mod retry_schedule;
+mod shutdown;
 mod verify;

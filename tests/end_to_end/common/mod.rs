@@ -6,6 +6,7 @@
 //! fails the test with what it was waiting for.
 #![allow(dead_code)] // each story uses its own part of the harness
 
+pub mod crash;
 pub mod fixtures;
 pub mod load;
 pub mod plugins;
@@ -13,17 +14,21 @@ pub mod router;
 pub mod signature;
 pub mod subscriber;
 
-use std::time::{Duration, Instant};
+use std::process::Output;
+use std::time::{Duration, Instant, SystemTime};
 
 pub use fixtures::{commit_id, envelope, fixture, push_to};
 pub use plugins::plugins;
 pub use reqwest::StatusCode;
 pub use router::{Ingest, Router};
 pub use serde_json::{Value, json};
-pub use subscriber::{Received, Subscriber};
+pub use subscriber::{Received, Reply, Subscriber};
 
 /// The deadline for anything a test awaits once the router is up.
 pub const WAIT: Duration = Duration::from_secs(30);
+
+/// The headers of a JSON post.
+pub const JSON: &[(&str, &str)] = &[("content-type", "application/json")];
 
 /// The GitHub webhook secret the stories' `github` sources use.
 pub const GITHUB_SECRET: &str = "It's a Secret to Everybody";
@@ -145,4 +150,47 @@ pub fn metric_total(metrics: &str, name: &str) -> f64 {
         })
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
+}
+
+/// The instant an admin API timestamp (RFC 3339, e.g. an attempt's `at`) stands for.
+#[track_caller]
+pub fn time_of(value: &Value) -> SystemTime {
+    let text = value
+        .as_str()
+        .unwrap_or_else(|| panic!("not a timestamp: {value}"));
+    humantime::parse_rfc3339(text).unwrap_or_else(|e| panic!("{text} is not RFC 3339: {e}"))
+}
+
+/// Runs the `wasmhook` CLI with `args` (off the async workers) and returns what it did.
+pub async fn run_cli(args: &[&str]) -> Output {
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_wasmhook"))
+            .args(&args)
+            .output()
+            .expect("running the wasmhook CLI")
+    })
+    .await
+    .unwrap()
+}
+
+/// A `[subscribers.NAME]` table for `subscriber`, with `extra` lines such as `retry = [...]`.
+pub fn subscriber_table(name: &str, subscriber: &Subscriber, extra: &str) -> String {
+    format!(
+        "[subscribers.{name}]\nurl = \"{}\"\n{extra}\n",
+        subscriber.url()
+    )
+}
+
+/// A `plain` source (no verification) with one route to all of `subscribers`, each given as
+/// (name, subscriber, extra lines of its table).
+pub fn plain_route(subscribers: &[(&str, &Subscriber, &str)]) -> String {
+    let tables: String = subscribers
+        .iter()
+        .map(|(name, subscriber, extra)| subscriber_table(name, subscriber, extra))
+        .collect();
+    let names: Vec<&str> = subscribers.iter().map(|(name, _, _)| *name).collect();
+    format!(
+        "[sources.plain]\n\n{tables}\n[[routes]]\nsource = \"plain\"\nsubscribers = {names:?}\n"
+    )
 }

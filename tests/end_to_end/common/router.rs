@@ -2,13 +2,14 @@
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use reqwest::StatusCode;
+use reqwest::header::HeaderMap;
 use serde_json::Value;
 use tempfile::TempDir;
 
@@ -147,6 +148,39 @@ impl Router {
         self.spawn().await;
     }
 
+    /// The running process's id.
+    pub fn pid(&self) -> u32 {
+        self.child
+            .lock()
+            .unwrap()
+            .as_ref()
+            .expect("the router runs")
+            .id()
+    }
+
+    /// `kill -TERM`: asks the router to drain and stop.
+    pub fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status()
+            .expect("running kill -TERM");
+        assert!(status.success(), "kill -TERM failed: {status}");
+    }
+
+    /// Waits until the process exits by itself and returns its status; its log is complete
+    /// then, and [`Router::restart`] starts it again.
+    pub async fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
+        let status = wait_for("the router to exit", timeout, async || {
+            self.child.lock().unwrap().as_mut()?.try_wait().unwrap()
+        })
+        .await;
+        self.child.lock().unwrap().take();
+        for reader in self.readers.drain(..) {
+            reader.join().unwrap();
+        }
+        status
+    }
+
     pub fn is_running(&self) -> bool {
         self.child
             .lock()
@@ -224,6 +258,23 @@ impl Router {
         let text = resp.text().await.unwrap();
         assert!(status.is_success(), "GET {path} answered {status}: {text}");
         text
+    }
+
+    /// `POST` on the admin listener: the status and the JSON answer (`null` if not JSON).
+    pub async fn admin_post(&self, path: &str) -> (StatusCode, Value) {
+        let resp = self
+            .ingest
+            .http
+            .post(format!("{}{path}", self.admin))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("POST {path}: {e}"));
+        let status = resp.status();
+        let bytes = resp.bytes().await.unwrap_or_default();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
     }
 
     /// `GET /api/events/{id}`: the event, its messages and their attempts.
@@ -316,6 +367,21 @@ impl Ingest {
         body: impl Into<Vec<u8>>,
         headers: &[(&str, &str)],
     ) -> (StatusCode, Value) {
+        let (status, _, body) = self
+            .try_post_hook(source, body, headers)
+            .await
+            .unwrap_or_else(|e| panic!("POST /hooks/{source}: {e}"));
+        (status, body)
+    }
+
+    /// [`Ingest::post_hook`] that also returns the answer's headers, and a failure to get an
+    /// answer (the router is down) as an error.
+    pub async fn try_post_hook(
+        &self,
+        source: &str,
+        body: impl Into<Vec<u8>>,
+        headers: &[(&str, &str)],
+    ) -> reqwest::Result<(StatusCode, HeaderMap, Value)> {
         let mut request = self
             .http
             .post(format!("{}/hooks/{source}", self.base))
@@ -323,15 +389,12 @@ impl Ingest {
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
-        let resp = request
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("POST /hooks/{source}: {e}"));
-        let status = resp.status();
-        let bytes = resp.bytes().await.unwrap();
+        let resp = request.send().await?;
+        let (status, answer_headers) = (resp.status(), resp.headers().clone());
+        let bytes = resp.bytes().await?;
         let body = serde_json::from_slice(&bytes)
             .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
-        (status, body)
+        Ok((status, answer_headers, body))
     }
 
     /// A GitHub delivery of `event` as GitHub sends it: signed `X-Hub-Signature-256`, a fresh
@@ -349,11 +412,24 @@ impl Ingest {
             std::process::id(),
             DELIVERIES.fetch_add(1, Ordering::Relaxed)
         );
+        self.github_delivery(source, event, secret, body, &delivery)
+            .await
+    }
+
+    /// A GitHub delivery with the given `X-GitHub-Delivery`, as GitHub sends a redelivery.
+    pub async fn github_delivery(
+        &self,
+        source: &str,
+        event: &str,
+        secret: &str,
+        body: &[u8],
+        delivery: &str,
+    ) -> (StatusCode, Value) {
         let signature = signature::github(secret, body);
         let headers = [
             ("content-type", "application/json"),
             ("x-github-event", event),
-            ("x-github-delivery", delivery.as_str()),
+            ("x-github-delivery", delivery),
             ("x-hub-signature-256", signature.as_str()),
         ];
         self.post_hook(source, body.to_vec(), &headers).await

@@ -1,12 +1,13 @@
 //! A subscriber: a real HTTP server on 127.0.0.1:0 that records every request and answers
-//! each with the status its script gives for that request's index.
+//! each with what its script gives for that request (and its index).
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::body::{Bytes, to_bytes};
+use axum::body::{Body, Bytes, to_bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use serde_json::Value;
 use tokio::sync::watch;
 
@@ -19,7 +20,10 @@ pub struct Received {
     pub path: String,
     pub headers: HeaderMap,
     pub body: Bytes,
+    /// When the request arrived.
     pub at: Instant,
+    /// When the answer was handed back (after any [`Subscriber::answer_after`] delay).
+    pub answered: Option<Instant>,
 }
 
 impl Received {
@@ -44,8 +48,35 @@ impl Received {
     }
 }
 
-/// The status to answer the request of index `n` (0-based) with.
-type Script = Arc<dyn Fn(usize) -> u16 + Send + Sync>;
+/// What to answer one request with: a status, headers and a body.
+#[derive(Clone, Debug, Default)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn status(status: u16) -> Reply {
+        Reply {
+            status,
+            ..Reply::default()
+        }
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Reply {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    pub fn body(mut self, body: impl Into<String>) -> Reply {
+        self.body = body.into();
+        self
+    }
+}
+
+/// The answer to the request of index `n` (0-based).
+type Script = Arc<dyn Fn(&Received, usize) -> Reply + Send + Sync>;
 
 struct Inner {
     script: Mutex<Script>,
@@ -76,6 +107,13 @@ impl Subscriber {
     }
 
     pub async fn start(script: impl Fn(usize) -> u16 + Send + Sync + 'static) -> Subscriber {
+        Self::replying(move |_, n| Reply::status(script(n))).await
+    }
+
+    /// Answers each request with what `script` makes of it and its index.
+    pub async fn replying(
+        script: impl Fn(&Received, usize) -> Reply + Send + Sync + 'static,
+    ) -> Subscriber {
         let inner = Arc::new(Inner {
             script: Mutex::new(Arc::new(script)),
             delay: Mutex::default(),
@@ -93,7 +131,7 @@ impl Subscriber {
 
     /// From now on answer every request with `status`.
     pub fn answer_always(&self, status: u16) {
-        *self.inner.script.lock().unwrap() = Arc::new(move |_| status);
+        *self.inner.script.lock().unwrap() = Arc::new(move |_, _| Reply::status(status));
     }
 
     /// From now on hold every answer back for `delay` (the request is recorded on arrival).
@@ -103,6 +141,11 @@ impl Subscriber {
 
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// How many requests arrived so far.
+    pub fn count(&self) -> usize {
+        *self.inner.count.borrow()
     }
 
     pub fn received(&self) -> Vec<Received> {
@@ -144,24 +187,32 @@ impl Subscriber {
     }
 }
 
-async fn record(State(inner): State<Arc<Inner>>, request: Request) -> StatusCode {
+async fn record(State(inner): State<Arc<Inner>>, request: Request) -> Response {
     let at = Instant::now();
     let (parts, body) = request.into_parts();
     let body = to_bytes(body, usize::MAX).await.unwrap_or_default();
-    let index = {
-        let mut received = inner.received.lock().unwrap();
-        received.push(Received {
-            method: parts.method.to_string(),
-            path: parts.uri.path().to_owned(),
-            headers: parts.headers,
-            body,
-            at,
-        });
-        received.len() - 1
+    let received = Received {
+        method: parts.method.to_string(),
+        path: parts.uri.path().to_owned(),
+        headers: parts.headers,
+        body,
+        at,
+        answered: None,
     };
-    let status = (inner.script.lock().unwrap())(index);
+    let index = {
+        let mut all = inner.received.lock().unwrap();
+        all.push(received.clone());
+        all.len() - 1
+    };
+    let script = inner.script.lock().unwrap().clone();
+    let reply = script(&received, index);
     inner.count.send_modify(|c| *c += 1);
     let delay = *inner.delay.lock().unwrap();
     tokio::time::sleep(delay).await;
-    StatusCode::from_u16(status).unwrap()
+    let mut response = Response::builder().status(StatusCode::from_u16(reply.status).unwrap());
+    for (name, value) in &reply.headers {
+        response = response.header(name, value);
+    }
+    inner.received.lock().unwrap()[index].answered = Some(Instant::now());
+    response.body(Body::from(reply.body)).unwrap()
 }

@@ -1,0 +1,172 @@
+//! A plugin that misbehaves on request, for operators who want to see what their limits
+//! (`timeout`, `memory`, the output limit, `on_error`) do before a real plugin hits them.
+//!
+//! Config: `mode` (default `"pass"`), `as_filter` (default `false`), `bytes` (for
+//! `big-output`, default 2 MiB), `lines` (for `stderr`, default 1). See the README.
+
+use std::hint::black_box;
+
+use serde::Deserialize;
+use wasmhook_plugin_sdk::{Envelope, Error, Output, Value, serde_json};
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum Mode {
+    /// The identity: `true` as a filter, the envelope unchanged as a transform.
+    #[default]
+    Pass,
+    /// Spins forever: the host's `timeout` must stop it.
+    Loop,
+    /// Allocates and touches memory without bound: the host's `memory` limit must stop it.
+    Hog,
+    /// Panics, which is a trap (`unreachable`).
+    Trap,
+    /// Returns a plugin error.
+    Error,
+    /// Returns a JSON string of `bytes` bytes: over the host's output limit if large enough.
+    BigOutput,
+    /// Writes `lines` lines to stderr, then returns a plugin error.
+    Stderr,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Config {
+    #[serde(default)]
+    mode: Mode,
+    #[serde(default)]
+    as_filter: bool,
+    #[serde(default = "default_bytes")]
+    bytes: usize,
+    #[serde(default = "default_lines")]
+    lines: usize,
+}
+
+fn default_bytes() -> usize {
+    2 << 20
+}
+
+fn default_lines() -> usize {
+    1
+}
+
+const CHUNK: usize = 1 << 20;
+
+#[wasmhook_plugin_sdk::handler]
+fn chaos(e: Envelope) -> Result<Value, Error> {
+    let config: Config = e.config_as()?;
+    match config.mode {
+        Mode::Pass if config.as_filter => Ok(Value::Bool(true)),
+        Mode::Pass => Ok(serde_json::to_value(Output::identity(e))?),
+        Mode::Loop => spin(),
+        Mode::Hog => hog(),
+        Mode::Trap => panic!("chaos: asked to trap"),
+        Mode::Error => Err(Error::new("chaos: asked to fail")),
+        Mode::BigOutput => Ok(Value::String(big_string(config.bytes))),
+        Mode::Stderr => {
+            for n in 1..=config.lines {
+                eprintln!("chaos: line {n} on stderr, as asked");
+            }
+            Err(Error::new("chaos: asked to fail after writing to stderr"))
+        }
+    }
+}
+
+fn spin() -> ! {
+    let mut n: u64 = 0;
+    loop {
+        n = black_box(n.wrapping_add(1));
+    }
+}
+
+fn hog() -> ! {
+    let mut held: Vec<Vec<u8>> = Vec::new();
+    loop {
+        // `vec![1; _]` writes every byte, so the pages are really used, not just reserved.
+        held.push(black_box(vec![1u8; CHUNK]));
+        black_box(&held);
+    }
+}
+
+/// A string whose JSON encoding (with its quotes) is `bytes` long.
+fn big_string(bytes: usize) -> String {
+    "x".repeat(bytes.saturating_sub(2))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasmhook_plugin_sdk::json;
+
+    fn with(config: Value) -> Envelope {
+        Envelope {
+            id: "evt_1".into(),
+            source: "plain".into(),
+            received_at: "2026-11-28T17:30:00Z".into(),
+            body: json!({"hello": "world"}),
+            config,
+            ..Envelope::default()
+        }
+    }
+
+    #[test]
+    fn pass_returns_the_envelope_unchanged() {
+        let input = json!({
+            "id": "evt_1", "source": "plain", "type": null, "received_at": "t",
+            "request": {"method": "POST", "path": "/hooks/plain", "query": {}, "headers": {}},
+            "headers": {}, "body": {"a": [1, 2]}, "config": {"mode": "pass"}
+        });
+        let bytes = serde_json::to_vec(&input).unwrap();
+        let out = wasmhook_plugin_sdk::run::handler(&bytes, chaos).unwrap();
+        assert_eq!(serde_json::from_slice::<Value>(&out).unwrap(), input);
+        assert_eq!(
+            chaos(with(json!({}))).unwrap()["body"],
+            json!({"hello": "world"})
+        );
+    }
+
+    #[test]
+    fn pass_as_a_filter_is_true() {
+        assert_eq!(
+            chaos(with(json!({"as_filter": true}))).unwrap(),
+            json!(true)
+        );
+    }
+
+    #[test]
+    fn error_and_stderr_fail() {
+        let err = chaos(with(json!({"mode": "error"}))).unwrap_err();
+        assert_eq!(err.to_string(), "chaos: asked to fail");
+        let err = chaos(with(json!({"mode": "stderr", "lines": 2}))).unwrap_err();
+        assert!(err.to_string().contains("stderr"), "{err}");
+    }
+
+    #[test]
+    fn big_output_has_the_asked_size() {
+        let out = wasmhook_plugin_sdk::run::handler(
+            &serde_json::to_vec(&with(json!({"mode": "big-output", "bytes": 1000}))).unwrap(),
+            chaos,
+        )
+        .unwrap();
+        assert_eq!(out.len(), 1000);
+        let default = chaos(with(json!({"mode": "big-output"}))).unwrap();
+        assert_eq!(default.as_str().unwrap().len() + 2, 2 << 20);
+    }
+
+    #[test]
+    #[should_panic(expected = "chaos: asked to trap")]
+    fn trap_panics() {
+        let _ = chaos(with(json!({"mode": "trap"})));
+    }
+
+    #[test]
+    fn unknown_modes_and_keys_are_config_errors() {
+        let err = chaos(with(json!({"mode": "explode"}))).unwrap_err();
+        assert!(
+            err.to_string().starts_with("invalid plugin config:"),
+            "{err}"
+        );
+        let err = chaos(with(json!({"mdoe": "loop"}))).unwrap_err();
+        assert!(err.to_string().contains("unknown field"), "{err}");
+    }
+}

@@ -1,0 +1,118 @@
+//! `cargo xtask <command>`: see `cargo xtask help`.
+
+mod sink;
+
+use std::process::{Command, ExitCode};
+
+const USAGE: &str = "\
+Usage: cargo xtask <command>
+
+Commands:
+  plugins          build the example plugins; print the path of each .wasm
+  demo [ARGS...]   build the example plugins, start a demo subscriber on 127.0.0.1:9000 that
+                   prints what it receives, and run `wasmhook serve -c routes.toml [ARGS...]`
+  test [ARGS...]   run every test: the workspace's (`cargo test --workspace [ARGS...]`) and the
+                   example plugins' own unit tests
+  help             print this help";
+
+/// The GitHub secret of the demo's routes.toml, unless GITHUB_WEBHOOK_SECRET is set.
+const DEMO_SECRET: &str = "demo-secret";
+
+fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1);
+    let command = args.next();
+    match command.as_deref() {
+        Some("plugins") => match xtask::build_plugins(&xtask::repo_root()) {
+            Ok(paths) => {
+                for path in paths {
+                    println!("{}", path.display());
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(&e),
+        },
+        Some("demo") => demo(args.collect()),
+        Some("test") => test(args.collect()),
+        Some("help" | "-h" | "--help") => {
+            println!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        Some(other) => {
+            eprintln!("unknown command `{other}`\n\n{USAGE}");
+            ExitCode::from(2)
+        }
+        None => {
+            eprintln!("{USAGE}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Builds the plugins, starts the demo subscriber, then runs the router on the example
+/// routes.toml until it exits.
+fn demo(extra: Vec<String>) -> ExitCode {
+    let root = xtask::repo_root();
+    if let Err(e) = xtask::build_plugins(&root) {
+        return fail(&e);
+    }
+    if let Err(e) = sink::spawn() {
+        return fail(&format!(
+            "cannot start the demo subscriber on {}: {e}",
+            sink::ADDR
+        ));
+    }
+    eprintln!(
+        "demo subscriber listening on http://{}; it prints every delivery",
+        sink::ADDR
+    );
+    let mut router = xtask::cargo();
+    if std::env::var_os("GITHUB_WEBHOOK_SECRET").is_none() {
+        eprintln!("GITHUB_WEBHOOK_SECRET is not set; using {DEMO_SECRET:?} for the demo");
+        router.env("GITHUB_WEBHOOK_SECRET", DEMO_SECRET);
+    }
+    eprintln!("starting wasmhook with routes.toml…");
+    router
+        .current_dir(&root)
+        .args(["run", "-p", "wasmhook", "--", "serve", "-c", "routes.toml"])
+        .args(extra);
+    exit_with(router)
+}
+
+/// Every test: the workspace's, then the example plugins' own (they live in their own
+/// workspace because they are built for WebAssembly).
+fn test(extra: Vec<String>) -> ExitCode {
+    let root = xtask::repo_root();
+    let mut workspace = xtask::cargo();
+    workspace
+        .current_dir(&root)
+        .args(["test", "--workspace"])
+        .args(&extra);
+    let code = exit_with(workspace);
+    if code != ExitCode::SUCCESS {
+        return code;
+    }
+    let mut plugins = xtask::cargo();
+    plugins.current_dir(&root).args([
+        "test",
+        "--manifest-path",
+        "plugins/Cargo.toml",
+        "--target-dir",
+        "target/plugins-native",
+    ]);
+    exit_with(plugins)
+}
+
+fn exit_with(mut command: Command) -> ExitCode {
+    match command.status() {
+        Ok(status) => match status.code() {
+            Some(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+            None => fail(&format!("stopped by a signal ({status})")),
+        },
+        Err(e) => fail(&format!("cannot run cargo: {e}")),
+    }
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::FAILURE
+}
