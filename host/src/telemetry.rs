@@ -42,6 +42,11 @@ pub fn event_duplicate(source: &str, first_event_id: &str) {
     );
 }
 
+pub fn handshake_answered(source: &str, method: &http::Method, status: u16) {
+    counter!("wasmhook_handshakes_total", "source" => source.to_owned(), "status" => status.to_string()).increment(1);
+    tracing::info!(source, %method, status, "provider handshake answered");
+}
+
 pub fn event_rejected(source: &str, status: u16, reason: &str) {
     counter!("wasmhook_events_rejected_total", "source" => source.to_owned(), "status" => status.to_string())
         .increment(1);

@@ -1,13 +1,15 @@
-//! The ingest listener: `POST /hooks/{source}` (SPEC section 4).
+//! The ingest listener: `/hooks/{source}` (SPEC section 4).
 //!
-//! A request is verified, its body checked against what its content type promises, and the
-//! event committed to the store before the sender hears `202`. Plugins run afterwards, in the
-//! pipeline: a sender never waits on a plugin, and a plugin never loses an event.
+//! A POST is verified, its body checked against what its content type promises, and the event
+//! committed to the store before the sender hears `202`. Plugins run afterwards, in the
+//! pipeline: a sender never waits on a plugin, and a plugin never loses an event. Requests that
+//! are a provider's handshake (other methods, or a verified POST the scheme recognises) are
+//! answered by the source's scheme and never stored.
 
 mod dedup;
+mod request;
 pub mod verify;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -16,16 +18,17 @@ use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use bytes::Bytes;
+use axum::routing::{any, get};
 
 pub use verify::Verifier;
 
 use crate::api_error::ApiError;
 use crate::pipeline::{Pipeline, envelope};
-use crate::store::{Inserted as StoreInserted, NewEvent, RequestMeta, Store};
+use crate::store::{Inserted, NewEvent, Store};
 use crate::telemetry;
 use crate::topology::reload::Reloader;
+use request::Received;
+use verify::{Handshake, Rejection};
 
 #[derive(Clone)]
 pub struct Ingest {
@@ -39,10 +42,18 @@ pub struct Ingest {
 /// The ingest listener's routes, health checks included.
 pub fn router(ingest: Ingest) -> Router {
     Router::new()
-        .route("/hooks/{source}", post(receive))
+        .route("/hooks/{source}", any(receive))
+        .route("/hooks/{source}/{*rest}", any(receive_with_rest))
         .route("/healthz", get(crate::admin::healthz))
         .route("/readyz", get(crate::admin::readyz))
         .with_state(ingest)
+}
+
+/// What the sender is told.
+enum Answer {
+    Accepted(String),
+    Duplicate(String),
+    Handshake(Handshake),
 }
 
 async fn receive(
@@ -53,53 +64,77 @@ async fn receive(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    match accept(&ingest, &source, query, method, headers, body).await {
-        Ok(Inserted::New(id)) => (
-            StatusCode::ACCEPTED,
-            axum::Json(serde_json::json!({ "id": id })),
-        )
-            .into_response(),
-        Ok(Inserted::Duplicate(id)) => {
-            telemetry::event_duplicate(&source, &id);
-            (
-                StatusCode::OK,
-                axum::Json(serde_json::json!({ "id": id, "duplicate": true })),
-            )
-                .into_response()
+    answer(&ingest, source, String::new(), query, method, headers, body).await
+}
+
+async fn receive_with_rest(
+    State(ingest): State<Ingest>,
+    Path((source, rest)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+    method: Method,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    answer(&ingest, source, rest, query, method, headers, body).await
+}
+
+async fn answer(
+    ingest: &Ingest,
+    source: String,
+    rest: String,
+    query: Option<String>,
+    method: Method,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let received = Received::new(source, rest, query, method, headers);
+    match accept(ingest, &received, body).await {
+        Ok(Answer::Accepted(id)) => {
+            (StatusCode::ACCEPTED, axum::Json(serde_json::json!({ "id": id }))).into_response()
+        }
+        Ok(Answer::Duplicate(id)) => {
+            telemetry::event_duplicate(&received.source, &id);
+            (StatusCode::OK, axum::Json(serde_json::json!({ "id": id, "duplicate": true }))).into_response()
+        }
+        Ok(Answer::Handshake(handshake)) => {
+            telemetry::handshake_answered(&received.source, &received.method, handshake.status);
+            request::handshake_response(handshake)
         }
         Err(error) => {
-            telemetry::event_rejected(&source, error.status.as_u16(), &error.message);
+            telemetry::event_rejected(&received.source, error.status.as_u16(), &error.message);
             error.into_response()
         }
     }
 }
 
-async fn accept(
-    ingest: &Ingest,
-    source: &str,
-    query: Option<String>,
-    method: Method,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Inserted, ApiError> {
+async fn accept(ingest: &Ingest, received: &Received, body: Body) -> Result<Answer, ApiError> {
     if !ingest.accepting.load(Ordering::SeqCst) {
-        return Err(ApiError::unavailable(
-            "wasmhook is shutting down; retry shortly",
-        ));
+        return Err(ApiError::unavailable("wasmhook is shutting down; retry shortly"));
     }
     let topology = ingest.reloader.current();
-    let verifier = topology.sources.get(source).ok_or_else(|| {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            format!("no source named {source:?} is configured"),
-        )
-    })?;
-    let body = read_body(body, &headers, topology.config.server.max_body).await?;
-    let now_ms = crate::clock::now_ms();
-    verifier
-        .verify(&headers, &body, now_ms / 1000)
-        .map_err(|rejection| ApiError::new(status(rejection.status), rejection.message))?;
-    let content_type = verify::header(&headers, "content-type");
+    let source = &received.source;
+    let verifier = topology
+        .sources
+        .get(source)
+        .ok_or_else(|| ApiError::not_found(format!("no source named {source:?} is configured")))?;
+    let server = &topology.config.server;
+    if received.method != Method::POST {
+        let incoming = received.incoming(&[], CLOCK_TODO);
+        return match verifier.handshake(&incoming).await {
+            Some(answer) => answer.map(Answer::Handshake).map_err(rejected),
+            None => Err(ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                format!("source {source:?} takes events as POST requests"),
+            )),
+        };
+    }
+    let body = request::read_body(body, &received.headers, server.max_body).await?;
+    let incoming = received.incoming(&body, CLOCK_TODO);
+    verifier.verify(&incoming).await.map_err(rejected)?;
+    if let Some(answer) = verifier.handshake(&incoming).await {
+        return answer.map(Answer::Handshake).map_err(rejected);
+    }
+    let content_type = verify::header(&received.headers, "content-type");
     envelope::parse_body(content_type, &body)
         .map_err(|error| ApiError::new(StatusCode::BAD_REQUEST, error.to_string()))?;
     let dedup = topology
@@ -107,95 +142,30 @@ async fn accept(
         .sources
         .get(source)
         .and_then(|config| config.dedup.as_ref())
-        .and_then(|dedup| dedup::key(dedup, verifier, &headers, &body));
+        .and_then(|dedup| dedup::key(dedup, verifier, &incoming));
     let event = NewEvent {
         id: crate::ids::event_id(),
-        source: source.to_owned(),
-        event_type: verifier.event_type(&headers, &body),
-        received_at: now_ms,
-        request: request_meta(source, query, &method, &headers),
-        body,
+        source: source.clone(),
+        event_type: verifier.event_type(&incoming),
+        received_at: crate::clock::now_ms(),
+        request: received.meta(),
+        body: body.clone(),
     };
-    let inserted = ingest
-        .store
-        .insert_event(event.clone(), dedup)
-        .await
-        .map_err(|error| {
-            tracing::error!(%error, "cannot store an event");
-            ApiError::unavailable("the event store cannot take events right now; retry later")
-        })?;
-    if let StoreInserted::Duplicate(first) = inserted {
-        return Ok(Inserted::Duplicate(first));
+    let inserted = ingest.store.insert_event(event.clone(), dedup).await.map_err(|error| {
+        tracing::error!(%error, "cannot store an event");
+        ApiError::unavailable("the event store cannot take events right now; retry later")
+    })?;
+    if let Inserted::Duplicate(first) = inserted {
+        return Ok(Answer::Duplicate(first));
     }
     telemetry::event_accepted(source, &event.id, event.event_type.as_deref());
     let id = event.id.clone();
     ingest.pipeline.submit(event);
-    Ok(Inserted::New(id))
+    Ok(Answer::Accepted(id))
 }
 
-/// What became of an accepted request.
-enum Inserted {
-    New(String),
-    /// A redelivery of this earlier event.
-    Duplicate(String),
+fn rejected(rejection: Rejection) -> ApiError {
+    let status = StatusCode::from_u16(rejection.status).unwrap_or(StatusCode::UNAUTHORIZED);
+    ApiError::new(status, rejection.message)
 }
-
-/// Reads the body up to `limit` bytes; a larger body is refused before it is read in full.
-async fn read_body(body: Body, headers: &HeaderMap, limit: u64) -> Result<Bytes, ApiError> {
-    let too_large = || {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("the body is larger than this source's limit of {limit} bytes"),
-        )
-    };
-    let declared =
-        verify::header(headers, "content-length").and_then(|value| value.parse::<u64>().ok());
-    if declared.is_some_and(|length| length > limit) {
-        return Err(too_large());
-    }
-    axum::body::to_bytes(body, usize::try_from(limit).unwrap_or(usize::MAX))
-        .await
-        .map_err(|error| {
-            if std::error::Error::source(&error)
-                .is_some_and(|source| source.is::<http_body_util::LengthLimitError>())
-            {
-                too_large()
-            } else {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    format!("cannot read the body: {error}"),
-                )
-            }
-        })
-}
-
-fn request_meta(
-    source: &str,
-    query: Option<String>,
-    method: &Method,
-    headers: &HeaderMap,
-) -> RequestMeta {
-    let query: BTreeMap<String, String> = query
-        .map(|query| {
-            url::form_urlencoded::parse(query.as_bytes())
-                .into_owned()
-                .collect()
-        })
-        .unwrap_or_default();
-    let headers = headers
-        .iter()
-        .filter_map(|(name, value)| {
-            Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
-        })
-        .collect();
-    RequestMeta {
-        method: method.to_string(),
-        path: format!("/hooks/{source}"),
-        query,
-        headers,
-    }
-}
-
-fn status(code: u16) -> StatusCode {
-    StatusCode::from_u16(code).unwrap_or(StatusCode::UNAUTHORIZED)
-}
+const CLOCK_TODO: Option<std::time::SystemTime> = None;

@@ -134,7 +134,15 @@ fn assemble(
     let sources = config
         .sources
         .iter()
-        .map(|(name, source)| (name.clone(), Arc::new(Verifier::new(&source.verify))))
+        .filter_map(|(name, source)| match Verifier::new(&source.verify) {
+            Ok(verifier) => Some((name.clone(), Arc::new(verifier))),
+            // Config validation checks keys; one it let through that the scheme still cannot
+            // use leaves the source out (its requests get 404), loudly.
+            Err(error) => {
+                tracing::error!(source = %name, %error, "source left out: its verification cannot be set up");
+                None
+            }
+        })
         .collect();
     let subscribers = config
         .subscribers

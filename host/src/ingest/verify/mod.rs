@@ -1,16 +1,19 @@
-//! Verification schemes: is this request really from the sender the source expects?
-//! One file per scheme; each checks exactly what the provider's own SDK checks, comparing
-//! secrets in constant time.
+//! Verification schemes: is this request really from the sender the source expects, and is it
+//! an event at all or one of the provider's handshakes? One file per scheme; each checks
+//! exactly what the provider's own SDK checks, comparing secrets in constant time.
 
 mod github;
 mod hmac_sha256;
+pub mod incoming;
 mod standard_webhooks;
 
 use http::HeaderMap;
 
+pub use incoming::{Handshake, Incoming};
+
 use crate::config::Verify;
 
-/// Why a request was refused; becomes a 401 (or 400) with `message` as the error.
+/// Why a request was refused; becomes an error answer with `status` and `message`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejection {
     pub status: u16,
@@ -19,10 +22,7 @@ pub struct Rejection {
 
 impl Rejection {
     pub fn unauthorized(message: impl Into<String>) -> Rejection {
-        Rejection {
-            status: 401,
-            message: message.into(),
-        }
+        Rejection { status: 401, message: message.into() }
     }
 }
 
@@ -35,48 +35,51 @@ pub enum Verifier {
 }
 
 impl Verifier {
-    pub fn new(verify: &Verify) -> Verifier {
-        match verify {
+    pub fn new(verify: &Verify) -> Result<Verifier, String> {
+        Ok(match verify {
             Verify::None => Verifier::None,
-            Verify::HmacSha256 {
-                secret,
-                header,
-                encoding,
-                prefix,
-            } => Verifier::HmacSha256(hmac_sha256::HmacSha256::new(
-                secret, header, *encoding, prefix,
-            )),
-            Verify::Github { secret } => Verifier::Github(github::Github::new(secret)),
+            Verify::HmacSha256 { secret, header, encoding, prefix } => {
+                Verifier::HmacSha256(hmac_sha256::HmacSha256::new(secret, header, *encoding, prefix))
+            }
+            Verify::Github { secret, .. } => Verifier::Github(github::Github::new(secret)),
             Verify::StandardWebhooks { secrets } => {
                 Verifier::StandardWebhooks(standard_webhooks::StandardWebhooks::new(secrets))
             }
+        })
+    }
+
+    /// Checks that the request comes from the provider.
+    pub async fn verify(&self, req: &Incoming<'_>) -> Result<(), Rejection> {
+        match self {
+            Verifier::None => Ok(()),
+            Verifier::HmacSha256(scheme) => scheme.verify(req.headers, req.body),
+            Verifier::Github(scheme) => scheme.verify(req.headers, req.body),
+            Verifier::StandardWebhooks(scheme) => scheme.verify(req.headers, req.body, req.now),
         }
     }
 
-    /// Checks the request; `now` is Unix seconds, for schemes that bound a timestamp.
-    pub fn verify(&self, headers: &HeaderMap, body: &[u8], now: i64) -> Result<(), Rejection> {
+    /// A request the router answers itself instead of storing it: every non-POST request
+    /// (`None` there means 405) and, after verification, a POST that is a handshake.
+    pub async fn handshake(&self, _req: &Incoming<'_>) -> Option<Result<Handshake, Rejection>> {
         match self {
-            Verifier::None => Ok(()),
-            Verifier::HmacSha256(scheme) => scheme.verify(headers, body),
-            Verifier::Github(scheme) => scheme.verify(headers, body),
-            Verifier::StandardWebhooks(scheme) => scheme.verify(headers, body, now),
+            Verifier::None | Verifier::HmacSha256(_) | Verifier::Github(_) | Verifier::StandardWebhooks(_) => None,
         }
     }
 
     /// The provider's id of this delivery, the same on each redelivery, where the scheme has one.
-    pub fn delivery_id<'a>(&self, headers: &'a HeaderMap) -> Option<&'a str> {
+    pub fn delivery_id(&self, req: &Incoming<'_>) -> Option<String> {
         match self {
-            Verifier::Github(_) => header(headers, "x-github-delivery"),
-            Verifier::StandardWebhooks(_) => header(headers, "webhook-id"),
+            Verifier::Github(_) => header(req.headers, "x-github-delivery").map(str::to_owned),
+            Verifier::StandardWebhooks(_) => header(req.headers, "webhook-id").map(str::to_owned),
             Verifier::None | Verifier::HmacSha256(_) => None,
         }
     }
 
     /// The provider's event type, where the scheme knows where the provider puts it.
-    pub fn event_type(&self, headers: &HeaderMap, body: &[u8]) -> Option<String> {
+    pub fn event_type(&self, req: &Incoming<'_>) -> Option<String> {
         match self {
-            Verifier::Github(_) => header(headers, "x-github-event").map(str::to_owned),
-            Verifier::StandardWebhooks(_) => standard_webhooks::event_type(body),
+            Verifier::Github(_) => header(req.headers, "x-github-event").map(str::to_owned),
+            Verifier::StandardWebhooks(_) => standard_webhooks::event_type(req.body),
             Verifier::None | Verifier::HmacSha256(_) => None,
         }
     }
