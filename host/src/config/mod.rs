@@ -15,9 +15,12 @@
 //!
 //! Everything in it was valid: names are `[a-z0-9][a-z0-9_-]*`, every route names an existing
 //! source, plugins and at least one subscriber, route names are unique, paths are absolute,
-//! limits, retentions and dedup windows are positive, dedup headers are valid header names and
-//! dedup pointers valid JSON pointers. Files named in it (`wasm`) need not exist yet: whether a
-//! plugin compiles is the plugin host's to say, at the [`PluginConfig::wasm_location`] given here.
+//! limits, retentions, dedup windows and verification tolerances are positive, dedup headers are
+//! valid header names and dedup pointers valid JSON pointers, each `verify` has the keys its
+//! scheme requires, in the form the provider writes them (keys that decode, ARNs, URLs), and
+//! lists that must not be empty are not. Files named in it (`wasm`, certificates) need not exist
+//! yet: whether a plugin compiles is the plugin host's to say, at the
+//! [`PluginConfig::wasm_location`] given here.
 //!
 //! # Errors
 //!
@@ -34,13 +37,16 @@ mod json;
 mod names;
 mod parse_str;
 mod plugin;
+mod providers;
 mod route;
 mod secrets;
 mod server;
 mod source;
 mod subscriber;
 mod table;
+mod timestamp;
 mod units;
+mod verify;
 mod web;
 
 #[cfg(test)]
@@ -59,8 +65,9 @@ pub use diagnostic::{ConfigErrors, Diagnostic, Location};
 pub use plugin::{OnError, PluginConfig};
 pub use route::RouteConfig;
 pub use server::ServerConfig;
-pub use source::{SignatureEncoding, SourceConfig, Verify};
+pub use source::SourceConfig;
 pub use subscriber::{Ordering, SubscriberConfig};
+pub use verify::{DEFAULT_TOLERANCE, SignatureEncoding, Verify};
 
 use diagnostic::Sink;
 use route::{Known, RouteDraft};

@@ -30,19 +30,89 @@ impl ParseStr for SharedSecret {
     }
 }
 
-/// A Standard Webhooks HMAC key: `whsec_` and base64.
+/// A key a Standard Webhooks source verifies with: `whsec_` and base64 (a shared HMAC-SHA256
+/// key, signatures `v1`), or `whpk_` and the base64 of a 32-byte ed25519 public key (signatures
+/// `v1a`).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(super) struct WhsecSecret(pub String);
+pub(super) struct StandardWebhooksKey(pub String);
 
-impl ParseStr for WhsecSecret {
-    const EXPECTING: &'static str = r#"a Standard Webhooks secret "whsec_...""#;
+impl ParseStr for StandardWebhooksKey {
+    const EXPECTING: &'static str = r#"a Standard Webhooks key "whsec_..." or "whpk_...""#;
 
     fn parse_str(text: &str) -> Result<Self, String> {
-        match text.strip_prefix("whsec_") {
-            Some(key) => check_base64("whsec_", key).map(|()| WhsecSecret(text.to_owned())),
-            None => Err(
-                r#"the secret must start with "whsec_" (a Standard Webhooks secret)"#.to_owned(),
-            ),
+        let checked = if let Some(key) = text.strip_prefix("whsec_") {
+            check_base64("whsec_", key).map(drop)
+        } else if let Some(key) = text.strip_prefix("whpk_") {
+            match check_base64("whpk_", key)?.len() {
+                32 => Ok(()),
+                n => Err(format!(
+                    r#"the key after "whpk_" is {n} bytes long; an ed25519 public key is 32"#
+                )),
+            }
+        } else if text.starts_with("whsk_") {
+            Err(r#"a "whsk_" key is a private signing key: give its public key, "whpk_...", which is all a receiver needs"#.to_owned())
+        } else {
+            Err(r#"the secret must start with "whsec_" (HMAC-SHA256) or "whpk_" (ed25519 public key), as Standard Webhooks keys do"#.to_owned())
+        };
+        checked.map(|()| StandardWebhooksKey(text.to_owned()))
+    }
+}
+
+/// A secret a provider sends in a URL, in the path or the query (MailChimp, OpenStack): only
+/// characters that need no escaping there, so that it means the same wherever it is written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct UrlSecret(pub String);
+
+impl ParseStr for UrlSecret {
+    const EXPECTING: &'static str = "a secret of letters, digits, `-`, `.`, `_` and `~`";
+
+    fn parse_str(text: &str) -> Result<Self, String> {
+        let unreserved = |c: char| c.is_ascii_alphanumeric() || "-._~".contains(c);
+        if text.is_empty() {
+            Err("the secret is empty".to_owned())
+        } else if text.chars().all(unreserved) {
+            Ok(UrlSecret(text.to_owned()))
+        } else {
+            Err("the secret is sent in a URL, so it may only hold letters, digits, `-`, `.`, `_` and `~`".to_owned())
+        }
+    }
+}
+
+/// A secret a provider sends in a header or the query (Event Grid): visible ASCII, no spaces.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct HeaderSecret(pub String);
+
+impl ParseStr for HeaderSecret {
+    const EXPECTING: &'static str = "a secret of visible ASCII characters";
+
+    fn parse_str(text: &str) -> Result<Self, String> {
+        if text.is_empty() {
+            Err("the secret is empty".to_owned())
+        } else if text.chars().all(|c| c.is_ascii_graphic()) {
+            Ok(HeaderSecret(text.to_owned()))
+        } else {
+            Err("the secret is sent in a header, so it may only hold visible ASCII characters, without spaces".to_owned())
+        }
+    }
+}
+
+/// A WebSub `hub.secret`: less than 200 bytes, as the WebSub recommendation requires.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct WebsubSecret(pub String);
+
+impl ParseStr for WebsubSecret {
+    const EXPECTING: &'static str = "a secret string of less than 200 bytes";
+
+    fn parse_str(text: &str) -> Result<Self, String> {
+        if text.is_empty() {
+            Err("the secret is empty".to_owned())
+        } else if text.len() >= 200 {
+            Err(format!(
+                "the secret is {} bytes long; WebSub requires a hub.secret of less than 200",
+                text.len()
+            ))
+        } else {
+            Ok(WebsubSecret(text.to_owned()))
         }
     }
 }
@@ -56,9 +126,9 @@ impl ParseStr for SigningSecret {
 
     fn parse_str(text: &str) -> Result<Self, String> {
         let checked = if let Some(key) = text.strip_prefix("whsec_") {
-            check_base64("whsec_", key)
+            check_base64("whsec_", key).map(drop)
         } else if let Some(key) = text.strip_prefix("whsk_") {
-            check_base64("whsk_", key)
+            check_base64("whsk_", key).map(drop)
         } else {
             Err(r#"the secret must start with "whsec_" (HMAC-SHA256) or "whsk_" (ed25519), as Standard Webhooks keys do"#.to_owned())
         };
@@ -66,17 +136,24 @@ impl ParseStr for SigningSecret {
     }
 }
 
-fn check_base64(prefix: &str, key: &str) -> Result<(), String> {
+/// The bytes of the base64 after `prefix`.
+fn check_base64(prefix: &str, key: &str) -> Result<Vec<u8>, String> {
     if key.is_empty() {
         return Err(format!("the secret has nothing after {prefix:?}"));
     }
     BASE64
         .decode(key)
-        .map(drop)
         .map_err(|_| format!("the secret after {prefix:?} is not valid base64"))
 }
 
-deserialize_from_str!(SharedSecret, WhsecSecret, SigningSecret);
+deserialize_from_str!(
+    SharedSecret,
+    StandardWebhooksKey,
+    SigningSecret,
+    UrlSecret,
+    HeaderSecret,
+    WebsubSecret
+);
 
 /// One value, or a non-empty array of them: `secret = "whsec_..."` or `secret = ["whsec_...", ...]`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -139,14 +216,50 @@ mod tests {
     }
 
     #[test]
-    fn verify_secrets_are_whsec_only() {
-        assert!(WhsecSecret::parse_str("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").is_ok());
-        assert!(WhsecSecret::parse_str("whsk_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").is_err());
+    fn verify_keys_are_whsec_or_whpk() {
+        let key = StandardWebhooksKey::parse_str;
+        assert!(key("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").is_ok());
+        // 32 bytes: an ed25519 public key.
+        assert!(key("whpk_11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=").is_ok());
+        assert!(
+            key("whpk_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+                .unwrap_err()
+                .contains("24 bytes long")
+        );
+        assert!(
+            key("whsk_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+                .unwrap_err()
+                .contains("private signing key")
+        );
+        assert!(key("whpk_").unwrap_err().contains("nothing after"));
+    }
+
+    #[test]
+    fn url_secrets_need_no_escaping() {
+        assert!(UrlSecret::parse_str("a-Z_0.9~").is_ok());
+        for bad in ["", "a/b", "a b", "a?b", "a%20", "é"] {
+            assert!(UrlSecret::parse_str(bad).is_err(), "{bad}");
+        }
+        assert!(HeaderSecret::parse_str("abc/+==").is_ok());
+        assert!(HeaderSecret::parse_str("a b").is_err());
+        assert!(WebsubSecret::parse_str(&"x".repeat(199)).is_ok());
+        assert!(
+            WebsubSecret::parse_str(&"x".repeat(200))
+                .unwrap_err()
+                .contains("less than 200")
+        );
     }
 
     #[test]
     fn messages_do_not_quote_the_secret() {
         let message = SigningSecret::parse_str("hunter2hunter2").unwrap_err();
         assert!(!message.contains("hunter2"));
+        for message in [
+            StandardWebhooksKey::parse_str("hunter2hunter2").unwrap_err(),
+            UrlSecret::parse_str("hunter2/hunter2").unwrap_err(),
+            HeaderSecret::parse_str("hunter2 hunter2").unwrap_err(),
+        ] {
+            assert!(!message.contains("hunter2"), "{message}");
+        }
     }
 }

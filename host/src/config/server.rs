@@ -1,13 +1,16 @@
 //! `[server]`: listeners, the store and the limits that protect the host.
 
+use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use super::diagnostic::Sink;
-use super::table::{Table, Value};
+use super::parse_str::ParseStr;
+use super::table::{Table, Value, describe, deserialize};
+use super::timestamp::Timestamp;
 use super::units::{ByteSize, Count, Period, Timeout};
-use super::web::{ListenAddr, NonEmpty, StoreUrl};
+use super::web::{HttpsUrl, ListenAddr, NonEmpty, StoreUrl};
 
 /// `[server]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +39,16 @@ pub struct ServerConfig {
     /// On SIGTERM, how long in-flight plugin runs and deliveries may take before the process
     /// exits anyway; what is left resumes at the next start.
     pub shutdown_timeout: Duration,
+    /// A fixed "now" for the verification schemes: the time signed timestamps and certificate
+    /// validity are checked against, instead of the system clock. For tests and for checking
+    /// recorded traffic again; never in production, where it would let old requests be
+    /// replayed. `None`: the system clock.
+    pub clock: Option<SystemTime>,
+    /// Certificates used instead of downloading them (`PAYPAL-CERT-URL`, SNS `SigningCertURL`),
+    /// for sites without internet access and for tests: `https` URL, in the form `url::Url`
+    /// writes it, to an absolute path of a PEM file (which need not exist when this is read).
+    /// The URL must still be one the scheme accepts; only the download is replaced.
+    pub certificates: BTreeMap<String, PathBuf>,
 }
 
 const KEYS: &[&str] = &[
@@ -50,6 +63,8 @@ const KEYS: &[&str] = &[
     "retention",
     "dead_retention",
     "shutdown_timeout",
+    "clock",
+    "certificates",
 ];
 
 impl ServerConfig {
@@ -68,6 +83,8 @@ impl ServerConfig {
             retention: Duration::from_hours(7 * 24),
             dead_retention: Duration::from_hours(30 * 24),
             shutdown_timeout: Duration::from_secs(30),
+            clock: None,
+            certificates: BTreeMap::new(),
         }
     }
 
@@ -104,8 +121,53 @@ impl ServerConfig {
             shutdown_timeout: table
                 .get::<Timeout>("shutdown_timeout", sink)
                 .map_or(defaults.shutdown_timeout, |t| t.0),
+            clock: table.get::<Timestamp>("clock", sink).map(|t| t.0),
+            certificates: read_certificates(&table, base, sink),
         }
     }
+}
+
+/// `[server.certificates]`: `"https://..." = "path/to/cert.pem"`, each URL and path checked at
+/// its own position.
+fn read_certificates(
+    table: &Table<'_, '_>,
+    base: &Path,
+    sink: &mut Sink<'_>,
+) -> BTreeMap<String, PathBuf> {
+    let mut certificates = BTreeMap::new();
+    let Some(value) = table.raw("certificates") else {
+        return certificates;
+    };
+    let what = "`certificates` in [server]";
+    let Some(entries) = value.get_ref().as_table() else {
+        sink.error(
+            value.span(),
+            format!(
+                "{what} must be a table of certificate URLs and PEM files, such as \
+                 {{ \"https://api.paypal.com/v1/notifications/certs/CERT-1\" = \"paypal.pem\" }}, \
+                 not {}",
+                describe(value)
+            ),
+        );
+        return certificates;
+    };
+    for (key, value) in entries {
+        let url = HttpsUrl::parse_str(key.get_ref())
+            .map_err(|message| sink.error(key.span(), format!("{what}: {message}")));
+        let path = deserialize::<NonEmpty>(value).map_err(|(span, message)| {
+            sink.error(span, format!("{what}, {:?}: {message}", key.get_ref()))
+        });
+        let (Ok(url), Ok(path)) = (url, path) else {
+            continue;
+        };
+        if certificates
+            .insert(url.0.clone(), base.join(path.0))
+            .is_some()
+        {
+            sink.error(key.span(), format!("{what}: {:?} is given twice", url.0));
+        }
+    }
+    certificates
 }
 
 /// Two per core, so that cores stay busy while some instances are being set up or torn down.

@@ -87,6 +87,20 @@ impl<'a, 'i> Table<'a, 'i> {
         self.get(key, sink).unwrap_or(default)
     }
 
+    /// The value of `key`, `default` when it is absent, `None` when it is bad (reported): for
+    /// values without which the item must be left out rather than read with a default.
+    pub(super) fn optional<T: DeserializeOwned>(
+        &self,
+        key: &str,
+        default: T,
+        sink: &mut Sink<'_>,
+    ) -> Option<T> {
+        match self.raw(key) {
+            None => Some(default),
+            Some(_) => self.get(key, sink),
+        }
+    }
+
     /// The value of a key that must be present; a missing one is reported at the table.
     pub(super) fn required<T: DeserializeOwned>(
         &self,
@@ -94,13 +108,48 @@ impl<'a, 'i> Table<'a, 'i> {
         sink: &mut Sink<'_>,
     ) -> Option<T> {
         if self.raw(key).is_none() {
-            sink.error(
-                self.span.clone(),
-                format!("missing key `{key}` in {}", self.name),
-            );
+            self.missing(key, sink);
             return None;
         }
         self.get(key, sink)
+    }
+
+    /// The array under `key`, which must hold at least one item: an empty one is reported,
+    /// followed by `hint`. `None` when it is absent, bad or empty.
+    pub(super) fn get_list<T: DeserializeOwned>(
+        &self,
+        key: &str,
+        hint: &str,
+        sink: &mut Sink<'_>,
+    ) -> Option<Vec<T>> {
+        let list: Vec<T> = self.get(key, sink)?;
+        if list.is_empty() {
+            let span = self.raw(key).map_or_else(|| self.span.clone(), Value::span);
+            sink.error(span, format!("`{key}` in {} is empty; {hint}", self.name));
+            return None;
+        }
+        Some(list)
+    }
+
+    /// Like [`Table::get_list`], for a key that must be present.
+    pub(super) fn required_list<T: DeserializeOwned>(
+        &self,
+        key: &str,
+        hint: &str,
+        sink: &mut Sink<'_>,
+    ) -> Option<Vec<T>> {
+        if self.raw(key).is_none() {
+            self.missing(key, sink);
+            return None;
+        }
+        self.get_list(key, hint, sink)
+    }
+
+    fn missing(&self, key: &str, sink: &mut Sink<'_>) {
+        sink.error(
+            self.span.clone(),
+            format!("missing key `{key}` in {}", self.name),
+        );
     }
 }
 

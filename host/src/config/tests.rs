@@ -84,11 +84,14 @@ fn reads_the_example() {
     assert_eq!(server.retention, Duration::from_hours(2 * 24));
     assert_eq!(server.dead_retention, Duration::from_hours(90 * 24));
     assert_eq!(server.shutdown_timeout, Duration::from_secs(5));
+    assert_eq!(server.clock, None);
+    assert!(server.certificates.is_empty());
 
     assert_eq!(
         config.sources["github"].verify,
         Verify::Github {
-            secret: "gh-secret".into()
+            secret: "gh-secret".into(),
+            legacy_sha1: false,
         }
     );
     assert_eq!(
@@ -275,6 +278,246 @@ fn reads_every_verify_scheme() {
         panic!("standard-webhooks expected");
     };
     assert_eq!(secrets.len(), 2);
+}
+
+#[test]
+fn reads_the_provider_schemes() {
+    let config = parse(
+        r#"
+        [sources.gh]
+        verify = { scheme = "github", secret = "${GITHUB_WEBHOOK_SECRET}", legacy_sha1 = true }
+        [sources.sw]
+        verify = { scheme = "standard-webhooks", secret = ["whsec_dGVzdA==", "whpk_11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="] }
+        [sources.stripe]
+        verify = { scheme = "stripe", secret = ["whsec_test_secret", "webhook_secret"], tolerance = "10m" }
+        [sources.shopify]
+        verify = { scheme = "shopify", secret = "hush" }
+        [sources.slack]
+        verify = { scheme = "slack", secret = "8f742231b10e8888abcd99yyyzzz85a5" }
+        [sources.paypal]
+        verify = { scheme = "paypal", webhook_id = "0FV983392A0531201" }
+        [sources.sendgrid]
+        verify = { scheme = "sendgrid", public_key = "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE83T4O/n84iotIvIW4mdBgQ/7dAfSmpqIM8kF9mN1flpVKS3GRqe62gw+2fNNRaINXvVpiglSI8eNEc6wEA3F+g==", tolerance = "1h" }
+        [sources.mailchimp]
+        verify = { scheme = "mailchimp", secret = "s3cr3t-Token" }
+        [sources.mandrill]
+        verify = { scheme = "mandrill", key = "TEST_WEBHOOK_KEY", url = "https://example.com/webhooks/mandrill" }
+        [sources.mandrill-here]
+        verify = { scheme = "mandrill", key = "k" }
+        [sources.mailgun]
+        verify = { scheme = "mailgun", signing_key = "key-3ax6xnjp29jd6fds4gc373sgvjxteol0" }
+        [sources.websub.verify]
+        scheme = "websub"
+        secret = "It's a Secret to Everybody"
+        topics = ["https://example.com/feed", "https://Example.com/other?x=1"]
+        [sources.websub-open]
+        verify = { scheme = "websub", topics = ["https://example.com/feed"] }
+        [sources.sns]
+        verify = { scheme = "sns", topics = ["arn:aws:sns:us-east-2:123456789012:MyTopic", "arn:aws:sns:*:123456789012:*"] }
+        [sources.eventgrid]
+        verify = { scheme = "eventgrid" }
+        [sources.eventgrid-keyed]
+        verify = { scheme = "eventgrid", secret = "abc/+==", header = "X-Key", allowed_origins = ["EventGrid.Azure.net", "events.example.com"] }
+        [sources.aodh]
+        verify = { scheme = "openstack" }
+        [sources.zaqar]
+        verify = { scheme = "openstack", secret = "q-1" }
+        "#,
+    )
+    .unwrap();
+    let verify = |name: &str| config.sources[name].verify.clone();
+    let five_minutes = Duration::from_secs(300);
+    assert_eq!(DEFAULT_TOLERANCE, five_minutes);
+    assert_eq!(
+        verify("gh"),
+        Verify::Github {
+            secret: "gh-secret".into(),
+            legacy_sha1: true
+        }
+    );
+    assert_eq!(
+        verify("sw"),
+        Verify::StandardWebhooks {
+            secrets: vec![
+                "whsec_dGVzdA==".into(),
+                "whpk_11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=".into()
+            ]
+        }
+    );
+    assert_eq!(
+        verify("stripe"),
+        Verify::Stripe {
+            secrets: vec!["whsec_test_secret".into(), "webhook_secret".into()],
+            tolerance: Duration::from_secs(600),
+        }
+    );
+    assert_eq!(
+        verify("shopify"),
+        Verify::Shopify {
+            secret: "hush".into()
+        }
+    );
+    assert_eq!(
+        verify("slack"),
+        Verify::Slack {
+            secret: "8f742231b10e8888abcd99yyyzzz85a5".into(),
+            tolerance: five_minutes,
+        }
+    );
+    assert_eq!(
+        verify("paypal"),
+        Verify::Paypal {
+            webhook_id: "0FV983392A0531201".into()
+        }
+    );
+    let Verify::Sendgrid {
+        public_key,
+        tolerance,
+    } = verify("sendgrid")
+    else {
+        panic!("sendgrid expected");
+    };
+    assert!(public_key.starts_with("MFkw"));
+    assert_eq!(tolerance, Duration::from_hours(1));
+    assert_eq!(
+        verify("mailchimp"),
+        Verify::Mailchimp {
+            secret: "s3cr3t-Token".into()
+        }
+    );
+    assert_eq!(
+        verify("mandrill"),
+        Verify::Mandrill {
+            key: "TEST_WEBHOOK_KEY".into(),
+            url: Some("https://example.com/webhooks/mandrill".into()),
+        }
+    );
+    assert_eq!(
+        verify("mandrill-here"),
+        Verify::Mandrill {
+            key: "k".into(),
+            url: None
+        }
+    );
+    assert_eq!(
+        verify("mailgun"),
+        Verify::Mailgun {
+            signing_key: "key-3ax6xnjp29jd6fds4gc373sgvjxteol0".into(),
+            tolerance: five_minutes,
+        }
+    );
+    // Topics are compared as the hub sends them: kept exactly as written.
+    assert_eq!(
+        verify("websub"),
+        Verify::Websub {
+            secret: Some("It's a Secret to Everybody".into()),
+            topics: vec![
+                "https://example.com/feed".into(),
+                "https://Example.com/other?x=1".into()
+            ],
+        }
+    );
+    assert_eq!(
+        verify("websub-open"),
+        Verify::Websub {
+            secret: None,
+            topics: vec!["https://example.com/feed".into()],
+        }
+    );
+    assert_eq!(
+        verify("sns"),
+        Verify::Sns {
+            topics: vec![
+                "arn:aws:sns:us-east-2:123456789012:MyTopic".into(),
+                "arn:aws:sns:*:123456789012:*".into()
+            ]
+        }
+    );
+    assert_eq!(
+        verify("eventgrid"),
+        Verify::Eventgrid {
+            secret: None,
+            header: "aeg-sas-key".into(),
+            allowed_origins: vec!["eventgrid.azure.net".into()],
+        }
+    );
+    assert_eq!(
+        verify("eventgrid-keyed"),
+        Verify::Eventgrid {
+            secret: Some("abc/+==".into()),
+            header: "x-key".into(),
+            allowed_origins: vec!["eventgrid.azure.net".into(), "events.example.com".into()],
+        }
+    );
+    assert_eq!(verify("aodh"), Verify::Openstack { secret: None });
+    assert_eq!(
+        verify("zaqar"),
+        Verify::Openstack {
+            secret: Some("q-1".into())
+        }
+    );
+    assert_eq!(verify("gh").scheme(), "github");
+    assert_eq!(verify("sw").scheme(), "standard-webhooks");
+    assert_eq!(verify("zaqar").scheme(), "openstack");
+}
+
+#[test]
+fn a_bad_verify_setting_leaves_the_source_out_of_a_partial_config() {
+    let text = r#"
+[sources.good]
+verify = { scheme = "slack", secret = "s" }
+[sources.tolerance]
+verify = { scheme = "slack", secret = "s", tolerance = "0s" }
+[sources.legacy]
+verify = { scheme = "github", secret = "s", legacy_sha1 = "yes" }
+[sources.origins]
+verify = { scheme = "eventgrid", allowed_origins = [] }
+"#;
+    let (config, errors) = Config::parse_partial(Path::new("routes.toml"), text, &env);
+    let config = config.unwrap();
+    assert_eq!(errors.0.len(), 3, "{errors}");
+    let names: Vec<&str> = config.sources.keys().map(String::as_str).collect();
+    assert_eq!(names, ["good"]);
+}
+
+#[test]
+fn reads_the_clock_and_the_certificates() {
+    let config = parse(
+        r#"
+        [server]
+        clock = "2022-01-01T01:00:00+01:00"
+        [server.certificates]
+        "https://api.sandbox.paypal.com/v1/notifications/certs/CERT-360caa42-fca2a594-1d93a270" = "certs/paypal.pem"
+        "https://SNS.us-east-2.amazonaws.com:443/SimpleNotificationService-7ff5318490ec183fbaddaa2a969abfda.pem" = "/etc/wasmhook/sns.pem"
+        "#,
+    )
+    .unwrap();
+    let server = &config.server;
+    assert_eq!(
+        server.clock,
+        Some(std::time::UNIX_EPOCH + Duration::from_secs(1_640_995_200))
+    );
+    let certificates: Vec<(&str, &Path)> = server
+        .certificates
+        .iter()
+        .map(|(url, path)| (url.as_str(), path.as_path()))
+        .collect();
+    assert_eq!(
+        certificates,
+        [
+            (
+                "https://api.sandbox.paypal.com/v1/notifications/certs/CERT-360caa42-fca2a594-1d93a270",
+                Path::new("/srv/hooks/certs/paypal.pem")
+            ),
+            (
+                "https://sns.us-east-2.amazonaws.com/SimpleNotificationService-7ff5318490ec183fbaddaa2a969abfda.pem",
+                Path::new("/etc/wasmhook/sns.pem")
+            ),
+        ]
+    );
+    // A bare TOML date-time works too.
+    let config = parse("[server]\nclock = 2022-01-01T00:00:00Z\n").unwrap();
+    assert_eq!(config.server.clock, server.clock);
 }
 
 #[test]

@@ -51,6 +51,25 @@ impl ParseStr for Period {
     }
 }
 
+/// How far a signed timestamp may be from the clock: a duration of more than zero (a request
+/// is never signed at the very instant it is checked).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Tolerance(pub Duration);
+
+impl ParseStr for Tolerance {
+    const EXPECTING: &'static str = HumanDuration::EXPECTING;
+
+    fn parse_str(text: &str) -> Result<Self, String> {
+        match HumanDuration::parse_str(text)? {
+            HumanDuration(d) if d.is_zero() => Err(
+                "a tolerance must be more than 0: with \"0s\" every request would be too old"
+                    .to_owned(),
+            ),
+            HumanDuration(d) => Ok(Tolerance(d)),
+        }
+    }
+}
+
 /// A number of bytes, more than zero: `2048`, `"2048"`, `"512KiB"`, `"1MiB"`, `"10MB"`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct ByteSize(pub u64);
@@ -152,7 +171,7 @@ impl<'de> Deserialize<'de> for Count {
     }
 }
 
-deserialize_from_str!(HumanDuration, Timeout, Period);
+deserialize_from_str!(HumanDuration, Timeout, Period, Tolerance);
 
 #[cfg(test)]
 mod tests {
@@ -182,6 +201,15 @@ mod tests {
         assert_eq!(p("24h"), Ok(Duration::from_hours(24)));
         assert!(p("0d").unwrap_err().contains("more than 0"));
         assert!(p("a week").unwrap_err().contains("not a duration"));
+    }
+
+    #[test]
+    fn tolerances_are_positive() {
+        let t = |s| Tolerance::parse_str(s).map(|t| t.0);
+        assert_eq!(t("300s"), Ok(Duration::from_secs(300)));
+        assert_eq!(t("5m"), Ok(Duration::from_secs(300)));
+        assert!(t("0s").unwrap_err().contains("more than 0"));
+        assert!(t("300").unwrap_err().contains("not a duration"));
     }
 
     #[test]

@@ -43,6 +43,65 @@ impl ParseStr for HttpUrl {
     }
 }
 
+/// An `http` or `https` URL kept exactly as written, for values a provider compares byte for
+/// byte: the URL Mandrill signs, a WebSub topic.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct ExactUrl(pub String);
+
+impl ParseStr for ExactUrl {
+    const EXPECTING: &'static str = HttpUrl::EXPECTING;
+
+    fn parse_str(text: &str) -> Result<Self, String> {
+        HttpUrl::parse_str(text).map(|_| ExactUrl(text.to_owned()))
+    }
+}
+
+/// An `https` URL with a host, in the form `url::Url` writes it (`"https://Example.com"` is
+/// `"https://example.com/"`), so that it can be looked up by a parsed URL.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct HttpsUrl(pub String);
+
+impl ParseStr for HttpsUrl {
+    const EXPECTING: &'static str = r#"an https URL such as "https://example.com/cert.pem""#;
+
+    fn parse_str(text: &str) -> Result<Self, String> {
+        let url = HttpUrl::parse_str(text)?.0;
+        if url.scheme() == "https" {
+            Ok(HttpsUrl(url.into()))
+        } else {
+            Err(format!("{text:?} is not an https URL"))
+        }
+    }
+}
+
+/// A DNS host name such as `"eventgrid.azure.net"`, kept lower-cased.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct HostName(pub String);
+
+impl ParseStr for HostName {
+    const EXPECTING: &'static str = r#"a host name such as "eventgrid.azure.net""#;
+
+    fn parse_str(text: &str) -> Result<Self, String> {
+        if text.contains("://") || text.contains('/') {
+            return Err(format!(
+                "{text:?} is not a host name; give the host alone, without scheme or path, \
+                 as in \"eventgrid.azure.net\""
+            ));
+        }
+        let label_ok = |label: &str| {
+            (1..=63).contains(&label.len())
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        };
+        if text.len() <= 253 && text.split('.').all(label_ok) {
+            Ok(HostName(text.to_ascii_lowercase()))
+        } else {
+            Err(format!("{text:?} is not a valid host name"))
+        }
+    }
+}
+
 /// The shared store: a `postgres://` or `sqlite://` URL.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) struct StoreUrl(pub String);
@@ -119,6 +178,9 @@ impl ParseStr for NonEmpty {
 deserialize_from_str!(
     ListenAddr,
     HttpUrl,
+    ExactUrl,
+    HttpsUrl,
+    HostName,
     StoreUrl,
     HeaderName,
     HeaderValue,
@@ -143,6 +205,39 @@ mod tests {
                 .unwrap_err()
                 .contains("not a valid URL")
         );
+    }
+
+    #[test]
+    fn exact_urls_keep_their_text_and_https_urls_are_normalized() {
+        let exact = "https://Example.com:443/hooks/mandrill?x=1";
+        assert_eq!(ExactUrl::parse_str(exact).unwrap().0, exact);
+        assert!(ExactUrl::parse_str("mailto:a@example.com").is_err());
+        assert_eq!(
+            HttpsUrl::parse_str("https://Example.com:443").unwrap().0,
+            "https://example.com/"
+        );
+        assert!(
+            HttpsUrl::parse_str("http://example.com/cert.pem")
+                .unwrap_err()
+                .contains("not an https URL")
+        );
+    }
+
+    #[test]
+    fn host_names_are_dns_names() {
+        assert_eq!(
+            HostName::parse_str("EventGrid.Azure.net").unwrap().0,
+            "eventgrid.azure.net"
+        );
+        assert!(HostName::parse_str("localhost").is_ok());
+        assert!(
+            HostName::parse_str("https://eventgrid.azure.net")
+                .unwrap_err()
+                .contains("without scheme")
+        );
+        for bad in ["", "a..b", "-a.b", "a_b.c", "a b", "*"] {
+            assert!(HostName::parse_str(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

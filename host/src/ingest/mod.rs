@@ -89,12 +89,18 @@ async fn answer(
 ) -> Response {
     let received = Received::new(source, rest, query, method, headers);
     match accept(ingest, &received, body).await {
-        Ok(Answer::Accepted(id)) => {
-            (StatusCode::ACCEPTED, axum::Json(serde_json::json!({ "id": id }))).into_response()
-        }
+        Ok(Answer::Accepted(id)) => (
+            StatusCode::ACCEPTED,
+            axum::Json(serde_json::json!({ "id": id })),
+        )
+            .into_response(),
         Ok(Answer::Duplicate(id)) => {
             telemetry::event_duplicate(&received.source, &id);
-            (StatusCode::OK, axum::Json(serde_json::json!({ "id": id, "duplicate": true }))).into_response()
+            (
+                StatusCode::OK,
+                axum::Json(serde_json::json!({ "id": id, "duplicate": true })),
+            )
+                .into_response()
         }
         Ok(Answer::Handshake(handshake)) => {
             telemetry::handshake_answered(&received.source, &received.method, handshake.status);
@@ -109,7 +115,9 @@ async fn answer(
 
 async fn accept(ingest: &Ingest, received: &Received, body: Body) -> Result<Answer, ApiError> {
     if !ingest.accepting.load(Ordering::SeqCst) {
-        return Err(ApiError::unavailable("wasmhook is shutting down; retry shortly"));
+        return Err(ApiError::unavailable(
+            "wasmhook is shutting down; retry shortly",
+        ));
     }
     let topology = ingest.reloader.current();
     let source = &received.source;
@@ -119,7 +127,7 @@ async fn accept(ingest: &Ingest, received: &Received, body: Body) -> Result<Answ
         .ok_or_else(|| ApiError::not_found(format!("no source named {source:?} is configured")))?;
     let server = &topology.config.server;
     if received.method != Method::POST {
-        let incoming = received.incoming(&[], CLOCK_TODO);
+        let incoming = received.incoming(&[], server.clock);
         return match verifier.handshake(&incoming).await {
             Some(answer) => answer.map(Answer::Handshake).map_err(rejected),
             None => Err(ApiError::new(
@@ -129,7 +137,7 @@ async fn accept(ingest: &Ingest, received: &Received, body: Body) -> Result<Answ
         };
     }
     let body = request::read_body(body, &received.headers, server.max_body).await?;
-    let incoming = received.incoming(&body, CLOCK_TODO);
+    let incoming = received.incoming(&body, server.clock);
     verifier.verify(&incoming).await.map_err(rejected)?;
     if let Some(answer) = verifier.handshake(&incoming).await {
         return answer.map(Answer::Handshake).map_err(rejected);
@@ -151,10 +159,14 @@ async fn accept(ingest: &Ingest, received: &Received, body: Body) -> Result<Answ
         request: received.meta(),
         body: body.clone(),
     };
-    let inserted = ingest.store.insert_event(event.clone(), dedup).await.map_err(|error| {
-        tracing::error!(%error, "cannot store an event");
-        ApiError::unavailable("the event store cannot take events right now; retry later")
-    })?;
+    let inserted = ingest
+        .store
+        .insert_event(event.clone(), dedup)
+        .await
+        .map_err(|error| {
+            tracing::error!(%error, "cannot store an event");
+            ApiError::unavailable("the event store cannot take events right now; retry later")
+        })?;
     if let Inserted::Duplicate(first) = inserted {
         return Ok(Answer::Duplicate(first));
     }
@@ -168,4 +180,3 @@ fn rejected(rejection: Rejection) -> ApiError {
     let status = StatusCode::from_u16(rejection.status).unwrap_or(StatusCode::UNAUTHORIZED);
     ApiError::new(status, rejection.message)
 }
-const CLOCK_TODO: Option<std::time::SystemTime> = None;

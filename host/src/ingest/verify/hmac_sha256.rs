@@ -1,12 +1,11 @@
 //! Generic HMAC-SHA256 of the raw body in a header of the operator's choice, hex or base64,
 //! with an optional prefix such as `sha256=`.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
-use http::HeaderMap;
-
+use super::incoming::{Handshake, Incoming};
 use super::{Rejection, header, hmac_sha256_matches};
 use crate::config::SignatureEncoding;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 
 pub struct HmacSha256 {
     secret: Vec<u8>,
@@ -30,7 +29,8 @@ impl HmacSha256 {
         }
     }
 
-    pub fn verify(&self, headers: &HeaderMap, body: &[u8]) -> Result<(), Rejection> {
+    pub fn verify(&self, req: &Incoming<'_>) -> Result<(), Rejection> {
+        let (headers, body) = (req.headers, req.body);
         let name = &self.header;
         let value = header(headers, name)
             .ok_or_else(|| Rejection::unauthorized(format!("missing {name} header")))?;
@@ -51,5 +51,17 @@ impl HmacSha256 {
                 "{name} does not match the body and the source's secret"
             )))
         }
+    }
+
+    pub fn event_type(&self, _req: &Incoming<'_>) -> Option<String> {
+        None
+    }
+
+    pub fn delivery_id(&self, _req: &Incoming<'_>) -> Option<String> {
+        None
+    }
+
+    pub fn handshake(&self, _req: &Incoming<'_>) -> Option<Result<Handshake, Rejection>> {
+        None
     }
 }

@@ -2,10 +2,19 @@
 //! an event at all or one of the provider's handshakes? One file per scheme; each checks
 //! exactly what the provider's own SDK checks, comparing secrets in constant time.
 
+mod eventgrid;
 mod github;
 mod hmac_sha256;
 pub mod incoming;
+mod mailchimp;
+mod mailgun;
+mod mandrill;
+mod openstack;
+mod shopify;
+mod slack;
 mod standard_webhooks;
+mod stripe;
+mod websub;
 
 use http::HeaderMap;
 
@@ -22,66 +31,132 @@ pub struct Rejection {
 
 impl Rejection {
     pub fn unauthorized(message: impl Into<String>) -> Rejection {
-        Rejection { status: 401, message: message.into() }
+        Rejection {
+            status: 401,
+            message: message.into(),
+        }
     }
 }
 
-/// A source's verification scheme, with its secrets decoded once per load.
-pub enum Verifier {
-    None,
+/// Defines [`Verifier`] over the schemes that share one interface: `verify`, `handshake`,
+/// `event_type` and `delivery_id`, each taking the [`Incoming`] request.
+macro_rules! schemes {
+    ($($variant:ident($scheme:ty)),* $(,)?) => {
+        /// A source's verification scheme, with its secrets decoded once per load.
+        pub enum Verifier {
+            None,
+            $($variant($scheme),)*
+        }
+
+        impl Verifier {
+            /// Checks that the request comes from the provider.
+            pub async fn verify(&self, req: &Incoming<'_>) -> Result<(), Rejection> {
+                match self {
+                    Verifier::None => Ok(()),
+                    $(Verifier::$variant(scheme) => scheme.verify(req),)*
+                }
+            }
+
+            /// A request the router answers itself instead of storing it: every non-POST
+            /// request (`None` there means 405) and, after verification, a POST that is a
+            /// handshake.
+            pub async fn handshake(&self, req: &Incoming<'_>) -> Option<Result<Handshake, Rejection>> {
+                match self {
+                    Verifier::None => None,
+                    $(Verifier::$variant(scheme) => scheme.handshake(req),)*
+                }
+            }
+
+            /// The provider's id of this delivery, the same on each redelivery, if it has one.
+            pub fn delivery_id(&self, req: &Incoming<'_>) -> Option<String> {
+                match self {
+                    Verifier::None => None,
+                    $(Verifier::$variant(scheme) => scheme.delivery_id(req),)*
+                }
+            }
+
+            /// The provider's event type, where the scheme knows where the provider puts it.
+            pub fn event_type(&self, req: &Incoming<'_>) -> Option<String> {
+                match self {
+                    Verifier::None => None,
+                    $(Verifier::$variant(scheme) => scheme.event_type(req),)*
+                }
+            }
+        }
+    };
+}
+
+schemes! {
     HmacSha256(hmac_sha256::HmacSha256),
     Github(github::Github),
     StandardWebhooks(standard_webhooks::StandardWebhooks),
+    Stripe(stripe::Stripe),
+    Shopify(shopify::Shopify),
+    Slack(slack::Slack),
+    Mailgun(mailgun::Mailgun),
+    Mandrill(mandrill::Mandrill),
+    Mailchimp(mailchimp::Mailchimp),
+    Websub(websub::Websub),
+    Eventgrid(eventgrid::Eventgrid),
+    Openstack(openstack::Openstack),
 }
 
 impl Verifier {
     pub fn new(verify: &Verify) -> Result<Verifier, String> {
         Ok(match verify {
             Verify::None => Verifier::None,
-            Verify::HmacSha256 { secret, header, encoding, prefix } => {
-                Verifier::HmacSha256(hmac_sha256::HmacSha256::new(secret, header, *encoding, prefix))
-            }
-            Verify::Github { secret, .. } => Verifier::Github(github::Github::new(secret)),
+            Verify::HmacSha256 {
+                secret,
+                header,
+                encoding,
+                prefix,
+            } => Verifier::HmacSha256(hmac_sha256::HmacSha256::new(
+                secret, header, *encoding, prefix,
+            )),
+            Verify::Github {
+                secret,
+                legacy_sha1,
+            } => Verifier::Github(github::Github::new(secret, *legacy_sha1)),
             Verify::StandardWebhooks { secrets } => {
                 Verifier::StandardWebhooks(standard_webhooks::StandardWebhooks::new(secrets))
             }
+            Verify::Stripe { secrets, tolerance } => {
+                Verifier::Stripe(stripe::Stripe::new(secrets, *tolerance))
+            }
+            Verify::Shopify { secret } => Verifier::Shopify(shopify::Shopify::new(secret)),
+            Verify::Slack { secret, tolerance } => {
+                Verifier::Slack(slack::Slack::new(secret, *tolerance))
+            }
+            Verify::Mailgun {
+                signing_key,
+                tolerance,
+            } => Verifier::Mailgun(mailgun::Mailgun::new(signing_key, *tolerance)),
+            Verify::Mandrill { key, url } => {
+                Verifier::Mandrill(mandrill::Mandrill::new(key, url.clone()))
+            }
+            Verify::Mailchimp { secret } => Verifier::Mailchimp(mailchimp::Mailchimp::new(secret)),
+            Verify::Websub { secret, topics } => {
+                Verifier::Websub(websub::Websub::new(secret.clone(), topics.clone()))
+            }
+            Verify::Eventgrid {
+                secret,
+                header,
+                allowed_origins,
+            } => Verifier::Eventgrid(eventgrid::Eventgrid::new(
+                secret.clone(),
+                header.clone(),
+                allowed_origins.clone(),
+            )),
+            Verify::Openstack { secret } => {
+                Verifier::Openstack(openstack::Openstack::new(secret.clone()))
+            }
+            Verify::Paypal { .. } | Verify::Sns { .. } | Verify::Sendgrid { .. } => {
+                return Err(format!(
+                    "the {} scheme is not available in this build",
+                    verify.scheme()
+                ));
+            }
         })
-    }
-
-    /// Checks that the request comes from the provider.
-    pub async fn verify(&self, req: &Incoming<'_>) -> Result<(), Rejection> {
-        match self {
-            Verifier::None => Ok(()),
-            Verifier::HmacSha256(scheme) => scheme.verify(req.headers, req.body),
-            Verifier::Github(scheme) => scheme.verify(req.headers, req.body),
-            Verifier::StandardWebhooks(scheme) => scheme.verify(req.headers, req.body, req.now),
-        }
-    }
-
-    /// A request the router answers itself instead of storing it: every non-POST request
-    /// (`None` there means 405) and, after verification, a POST that is a handshake.
-    pub async fn handshake(&self, _req: &Incoming<'_>) -> Option<Result<Handshake, Rejection>> {
-        match self {
-            Verifier::None | Verifier::HmacSha256(_) | Verifier::Github(_) | Verifier::StandardWebhooks(_) => None,
-        }
-    }
-
-    /// The provider's id of this delivery, the same on each redelivery, where the scheme has one.
-    pub fn delivery_id(&self, req: &Incoming<'_>) -> Option<String> {
-        match self {
-            Verifier::Github(_) => header(req.headers, "x-github-delivery").map(str::to_owned),
-            Verifier::StandardWebhooks(_) => header(req.headers, "webhook-id").map(str::to_owned),
-            Verifier::None | Verifier::HmacSha256(_) => None,
-        }
-    }
-
-    /// The provider's event type, where the scheme knows where the provider puts it.
-    pub fn event_type(&self, req: &Incoming<'_>) -> Option<String> {
-        match self {
-            Verifier::Github(_) => header(req.headers, "x-github-event").map(str::to_owned),
-            Verifier::StandardWebhooks(_) => standard_webhooks::event_type(req.body),
-            Verifier::None | Verifier::HmacSha256(_) => None,
-        }
     }
 }
 

@@ -1,0 +1,335 @@
+//! Slack request signing v0: `X-Slack-Signature: v0=<hex HMAC-SHA256(signing secret,
+//! "v0:<X-Slack-Request-Timestamp>:<body>")>`, with the timestamp within the tolerance of now
+//! in either direction (as Slack's SDKs check it).
+//!
+//! Bodies are Events API JSON, or form-encoded slash commands and interactive payloads
+//! (`payload=<JSON>`). The Events API `url_verification` request is answered with its
+//! challenge once its signature checks out.
+
+use std::time::Duration;
+
+use url::form_urlencoded;
+
+use super::incoming::{Handshake, Incoming};
+use super::{Rejection, header, hmac_sha256_matches};
+
+pub struct Slack {
+    secret: Vec<u8>,
+    tolerance_secs: i64,
+}
+
+impl Slack {
+    pub fn new(secret: &str, tolerance: Duration) -> Slack {
+        Slack {
+            secret: secret.as_bytes().to_vec(),
+            tolerance_secs: i64::try_from(tolerance.as_secs()).unwrap_or(i64::MAX),
+        }
+    }
+
+    pub fn verify(&self, req: &Incoming<'_>) -> Result<(), Rejection> {
+        let timestamp = header(req.headers, "x-slack-request-timestamp")
+            .ok_or_else(|| Rejection::unauthorized("missing X-Slack-Request-Timestamp header"))?;
+        let signature = header(req.headers, "x-slack-signature")
+            .ok_or_else(|| Rejection::unauthorized("missing X-Slack-Signature header"))?;
+        let sent_at: i64 = timestamp.trim().parse().map_err(|_| {
+            Rejection::unauthorized("X-Slack-Request-Timestamp is not a Unix time in seconds")
+        })?;
+        if sent_at.abs_diff(req.now) > self.tolerance_secs.unsigned_abs() {
+            return Err(Rejection::unauthorized(format!(
+                "X-Slack-Request-Timestamp is more than {} seconds from now; check the clock or resend",
+                self.tolerance_secs
+            )));
+        }
+        let mac = signature
+            .strip_prefix("v0=")
+            .and_then(|hex_mac| hex::decode(hex_mac).ok())
+            .ok_or_else(|| Rejection::unauthorized("X-Slack-Signature must be v0=<hex>"))?;
+        let message: [&[u8]; 4] = [b"v0:", timestamp.as_bytes(), b":", req.body];
+        if hmac_sha256_matches(&self.secret, &message, &mac) {
+            Ok(())
+        } else {
+            Err(Rejection::unauthorized(
+                "X-Slack-Signature does not match the body and the app's signing secret",
+            ))
+        }
+    }
+
+    /// Events API: the inner `event.type` of an `event_callback` (`reaction_added`), else the
+    /// envelope's `type` (`url_verification`, `app_rate_limited`). Slash commands: the
+    /// `command` (`/deploy`). Interactive payloads: the payload's `type` (`block_actions`,
+    /// `view_submission`, `shortcut`...).
+    pub fn event_type(&self, req: &Incoming<'_>) -> Option<String> {
+        match parse(req.body)? {
+            Body::Json(value) => {
+                let outer = value.get("type")?.as_str()?;
+                let inner = value.get("event").and_then(|event| event.get("type"));
+                match (outer, inner.and_then(|t| t.as_str())) {
+                    ("event_callback", Some(inner)) => Some(inner.to_owned()),
+                    _ => Some(outer.to_owned()),
+                }
+            }
+            Body::Form(fields) => {
+                if let Some(payload) = field(&fields, "payload") {
+                    let value: serde_json::Value = serde_json::from_str(payload).ok()?;
+                    value.get("type")?.as_str().map(str::to_owned)
+                } else {
+                    field(&fields, "command").map(str::to_owned)
+                }
+            }
+        }
+    }
+
+    /// The Events API `event_id`, which Slack keeps when it retries (`X-Slack-Retry-Num`).
+    /// Slash commands and interactive payloads have none.
+    pub fn delivery_id(&self, req: &Incoming<'_>) -> Option<String> {
+        match parse(req.body)? {
+            Body::Json(value) => value.get("event_id")?.as_str().map(str::to_owned),
+            Body::Form(_) => None,
+        }
+    }
+
+    /// After verification: `{"type": "url_verification", "challenge": X}` is answered with
+    /// `{"challenge": X}`, and a slash command's `ssl_check=1` probe with an empty 200.
+    pub fn handshake(&self, req: &Incoming<'_>) -> Option<Result<Handshake, Rejection>> {
+        if *req.method != http::Method::POST {
+            return None;
+        }
+        match parse(req.body)? {
+            Body::Json(value) if value.get("type")?.as_str()? == "url_verification" => {
+                let challenge = value.get("challenge").cloned().unwrap_or_default();
+                Some(Ok(Handshake::json(
+                    &serde_json::json!({ "challenge": challenge }),
+                )))
+            }
+            Body::Form(fields) if field(&fields, "ssl_check") == Some("1") => {
+                Some(Ok(Handshake::empty(200)))
+            }
+            _ => None,
+        }
+    }
+}
+
+enum Body {
+    Json(serde_json::Value),
+    Form(Vec<(String, String)>),
+}
+
+/// Events API bodies are JSON objects; everything else Slack sends is form-encoded.
+fn parse(body: &[u8]) -> Option<Body> {
+    if body.trim_ascii_start().starts_with(b"{") {
+        serde_json::from_slice(body).ok().map(Body::Json)
+    } else {
+        Some(Body::Form(
+            form_urlencoded::parse(body).into_owned().collect(),
+        ))
+    }
+}
+
+fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    fields
+        .iter()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use hmac::{Hmac, Mac};
+    use http::{HeaderMap, HeaderValue, Method};
+
+    use super::*;
+
+    const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/slack/");
+
+    fn fixture(name: &str) -> Vec<u8> {
+        std::fs::read(format!("{FIXTURES}{name}")).expect("fixture is readable")
+    }
+
+    fn vectors() -> Vec<serde_json::Value> {
+        let all: serde_json::Value = serde_json::from_slice(&fixture("vectors.json")).unwrap();
+        all["vectors"].as_array().unwrap().clone()
+    }
+
+    fn headers(timestamp: Option<&str>, signature: Option<&str>) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        if let Some(timestamp) = timestamp {
+            headers.insert(
+                "x-slack-request-timestamp",
+                HeaderValue::from_str(timestamp).unwrap(),
+            );
+        }
+        if let Some(signature) = signature {
+            headers.insert(
+                "x-slack-signature",
+                HeaderValue::from_str(signature).unwrap(),
+            );
+        }
+        headers
+    }
+
+    fn incoming<'a>(
+        method: &'a Method,
+        headers: &'a HeaderMap,
+        query: &'a BTreeMap<String, String>,
+        body: &'a [u8],
+        now: i64,
+    ) -> Incoming<'a> {
+        Incoming {
+            method,
+            headers,
+            query,
+            rest: "",
+            url: "https://hooks.example.com/hooks/slack",
+            body,
+            now,
+        }
+    }
+
+    fn sign(secret: &str, timestamp: &str, body: &[u8]) -> String {
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(format!("v0:{timestamp}:").as_bytes());
+        mac.update(body);
+        format!("v0={}", hex::encode(mac.finalize().into_bytes()))
+    }
+
+    #[test]
+    fn every_vector_is_judged_as_the_fixture_says() {
+        let query = BTreeMap::new();
+        for vector in vectors() {
+            let body = fixture(vector["body_file"].as_str().unwrap());
+            assert_eq!(body, vector["body"].as_str().unwrap().as_bytes());
+            let slack = Slack::new(
+                vector["signing_secret"].as_str().unwrap(),
+                Duration::from_secs(300),
+            );
+            let headers = headers(
+                vector["x_slack_request_timestamp"].as_str(),
+                vector["x_slack_signature"].as_str(),
+            );
+            let now = vector["now_for_test"].as_i64().unwrap();
+            let result = slack.verify(&incoming(&Method::POST, &headers, &query, &body, now));
+            assert_eq!(
+                result.is_ok(),
+                vector["valid"].as_bool().unwrap(),
+                "{result:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn tampered_body_wrong_secret_stale_timestamp_and_missing_headers_are_rejected() {
+        let query = BTreeMap::new();
+        let vector = &vectors()[0];
+        let secret = vector["signing_secret"].as_str().unwrap();
+        let timestamp = vector["x_slack_request_timestamp"].as_str().unwrap();
+        let signature = vector["x_slack_signature"].as_str().unwrap();
+        let now = vector["now_for_test"].as_i64().unwrap();
+        let body = fixture("slash-command.signed.body");
+        let slack = Slack::new(secret, Duration::from_secs(300));
+        let good = headers(Some(timestamp), Some(signature));
+        let check = |slack: &Slack, headers: &HeaderMap, body: &[u8], now: i64| {
+            slack.verify(&incoming(&Method::POST, headers, &query, body, now))
+        };
+
+        assert_eq!(check(&slack, &good, &body, now + 300), Ok(()));
+        assert_eq!(check(&slack, &good, &body, now - 300), Ok(()));
+        let stale = check(&slack, &good, &body, now + 301).unwrap_err();
+        assert!(stale.message.contains("300 seconds"), "{}", stale.message);
+        assert!(check(&slack, &good, &body, now - 301).is_err());
+
+        let mut tampered = body.clone();
+        tampered.extend_from_slice(b"&x=1");
+        assert!(check(&slack, &good, &tampered, now).is_err());
+        let wrong = Slack::new("8f742231b10e8888abcd99yyyzzz85a6", Duration::from_secs(300));
+        assert!(check(&wrong, &good, &body, now).is_err());
+
+        let err = check(&slack, &headers(None, Some(signature)), &body, now).unwrap_err();
+        assert_eq!(err.message, "missing X-Slack-Request-Timestamp header");
+        let err = check(&slack, &headers(Some(timestamp), None), &body, now).unwrap_err();
+        assert_eq!(err.message, "missing X-Slack-Signature header");
+        // A signature over another timestamp does not carry over.
+        let moved = headers(Some("1531420619"), Some(signature));
+        assert_eq!(check(&slack, &moved, &body, now).unwrap_err().status, 401);
+    }
+
+    #[test]
+    fn url_verification_is_answered_with_its_challenge_after_verification() {
+        let query = BTreeMap::new();
+        let body = fixture("events-api.url_verification.json");
+        let slack = Slack::new("secret", Duration::from_secs(300));
+        let headers = headers(
+            Some("1700000000"),
+            Some(&sign("secret", "1700000000", &body)),
+        );
+        let req = incoming(&Method::POST, &headers, &query, &body, 1_700_000_000);
+        assert_eq!(slack.verify(&req), Ok(()));
+        let answer = slack.handshake(&req).unwrap().unwrap();
+        assert_eq!(answer.status, 200);
+        assert_eq!(answer.body, br#"{"challenge":"valid_challenge_token"}"#);
+        assert_eq!(
+            answer.headers,
+            vec![("content-type".to_owned(), "application/json".to_owned())]
+        );
+        assert_eq!(slack.event_type(&req).as_deref(), Some("url_verification"));
+        // Unsigned, it never gets as far as the handshake.
+        let unsigned = HeaderMap::new();
+        let req = incoming(&Method::POST, &unsigned, &query, &body, 1_700_000_000);
+        assert!(slack.verify(&req).is_err());
+    }
+
+    #[test]
+    fn events_commands_and_interactive_payloads_are_ordinary_events() {
+        let query = BTreeMap::new();
+        let headers = HeaderMap::new();
+        let slack = Slack::new("secret", Duration::from_secs(300));
+        let get = |body: &[u8]| {
+            let req = incoming(&Method::POST, &headers, &query, body, 0);
+            (
+                slack.event_type(&req),
+                slack.delivery_id(&req),
+                slack.handshake(&req).is_some(),
+            )
+        };
+
+        let reaction = fixture("events-api.reaction_added.json");
+        assert_eq!(get(&reaction), (Some("reaction_added".into()), None, false));
+        let with_id =
+            br#"{"type":"event_callback","event_id":"Ev0PV52K21","event":{"type":"app_mention"}}"#;
+        assert_eq!(
+            get(with_id),
+            (Some("app_mention".into()), Some("Ev0PV52K21".into()), false)
+        );
+
+        let command = fixture("slash-command.signed.body");
+        assert_eq!(
+            get(&command),
+            (Some("/webhook-collect".into()), None, false)
+        );
+
+        let interactive = format!(
+            "payload={}",
+            form_urlencoded::byte_serialize(br#"{"type":"block_actions","actions":[]}"#)
+                .collect::<String>()
+        );
+        assert_eq!(
+            get(interactive.as_bytes()),
+            (Some("block_actions".into()), None, false)
+        );
+
+        let ssl_check = b"ssl_check=1&token=xyzz0WbapA4vBCDEFasx0q6G";
+        let req = incoming(&Method::POST, &headers, &query, ssl_check, 0);
+        assert_eq!(slack.handshake(&req), Some(Ok(Handshake::empty(200))));
+    }
+
+    #[test]
+    fn other_methods_are_not_handshakes() {
+        let query = BTreeMap::new();
+        let headers = HeaderMap::new();
+        let slack = Slack::new("secret", Duration::from_secs(300));
+        let body = fixture("events-api.url_verification.json");
+        let req = incoming(&Method::GET, &headers, &query, &body, 0);
+        assert!(slack.handshake(&req).is_none());
+    }
+}

@@ -1,0 +1,250 @@
+//! Stripe: `Stripe-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>[,v1=...]`.
+//! The key is the endpoint secret's UTF-8 bytes, `whsec_` prefix included (as Stripe's SDKs
+//! use it); any `v1` entry may match any configured secret (secret rotation sends several),
+//! `v0` and unknown schemes are ignored, and `t` must be within the tolerance of now.
+
+use std::time::Duration;
+
+use super::incoming::{Handshake, Incoming};
+use super::{Rejection, header, hmac_sha256_matches};
+
+pub struct Stripe {
+    secrets: Vec<Vec<u8>>,
+    tolerance_secs: i64,
+}
+
+impl Stripe {
+    pub fn new(secrets: &[String], tolerance: Duration) -> Stripe {
+        Stripe {
+            secrets: secrets
+                .iter()
+                .map(|secret| secret.as_bytes().to_vec())
+                .collect(),
+            tolerance_secs: i64::try_from(tolerance.as_secs()).unwrap_or(i64::MAX),
+        }
+    }
+
+    pub fn verify(&self, req: &Incoming<'_>) -> Result<(), Rejection> {
+        let value = header(req.headers, "stripe-signature")
+            .ok_or_else(|| Rejection::unauthorized("missing Stripe-Signature header"))?;
+        let mut timestamp = None;
+        let mut signatures = Vec::new();
+        for item in value.split(',') {
+            match item.trim().split_once('=') {
+                Some(("t", t)) => timestamp = Some(t),
+                Some(("v1", mac)) => signatures.push(mac),
+                _ => {}
+            }
+        }
+        let (Some(timestamp), false) = (timestamp, signatures.is_empty()) else {
+            return Err(Rejection::unauthorized(
+                "Stripe-Signature must carry t= and at least one v1= signature",
+            ));
+        };
+        let message: [&[u8]; 3] = [timestamp.as_bytes(), b".", req.body];
+        let matches = signatures
+            .iter()
+            .filter_map(|mac| hex::decode(mac).ok())
+            .any(|mac| {
+                self.secrets
+                    .iter()
+                    .any(|secret| hmac_sha256_matches(secret, &message, &mac))
+            });
+        if !matches {
+            return Err(Rejection::unauthorized(
+                "no Stripe-Signature v1 signature matches the body and the endpoint's signing secret",
+            ));
+        }
+        let sent_at: i64 = timestamp
+            .parse()
+            .map_err(|_| Rejection::unauthorized("Stripe-Signature t= is not a Unix time"))?;
+        if sent_at.abs_diff(req.now) > self.tolerance_secs.unsigned_abs() {
+            return Err(Rejection::unauthorized(format!(
+                "Stripe-Signature timestamp is more than {} seconds from now; check the clock or resend the event",
+                self.tolerance_secs
+            )));
+        }
+        Ok(())
+    }
+
+    /// The event's `type`, e.g. `payment_intent.succeeded`.
+    pub fn event_type(&self, req: &Incoming<'_>) -> Option<String> {
+        body_field(req.body, "type")
+    }
+
+    /// The event's `id` (`evt_...`), the same on every redelivery.
+    pub fn delivery_id(&self, req: &Incoming<'_>) -> Option<String> {
+        body_field(req.body, "id")
+    }
+
+    /// Stripe has no handshake.
+    pub fn handshake(&self, _req: &Incoming<'_>) -> Option<Result<Handshake, Rejection>> {
+        None
+    }
+}
+
+fn body_field(body: &[u8], name: &str) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    value.get(name)?.as_str().map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use http::{HeaderMap, HeaderValue, Method};
+
+    use super::*;
+
+    const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/stripe/");
+
+    fn fixture(name: &str) -> Vec<u8> {
+        std::fs::read(format!("{FIXTURES}{name}")).expect("fixture is readable")
+    }
+
+    fn vectors() -> Vec<serde_json::Value> {
+        let all: serde_json::Value = serde_json::from_slice(&fixture("vectors.json")).unwrap();
+        all["vectors"].as_array().unwrap().clone()
+    }
+
+    /// A vector's secret, body bytes and header.
+    fn vector(index: usize) -> (String, Vec<u8>, String, i64) {
+        let v = &vectors()[index];
+        let body = match v["body_file"].as_str() {
+            Some(file) => fixture(file),
+            None => v["body"].as_str().unwrap().as_bytes().to_vec(),
+        };
+        (
+            v["secret"].as_str().unwrap().to_owned(),
+            body,
+            v["stripe_signature"].as_str().unwrap().to_owned(),
+            v["timestamp"].as_i64().unwrap(),
+        )
+    }
+
+    fn check(
+        scheme: &Stripe,
+        signature: Option<&str>,
+        body: &[u8],
+        now: i64,
+    ) -> Result<(), Rejection> {
+        let mut headers = HeaderMap::new();
+        if let Some(signature) = signature {
+            headers.insert(
+                "stripe-signature",
+                HeaderValue::from_str(signature).unwrap(),
+            );
+        }
+        let query = BTreeMap::new();
+        scheme.verify(&Incoming {
+            method: &Method::POST,
+            headers: &headers,
+            query: &query,
+            rest: "",
+            url: "https://hooks.example.com/hooks/stripe",
+            body,
+            now,
+        })
+    }
+
+    fn scheme(secret: &str) -> Stripe {
+        Stripe::new(&[secret.to_owned()], Duration::from_secs(300))
+    }
+
+    #[test]
+    fn every_vector_is_accepted() {
+        for index in 0..vectors().len() {
+            let (secret, body, signature, timestamp) = vector(index);
+            assert_eq!(
+                check(&scheme(&secret), Some(&signature), &body, timestamp),
+                Ok(()),
+                "vector {index}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_dotnet_vector_honours_its_tolerance_window() {
+        let v = &vectors()[0];
+        let (secret, body, signature, _) = vector(0);
+        let stripe = Stripe::new(
+            &[secret],
+            Duration::from_secs(v["tolerance"].as_u64().unwrap()),
+        );
+        let valid_now = v["valid_with_now"].as_i64().unwrap();
+        let invalid_now = v["invalid_with_now"].as_i64().unwrap();
+        assert_eq!(check(&stripe, Some(&signature), &body, valid_now), Ok(()));
+        let stale = check(&stripe, Some(&signature), &body, invalid_now).unwrap_err();
+        assert_eq!(stale.status, 401);
+        assert!(stale.message.contains("300 seconds"), "{}", stale.message);
+    }
+
+    #[test]
+    fn a_future_timestamp_beyond_the_tolerance_is_rejected() {
+        let (secret, body, signature, timestamp) = vector(1);
+        assert!(check(&scheme(&secret), Some(&signature), &body, timestamp - 301).is_err());
+        assert!(check(&scheme(&secret), Some(&signature), &body, timestamp - 300).is_ok());
+    }
+
+    #[test]
+    fn tampered_body_wrong_secret_and_missing_header_are_rejected() {
+        let (secret, mut body, signature, timestamp) = vector(0);
+        assert!(check(&scheme("whsec_other"), Some(&signature), &body, timestamp).is_err());
+        let missing = check(&scheme(&secret), None, &body, timestamp).unwrap_err();
+        assert_eq!(missing.message, "missing Stripe-Signature header");
+        body[10] ^= 1;
+        let tampered = check(&scheme(&secret), Some(&signature), &body, timestamp).unwrap_err();
+        assert_eq!(tampered.status, 401);
+    }
+
+    #[test]
+    fn the_whsec_prefix_is_part_of_the_key() {
+        let (secret, body, signature, timestamp) = vector(1);
+        let stripped = secret.strip_prefix("whsec_").unwrap();
+        assert!(check(&scheme(stripped), Some(&signature), &body, timestamp).is_err());
+    }
+
+    #[test]
+    fn any_v1_may_match_any_secret_and_v0_alone_is_not_enough() {
+        let (secret, body, signature, timestamp) = vector(0);
+        let rotated = Stripe::new(
+            &["whsec_new".to_owned(), secret.clone()],
+            Duration::from_secs(300),
+        );
+        let (t, rest) = signature.split_once(',').unwrap();
+        let with_decoy = format!("{t},v1={},{rest}", "00".repeat(32));
+        assert_eq!(check(&rotated, Some(&with_decoy), &body, timestamp), Ok(()));
+        let v0 = signature.split(',').find(|s| s.starts_with("v0=")).unwrap();
+        let only_v0 = format!("{t},{v0}");
+        let err = check(&scheme(&secret), Some(&only_v0), &body, timestamp).unwrap_err();
+        assert!(err.message.contains("v1="), "{}", err.message);
+    }
+
+    #[test]
+    fn type_and_id_come_from_the_event() {
+        let headers = HeaderMap::new();
+        let query = BTreeMap::new();
+        let stripe = scheme("whsec_x");
+        let body = fixture("dj-stripe.event_external_account_card_created.json");
+        let expected: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let req = Incoming {
+            method: &Method::POST,
+            headers: &headers,
+            query: &query,
+            rest: "",
+            url: "",
+            body: &body,
+            now: 0,
+        };
+        assert_eq!(
+            stripe.event_type(&req).as_deref(),
+            expected["type"].as_str()
+        );
+        assert_eq!(
+            stripe.event_type(&req).as_deref(),
+            Some("account.external_account.created")
+        );
+        assert_eq!(stripe.delivery_id(&req).as_deref(), expected["id"].as_str());
+        assert!(stripe.handshake(&req).is_none());
+    }
+}
