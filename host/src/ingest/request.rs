@@ -26,9 +26,22 @@ pub struct Received {
 }
 
 impl Received {
-    pub fn new(source: String, rest: String, query: Option<String>, method: Method, headers: HeaderMap) -> Received {
-        let mut received =
-            Received { source, rest, query, method, headers, query_map: BTreeMap::new(), url: String::new() };
+    pub fn new(
+        source: String,
+        rest: String,
+        query: Option<String>,
+        method: Method,
+        headers: HeaderMap,
+    ) -> Received {
+        let mut received = Received {
+            source,
+            rest,
+            query,
+            method,
+            headers,
+            query_map: BTreeMap::new(),
+            url: String::new(),
+        };
         received.query_map = received.parse_query();
         received.url = received.build_url();
         received
@@ -44,14 +57,20 @@ impl Received {
             rest: &self.rest,
             url: &self.url,
             body,
-            now: now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64),
+            now: now
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64),
         }
     }
 
     fn parse_query(&self) -> BTreeMap<String, String> {
         self.query
             .as_deref()
-            .map(|query| url::form_urlencoded::parse(query.as_bytes()).into_owned().collect())
+            .map(|query| {
+                url::form_urlencoded::parse(query.as_bytes())
+                    .into_owned()
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -80,9 +99,16 @@ impl Received {
         let headers = self
             .headers
             .iter()
-            .filter_map(|(name, value)| Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned())))
+            .filter_map(|(name, value)| {
+                Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
+            })
             .collect();
-        RequestMeta { method: self.method.to_string(), path: self.path(), query: self.query_map.clone(), headers }
+        RequestMeta {
+            method: self.method.to_string(),
+            path: self.path(),
+            query: self.query_map.clone(),
+            headers,
+        }
     }
 }
 
@@ -98,13 +124,20 @@ pub async fn read_body(body: Body, headers: &HeaderMap, limit: u64) -> Result<By
     if declared.is_some_and(|length| length > limit) {
         return Err(too_large());
     }
-    axum::body::to_bytes(body, usize::try_from(limit).unwrap_or(usize::MAX)).await.map_err(|error| {
-        if std::error::Error::source(&error).is_some_and(|source| source.is::<http_body_util::LengthLimitError>()) {
-            too_large()
-        } else {
-            ApiError::new(StatusCode::BAD_REQUEST, format!("cannot read the body: {error}"))
-        }
-    })
+    axum::body::to_bytes(body, usize::try_from(limit).unwrap_or(usize::MAX))
+        .await
+        .map_err(|error| {
+            if std::error::Error::source(&error)
+                .is_some_and(|source| source.is::<http_body_util::LengthLimitError>())
+            {
+                too_large()
+            } else {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    format!("cannot read the body: {error}"),
+                )
+            }
+        })
 }
 
 pub fn handshake_response(handshake: Handshake) -> Response {

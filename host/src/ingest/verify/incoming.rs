@@ -52,6 +52,10 @@ impl Handshake {
 
     /// An empty answer with `status`.
     pub fn empty(status: u16) -> Handshake {
-        Handshake { status, headers: Vec::new(), body: Vec::new() }
+        Handshake {
+            status,
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
     }
 }
