@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::config::{Config, PluginConfig};
 use crate::delivery::Subscriber;
 use crate::ingest::Verifier;
+use crate::ingest::verify::Certificates;
 use crate::plugin::{CompiledPlugin, LoadError, Plugin, PluginEngine};
 
 use super::{Route, Topology};
@@ -131,10 +132,11 @@ fn assemble(
             .or_default()
             .push(route.clone());
     }
+    let (certificates, http) = source_context(&config);
     let sources = config
         .sources
         .iter()
-        .filter_map(|(name, source)| match Verifier::new(&source.verify) {
+        .filter_map(|(name, source)| match Verifier::new(&source.verify, &certificates, &http) {
             Ok(verifier) => Some((name.clone(), Arc::new(verifier))),
             // Config validation checks keys; one it let through that the scheme still cannot
             // use leaves the source out (its requests get 404), loudly.
@@ -158,4 +160,18 @@ fn assemble(
         subscribers,
         routes_by_source,
     }
+}
+
+/// What the certificate-based schemes share: certificates (pinned in `[server.certificates]`,
+/// else fetched and cached) and a client for calls to providers, which never follows redirects.
+fn source_context(config: &Config) -> (Certificates, reqwest::Client) {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .expect("an HTTP client with default settings builds");
+    (
+        Certificates::new(config.server.certificates.clone(), http.clone()),
+        http,
+    )
 }

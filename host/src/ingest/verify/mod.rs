@@ -2,6 +2,7 @@
 //! an event at all or one of the provider's handshakes? One file per scheme; each checks
 //! exactly what the provider's own SDK checks, comparing secrets in constant time.
 
+mod certificates;
 mod eventgrid;
 mod github;
 mod hmac_sha256;
@@ -10,14 +11,19 @@ mod mailchimp;
 mod mailgun;
 mod mandrill;
 mod openstack;
+mod paypal;
+mod sendgrid;
 mod shopify;
 mod slack;
+mod sns;
+mod sources;
 mod standard_webhooks;
 mod stripe;
 mod websub;
 
 use http::HeaderMap;
 
+pub use certificates::Certificates;
 pub use incoming::{Handshake, Incoming};
 
 use crate::config::Verify;
@@ -38,14 +44,19 @@ impl Rejection {
     }
 }
 
-/// Defines [`Verifier`] over the schemes that share one interface: `verify`, `handshake`,
-/// `event_type` and `delivery_id`, each taking the [`Incoming`] request.
+/// Defines [`Verifier`] over the schemes, which share one interface: `verify`, `handshake`,
+/// `event_type` and `delivery_id`, each taking the [`Incoming`] request. The `async` ones
+/// fetch certificates or call the provider back.
 macro_rules! schemes {
-    ($($variant:ident($scheme:ty)),* $(,)?) => {
+    (
+        sync { $($variant:ident($scheme:ty)),* $(,)? }
+        async { $($async_variant:ident($async_scheme:ty)),* $(,)? }
+    ) => {
         /// A source's verification scheme, with its secrets decoded once per load.
         pub enum Verifier {
             None,
             $($variant($scheme),)*
+            $($async_variant($async_scheme),)*
         }
 
         impl Verifier {
@@ -54,6 +65,7 @@ macro_rules! schemes {
                 match self {
                     Verifier::None => Ok(()),
                     $(Verifier::$variant(scheme) => scheme.verify(req),)*
+                    $(Verifier::$async_variant(scheme) => scheme.verify(req).await,)*
                 }
             }
 
@@ -64,6 +76,7 @@ macro_rules! schemes {
                 match self {
                     Verifier::None => None,
                     $(Verifier::$variant(scheme) => scheme.handshake(req),)*
+                    $(Verifier::$async_variant(scheme) => scheme.handshake(req).await,)*
                 }
             }
 
@@ -72,6 +85,7 @@ macro_rules! schemes {
                 match self {
                     Verifier::None => None,
                     $(Verifier::$variant(scheme) => scheme.delivery_id(req),)*
+                    $(Verifier::$async_variant(scheme) => scheme.delivery_id(req),)*
                 }
             }
 
@@ -80,6 +94,7 @@ macro_rules! schemes {
                 match self {
                     Verifier::None => None,
                     $(Verifier::$variant(scheme) => scheme.event_type(req),)*
+                    $(Verifier::$async_variant(scheme) => scheme.event_type(req),)*
                 }
             }
         }
@@ -87,22 +102,34 @@ macro_rules! schemes {
 }
 
 schemes! {
-    HmacSha256(hmac_sha256::HmacSha256),
-    Github(github::Github),
-    StandardWebhooks(standard_webhooks::StandardWebhooks),
-    Stripe(stripe::Stripe),
-    Shopify(shopify::Shopify),
-    Slack(slack::Slack),
-    Mailgun(mailgun::Mailgun),
-    Mandrill(mandrill::Mandrill),
-    Mailchimp(mailchimp::Mailchimp),
-    Websub(websub::Websub),
-    Eventgrid(eventgrid::Eventgrid),
-    Openstack(openstack::Openstack),
+    sync {
+        HmacSha256(hmac_sha256::HmacSha256),
+        Github(github::Github),
+        StandardWebhooks(standard_webhooks::StandardWebhooks),
+        Stripe(stripe::Stripe),
+        Shopify(shopify::Shopify),
+        Slack(slack::Slack),
+        Mailgun(mailgun::Mailgun),
+        Mandrill(mandrill::Mandrill),
+        Mailchimp(mailchimp::Mailchimp),
+        Websub(websub::Websub),
+        Eventgrid(eventgrid::Eventgrid),
+        Openstack(openstack::Openstack),
+    }
+    async {
+        Paypal(sources::Paypal),
+        Sns(sources::Sns),
+        Sendgrid(sources::Sendgrid),
+    }
 }
 
 impl Verifier {
-    pub fn new(verify: &Verify) -> Result<Verifier, String> {
+    /// `certificates` serves the certificate-based schemes; `http` makes their outgoing calls.
+    pub fn new(
+        verify: &Verify,
+        certificates: &Certificates,
+        http: &reqwest::Client,
+    ) -> Result<Verifier, String> {
         Ok(match verify {
             Verify::None => Verifier::None,
             Verify::HmacSha256 {
@@ -150,12 +177,18 @@ impl Verifier {
             Verify::Openstack { secret } => {
                 Verifier::Openstack(openstack::Openstack::new(secret.clone()))
             }
-            Verify::Paypal { .. } | Verify::Sns { .. } | Verify::Sendgrid { .. } => {
-                return Err(format!(
-                    "the {} scheme is not available in this build",
-                    verify.scheme()
-                ));
+            Verify::Paypal { webhook_id } => {
+                Verifier::Paypal(sources::Paypal::new(webhook_id, certificates.clone()))
             }
+            Verify::Sns { topics } => Verifier::Sns(sources::Sns::new(
+                topics,
+                certificates.clone(),
+                http.clone(),
+            )),
+            Verify::Sendgrid {
+                public_key,
+                tolerance,
+            } => Verifier::Sendgrid(sources::Sendgrid::new(public_key, *tolerance)?),
         })
     }
 }

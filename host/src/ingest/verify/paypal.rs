@@ -1,0 +1,496 @@
+//! PayPal: `PAYPAL-TRANSMISSION-SIG` is base64 RSA PKCS#1 v1.5 SHA-256 (`PAYPAL-AUTH-ALGO:
+//! SHA256withRSA`) over `<PAYPAL-TRANSMISSION-ID>|<PAYPAL-TRANSMISSION-TIME>|<webhook id>|<CRC-32
+//! of the body, unsigned decimal>`, with the key of the certificate at `PAYPAL-CERT-URL`.
+//!
+//! As PayPal's Java SDK (`Event.validateReceivedEvent`, `SSLUtil.validateCertificateChain`):
+//! the certificate must be valid now and be PayPal's message-signing certificate (a subject CN
+//! `messageverificationcerts….paypal.com`; the subjectAltName DNS names count too). Instead of
+//! the SDK's chain check against a bundled DigiCert intermediate, the certificate is trusted for
+//! where it comes from: fetched over HTTPS (web PKI) from PayPal's API hosts only, or pinned in
+//! config. Like the SDK, the transmission time is not bounded: PayPal redelivers for days.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use http::HeaderMap;
+
+use super::certificates::{Certificates, HostRule, SignatureAlgorithm};
+use super::incoming::Incoming;
+use super::{Rejection, header};
+
+pub struct Paypal {
+    webhook_id: String,
+}
+
+impl Paypal {
+    /// `webhook_id` is the id PayPal gave the webhook (developer dashboard or `POST
+    /// /v1/notifications/webhooks`); it is part of what PayPal signs.
+    pub fn new(webhook_id: String) -> Paypal {
+        Paypal { webhook_id }
+    }
+
+    pub async fn verify(&self, req: &Incoming<'_>, certs: &Certificates) -> Result<(), Rejection> {
+        let transmission_id = required(req.headers, "paypal-transmission-id")?;
+        let transmission_time = required(req.headers, "paypal-transmission-time")?;
+        let signature = required(req.headers, "paypal-transmission-sig")?;
+        let cert_url = required(req.headers, "paypal-cert-url")?;
+        let algorithm = required(req.headers, "paypal-auth-algo")?;
+        if !algorithm.eq_ignore_ascii_case("SHA256withRSA") {
+            return Err(Rejection::unauthorized(format!(
+                "PAYPAL-AUTH-ALGO {algorithm} is not supported; PayPal signs with SHA256withRSA"
+            )));
+        }
+        let signature = BASE64
+            .decode(signature.trim())
+            .map_err(|_| Rejection::unauthorized("PAYPAL-TRANSMISSION-SIG is not base64"))?;
+
+        let certificate = certs.get(cert_url, HostRule::PAYPAL).await?;
+        if !certificate
+            .common_names
+            .iter()
+            .chain(&certificate.dns_names)
+            .any(|name| is_message_verification_name(name))
+        {
+            return Err(Rejection::unauthorized(format!(
+                "the certificate at PAYPAL-CERT-URL {cert_url} is not PayPal's message \
+                 verification certificate (messageverificationcerts.paypal.com)"
+            )));
+        }
+        certificate.check_valid_at(req.now)?;
+
+        let message = format!(
+            "{transmission_id}|{transmission_time}|{}|{}",
+            self.webhook_id,
+            crc32fast::hash(req.body)
+        );
+        if certificate.public_key.verify(
+            SignatureAlgorithm::RsaPkcs1Sha256,
+            message.as_bytes(),
+            &signature,
+        ) {
+            Ok(())
+        } else {
+            Err(Rejection::unauthorized(
+                "PAYPAL-TRANSMISSION-SIG does not match the body, the transmission headers and \
+                 the source's webhook_id",
+            ))
+        }
+    }
+}
+
+/// The SDK's rule: `CN=messageverificationcerts…` ending in `.paypal.com` (live
+/// `messageverificationcerts.paypal.com`, sandbox `messageverificationcerts.sandbox.paypal.com`).
+fn is_message_verification_name(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    name.starts_with("messageverificationcerts") && name.ends_with(".paypal.com")
+}
+
+/// The event type: the body's `event_type` (e.g. `PAYMENT.CAPTURE.COMPLETED`).
+pub fn event_type(body: &[u8]) -> Option<String> {
+    string_field(body, "event_type")
+}
+
+/// The event's id, `WH-…`: the same on each redelivery and on a dashboard "resend", where
+/// PAYPAL-TRANSMISSION-ID names one transmission.
+pub fn delivery_id(body: &[u8]) -> Option<String> {
+    string_field(body, "id")
+}
+
+fn string_field(body: &[u8], name: &str) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    value.get(name)?.as_str().map(str::to_owned)
+}
+
+fn required<'a>(headers: &'a HeaderMap, name: &str) -> Result<&'a str, Rejection> {
+    header(headers, name).ok_or_else(|| {
+        Rejection::unauthorized(format!("missing {} header", name.to_ascii_uppercase()))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::path::PathBuf;
+
+    use http::{HeaderName, HeaderValue, Method};
+
+    use super::super::certificates::test_support::{TEST_NOW, fixture, pin_test_certificate, sign};
+    use super::*;
+
+    /// One vector of `paypal/vectors.json`.
+    struct Vector {
+        webhook_id: String,
+        headers: HeaderMap,
+        body: Vec<u8>,
+        cert_url: String,
+        cert_file: PathBuf,
+    }
+
+    fn vectors() -> Vec<Vector> {
+        let text = std::fs::read(fixture("paypal/vectors.json")).unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&text).unwrap();
+        json["vectors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|vector| vector["valid"] == true)
+            .map(|vector| {
+                let mut headers = HeaderMap::new();
+                for (name, value) in vector["headers"].as_object().unwrap() {
+                    headers.insert(
+                        HeaderName::try_from(name.as_str()).unwrap(),
+                        HeaderValue::from_str(value.as_str().unwrap()).unwrap(),
+                    );
+                }
+                let file =
+                    |key: &str| fixture(&format!("paypal/{}", vector[key].as_str().unwrap()));
+                Vector {
+                    webhook_id: vector["webhook_id"].as_str().unwrap().to_owned(),
+                    cert_url: vector["headers"]["PAYPAL-CERT-URL"]
+                        .as_str()
+                        .unwrap()
+                        .to_owned(),
+                    headers,
+                    body: std::fs::read(file("body_file")).unwrap(),
+                    cert_file: file("certificate_file"),
+                }
+            })
+            .collect()
+    }
+
+    /// Pins every vector's certificate for its URL.
+    fn pinned_certs() -> Certificates {
+        let pinned = vectors()
+            .into_iter()
+            .map(|vector| (vector.cert_url, vector.cert_file))
+            .collect();
+        Certificates::new(pinned, reqwest::Client::new())
+    }
+
+    /// A time inside both fixture certificates' validity: 2019-04-20T00:00:00Z.
+    const FIXTURE_NOW: i64 = 1_555_718_400;
+
+    async fn check(
+        webhook_id: &str,
+        headers: &HeaderMap,
+        body: &[u8],
+        now: i64,
+        certs: &Certificates,
+    ) -> Result<(), Rejection> {
+        let query = BTreeMap::new();
+        let req = Incoming {
+            method: &Method::POST,
+            headers,
+            query: &query,
+            rest: "",
+            url: "https://hooks.example.com/hooks/paypal",
+            body,
+            now,
+        };
+        Paypal::new(webhook_id.to_owned()).verify(&req, certs).await
+    }
+
+    #[tokio::test]
+    async fn accepts_every_fixture_vector() {
+        let certs = pinned_certs();
+        let vectors = vectors();
+        assert_eq!(vectors.len(), 2);
+        for vector in &vectors {
+            // Each inside its own certificate's validity, too.
+            let transmitted = humantime::parse_rfc3339(
+                vector.headers["paypal-transmission-time"].to_str().unwrap(),
+            )
+            .unwrap()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+            for now in [FIXTURE_NOW, transmitted] {
+                check(
+                    &vector.webhook_id,
+                    &vector.headers,
+                    &vector.body,
+                    now,
+                    &certs,
+                )
+                .await
+                .unwrap_or_else(|err| panic!("{}: {err:?}", vector.webhook_id));
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn rejects_the_wrong_webhook_id() {
+        // The vectors' negative case: ValidateCertTest.testInvalidWebhookId.
+        let vector = &vectors()[0];
+        let err = check(
+            "NotToBeFound",
+            &vector.headers,
+            &vector.body,
+            FIXTURE_NOW,
+            &pinned_certs(),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err.status, 401);
+        assert_eq!(
+            err.message,
+            "PAYPAL-TRANSMISSION-SIG does not match the body, the transmission headers and the \
+             source's webhook_id"
+        );
+    }
+
+    #[tokio::test]
+    async fn rejects_a_tampered_body_or_header() {
+        let certs = pinned_certs();
+        let vector = &vectors()[0];
+        let mut body = vector.body.clone();
+        body[10] ^= 1;
+        assert!(
+            check(
+                &vector.webhook_id,
+                &vector.headers,
+                &body,
+                FIXTURE_NOW,
+                &certs
+            )
+            .await
+            .is_err()
+        );
+
+        let mut headers = vector.headers.clone();
+        let later = vector.headers["paypal-transmission-time"]
+            .to_str()
+            .unwrap()
+            .replace("33Z", "34Z");
+        headers.insert(
+            "paypal-transmission-time",
+            HeaderValue::from_str(&later).unwrap(),
+        );
+        assert!(
+            check(
+                &vector.webhook_id,
+                &headers,
+                &vector.body,
+                FIXTURE_NOW,
+                &certs
+            )
+            .await
+            .is_err()
+        );
+
+        // Another vector's signature.
+        let mut headers = vector.headers.clone();
+        headers.insert(
+            "paypal-transmission-sig",
+            vectors()[1].headers["paypal-transmission-sig"].clone(),
+        );
+        assert!(
+            check(
+                &vector.webhook_id,
+                &headers,
+                &vector.body,
+                FIXTURE_NOW,
+                &certs
+            )
+            .await
+            .is_err()
+        );
+
+        let mut headers = vector.headers.clone();
+        headers.insert(
+            "paypal-transmission-sig",
+            HeaderValue::from_static("not base64!"),
+        );
+        let err = check(
+            &vector.webhook_id,
+            &headers,
+            &vector.body,
+            FIXTURE_NOW,
+            &certs,
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err.message, "PAYPAL-TRANSMISSION-SIG is not base64");
+    }
+
+    #[tokio::test]
+    async fn rejects_missing_headers_and_other_algorithms() {
+        let certs = pinned_certs();
+        let vector = &vectors()[0];
+        for name in [
+            "paypal-transmission-id",
+            "paypal-transmission-time",
+            "paypal-transmission-sig",
+            "paypal-cert-url",
+            "paypal-auth-algo",
+        ] {
+            let mut headers = vector.headers.clone();
+            headers.remove(name);
+            let err = check(
+                &vector.webhook_id,
+                &headers,
+                &vector.body,
+                FIXTURE_NOW,
+                &certs,
+            )
+            .await
+            .unwrap_err();
+            assert_eq!(err.status, 401);
+            assert_eq!(
+                err.message,
+                format!("missing {} header", name.to_ascii_uppercase())
+            );
+        }
+        let mut headers = vector.headers.clone();
+        headers.insert("paypal-auth-algo", HeaderValue::from_static("SHA1withRSA"));
+        let err = check(
+            &vector.webhook_id,
+            &headers,
+            &vector.body,
+            FIXTURE_NOW,
+            &certs,
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(
+            err.message,
+            "PAYPAL-AUTH-ALGO SHA1withRSA is not supported; PayPal signs with SHA256withRSA"
+        );
+    }
+
+    #[tokio::test]
+    async fn rejects_a_certificate_outside_its_validity() {
+        let certs = pinned_certs();
+        let vector = &vectors()[0];
+        // The 2019 certificate expired 2021-05-24T12:00:00Z.
+        let err = check(
+            &vector.webhook_id,
+            &vector.headers,
+            &vector.body,
+            1_621_857_601,
+            &certs,
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err.status, 401);
+        assert_eq!(
+            err.message,
+            "the signing certificate expired at 2021-05-24T12:00:00Z"
+        );
+        let err = check(
+            &vector.webhook_id,
+            &vector.headers,
+            &vector.body,
+            1_554_163_199,
+            &certs,
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(
+            err.message,
+            "the signing certificate is not valid before 2019-04-02T00:00:00Z"
+        );
+    }
+
+    #[tokio::test]
+    async fn rejects_cert_urls_off_paypal_hosts() {
+        // Nothing pinned: the URL must be on PayPal's hosts, and is refused before any fetch.
+        let certs = Certificates::new(BTreeMap::new(), reqwest::Client::new());
+        let vector = &vectors()[0];
+        for url in [
+            "https://evil.example/v1/notifications/certs/CERT-360caa42-fca2a594-1d93a270",
+            "http://api.sandbox.paypal.com/v1/notifications/certs/CERT-360caa42-fca2a594-1d93a270",
+            "https://api.sandbox.paypal.com.evil.example/v1/notifications/certs/CERT-1",
+        ] {
+            let mut headers = vector.headers.clone();
+            headers.insert("paypal-cert-url", HeaderValue::from_str(url).unwrap());
+            let err = check(
+                &vector.webhook_id,
+                &headers,
+                &vector.body,
+                FIXTURE_NOW,
+                &certs,
+            )
+            .await
+            .unwrap_err();
+            assert_eq!(err.status, 401);
+            assert!(
+                err.message.contains("refusing to fetch it"),
+                "{}",
+                err.message
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn rejects_a_certificate_that_is_not_paypals_even_if_it_signed() {
+        // A forger's certificate: a good signature by its own key, but not PayPal's name.
+        let dir = tempfile::tempdir().unwrap();
+        let url = "https://api.paypal.com/v1/notifications/certs/CERT-forged";
+        let certs = Certificates::new(pin_test_certificate(&dir, url), reqwest::Client::new());
+        let body = br#"{"id":"WH-1","event_type":"PAYMENT.CAPTURE.COMPLETED"}"#;
+        let message = format!("tid|2030-01-01T00:00:00Z|WH-ID|{}", crc32fast::hash(body));
+        let mut headers = HeaderMap::new();
+        headers.insert("paypal-transmission-id", HeaderValue::from_static("tid"));
+        headers.insert(
+            "paypal-transmission-time",
+            HeaderValue::from_static("2030-01-01T00:00:00Z"),
+        );
+        headers.insert(
+            "paypal-auth-algo",
+            HeaderValue::from_static("SHA256withRSA"),
+        );
+        headers.insert("paypal-cert-url", HeaderValue::from_static(url));
+        headers.insert(
+            "paypal-transmission-sig",
+            HeaderValue::from_str(&BASE64.encode(sign(message.as_bytes()))).unwrap(),
+        );
+        // The signature itself is good: only the certificate's name gives the forger away.
+        let forged = certs.get(url, HostRule::PAYPAL).await.unwrap();
+        assert!(forged.public_key.verify(
+            SignatureAlgorithm::RsaPkcs1Sha256,
+            message.as_bytes(),
+            &sign(message.as_bytes())
+        ));
+        let err = check("WH-ID", &headers, body, TEST_NOW, &certs)
+            .await
+            .unwrap_err();
+        assert_eq!(err.status, 401);
+        assert_eq!(
+            err.message,
+            "the certificate at PAYPAL-CERT-URL https://api.paypal.com/v1/notifications/certs/\
+             CERT-forged is not PayPal's message verification certificate \
+             (messageverificationcerts.paypal.com)"
+        );
+    }
+
+    #[test]
+    fn message_verification_names() {
+        assert!(is_message_verification_name(
+            "messageverificationcerts.paypal.com"
+        ));
+        assert!(is_message_verification_name(
+            "messageverificationcerts.sandbox.paypal.com"
+        ));
+        assert!(!is_message_verification_name(
+            "messageverificationcerts.paypal.com.evil.example"
+        ));
+        assert!(!is_message_verification_name("evil.paypal.com"));
+        assert!(!is_message_verification_name("sns.amazonaws.com"));
+    }
+
+    #[test]
+    fn event_type_and_delivery_id_come_from_the_body() {
+        let vector = &vectors()[0];
+        assert_eq!(
+            event_type(&vector.body).as_deref(),
+            Some("PAYMENTS.PAYMENT.CREATED")
+        );
+        // The event id (`WH-…`), not the transmission id.
+        let body: serde_json::Value = serde_json::from_slice(&vector.body).unwrap();
+        let id = delivery_id(&vector.body).unwrap();
+        assert!(id.starts_with("WH-"), "{id}");
+        assert_eq!(body["id"], id.as_str());
+        assert_eq!(event_type(b"not json"), None);
+        assert_eq!(delivery_id(br#"{"id": 5}"#), None);
+    }
+}
