@@ -52,7 +52,19 @@ pub const PLUGINS: &[Plugin] = &[
         transport: Transport::Function,
     },
     Plugin {
+        package: "stripe-to-slack",
+        transport: Transport::Function,
+    },
+    Plugin {
+        package: "shopify-order-compact",
+        transport: Transport::Function,
+    },
+    Plugin {
         package: "split-commits",
+        transport: Transport::Command,
+    },
+    Plugin {
+        package: "sns-unwrap",
         transport: Transport::Command,
     },
 ];
