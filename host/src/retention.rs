@@ -1,35 +1,58 @@
 //! Pruning: the store keeps settled events for `retention` and events with dead messages for
 //! `dead_retention` (routes.toml `[server]`), then removes them, so it does not grow forever.
+//! Provider delivery ids are kept for the longest `dedup` window of any source, whatever the
+//! retention, so a redelivery is recognised for as long as promised.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::store::Store;
+use crate::config::Config;
+use crate::store::{Expiry, PRUNE_BATCH, Store};
 use crate::topology::reload::Reloader;
 
-/// How often the store is pruned. Retention is counted in days; an hour's slack is nothing.
-const EVERY: Duration = Duration::from_secs(600);
+/// How often the store is pruned. Each round removes everything expired, batch by batch.
+const EVERY: Duration = Duration::from_secs(60);
 
 pub fn spawn(store: Store, reloader: Arc<Reloader>) {
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(EVERY);
         loop {
             ticks.tick().await;
-            let server = &reloader.current().config.server;
-            let now = crate::clock::now_ms();
-            let before = |age: Duration| {
-                now.saturating_sub(i64::try_from(age.as_millis()).unwrap_or(i64::MAX))
-            };
-            match store
-                .prune(before(server.retention), before(server.dead_retention))
-                .await
-            {
-                Ok(0) => {}
-                Ok(removed) => {
-                    tracing::info!(events = removed, "pruned events past their retention")
+            let expiry = expiry(&reloader.current().config, crate::clock::now_ms());
+            let mut removed = 0;
+            loop {
+                match store.prune(expiry).await {
+                    Ok(count) => {
+                        removed += count;
+                        if count < PRUNE_BATCH {
+                            break;
+                        }
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "cannot prune the store");
+                        break;
+                    }
                 }
-                Err(error) => tracing::warn!(%error, "cannot prune the store"),
+            }
+            if removed > 0 {
+                tracing::info!(events = removed, "pruned events past their retention");
             }
         }
     });
+}
+
+fn expiry(config: &Config, now: i64) -> Expiry {
+    let before =
+        |age: Duration| now.saturating_sub(i64::try_from(age.as_millis()).unwrap_or(i64::MAX));
+    let longest_window = config
+        .sources
+        .values()
+        .filter_map(|source| source.dedup.as_ref())
+        .map(|dedup| dedup.window)
+        .max();
+    Expiry {
+        settled_before: before(config.server.retention),
+        dead_before: before(config.server.dead_retention),
+        dedup_before: before(longest_window.unwrap_or_default()),
+    }
 }

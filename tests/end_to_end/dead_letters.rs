@@ -8,14 +8,6 @@ fn trouble() -> String {
     "database is down; ".repeat(300)
 }
 
-/// `wasmhook ARGS --admin URL`, asserting it succeeds; returns what it printed, as JSON.
-async fn cli_ok(router: &Router, args: &[&str]) -> Value {
-    let output = run_cli(&[args, &["--admin", router.admin_url()]].concat()).await;
-    let printed = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "wasmhook {args:?}: {output:?}");
-    serde_json::from_str(&printed).unwrap_or_else(|e| panic!("not JSON ({e}): {printed}"))
-}
-
 fn ids(listed: &Value) -> Vec<&str> {
     let messages = listed["messages"].as_array().expect("a message list");
     messages.iter().map(|m| m["id"].as_str().unwrap()).collect()
@@ -62,7 +54,10 @@ async fn a_dead_letter_keeps_every_attempt_and_is_delivered_when_retried() {
     }
     let listed = router.admin_get("/api/messages?status=dead").await;
     assert_eq!(ids(&listed), [&dead[1], &dead[0]], "newest first");
-    assert_eq!(ids(&cli_ok(&router, &["messages", "list"]).await).len(), 2);
+    assert_eq!(
+        ids(&admin_cli(&router, &["messages", "list"]).await).len(),
+        2
+    );
 
     ci.answer_always(200);
     let path = format!("/api/messages/{}/retry", dead[0]);
@@ -84,7 +79,7 @@ async fn a_dead_letter_keeps_every_attempt_and_is_delivered_when_retried() {
         "the retry is the same message, same webhook-id"
     );
 
-    let answer = cli_ok(&router, &["messages", "retry", &dead[1]]).await;
+    let answer = admin_cli(&router, &["messages", "retry", &dead[1]]).await;
     assert_eq!(answer, json!({ "id": dead[1], "status": "pending" }));
     wait_delivered(&router, &second, 1).await;
     assert_eq!(same_id(&dead[1]), 3);
@@ -102,10 +97,10 @@ async fn replaying_an_event_makes_new_messages_beside_the_old_ones() {
     let (status, _) = router.admin_post(&format!("/api/events/{id}/replay")).await;
     assert_eq!(status, StatusCode::ACCEPTED);
     wait_delivered(&router, &id, 2).await;
-    cli_ok(&router, &["events", "replay", &id]).await;
+    admin_cli(&router, &["events", "replay", &id]).await;
     wait_delivered(&router, &id, 3).await;
 
-    let shown = cli_ok(&router, &["events", "show", &id]).await;
+    let shown = admin_cli(&router, &["events", "show", &id]).await;
     let all = messages(&shown);
     assert_eq!(
         all[0]["id"],
@@ -118,7 +113,7 @@ async fn replaying_an_event_makes_new_messages_beside_the_old_ones() {
             .await;
         assert_eq!(received.json(), json!({ "n": 7 }));
     }
-    let listed = cli_ok(&router, &["events", "list"]).await;
+    let listed = admin_cli(&router, &["events", "list"]).await;
     assert_eq!(
         listed["events"].as_array().unwrap().len(),
         1,

@@ -1,5 +1,6 @@
-//! A failing subscriber is retried on its own schedule, attempt by attempt, and what it says
-//! about itself (`Retry-After`, `429`, not answering in time) moves its next attempt.
+//! A failing subscriber is retried on its own schedule, attempt by attempt; what it says about
+//! itself (`Retry-After`, `429`, not answering in time) moves its next attempt; a redirect is
+//! a failed attempt, never followed.
 
 use std::time::Duration;
 
@@ -132,4 +133,18 @@ async fn a_429_or_a_timeout_puts_the_next_attempt_at_least_a_minute_away() {
         1,
         "no second attempt within the minute"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirect_is_a_failed_attempt_and_is_not_followed() {
+    let elsewhere = Subscriber::ok().await;
+    let location = elsewhere.url().to_owned();
+    let moved = Subscriber::replying(move |_, _| Reply::status(307).header("location", &location));
+    let router = Router::start(&plain_route(&[("moved", &moved.await, "retry = []")])).await;
+
+    let id = accepted(router.post_hook("plain", r#"{"n":1}"#, JSON).await);
+    let event = router.wait_settled(&id).await;
+    assert_eq!(messages(&event)[0]["status"], "dead", "{event}");
+    assert_eq!(attempt_statuses(&messages(&event)[0]), [json!(307)]);
+    assert!(elsewhere.received().is_empty(), "the redirect was followed");
 }

@@ -79,9 +79,12 @@ pub async fn healthz() -> impl IntoResponse {
     axum::Json(serde_json::json!({ "status": "ok" }))
 }
 
-/// The store answers and every plugin is loaded (a failed reload keeps a loaded version, so
-/// readiness only drops if the store does).
+/// The store answers, every plugin is loaded (a failed reload keeps a loaded version) and the
+/// router is not shutting down: a load balancer stops sending to a draining instance.
 pub async fn readyz(State(ingest): State<Ingest>) -> Response {
+    if !ingest.accepting.load(std::sync::atomic::Ordering::SeqCst) {
+        return ApiError::unavailable("wasmhook is shutting down").into_response();
+    }
     match ingest.store.list_events(None, None, 1).await {
         Ok(_) => axum::Json(serde_json::json!({ "status": "ready" })).into_response(),
         Err(error) => ApiError::unavailable(format!("the event store is not available: {error}"))

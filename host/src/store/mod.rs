@@ -35,6 +35,7 @@ use std::sync::{Arc, Mutex};
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{mpsc, oneshot};
 
+pub use writer::{Expiry, PRUNE_BATCH};
 use writer::{Write, Writer, Written};
 
 /// How many writes may wait for the writer before ingest answers 503: a bound on memory held
@@ -153,15 +154,10 @@ impl Store {
         Ok(self.write(Write::EnableSubscriber { name }).await? == Written::Rows(1))
     }
 
-    /// Removes expired events (see `retention` in routes.toml); returns how many.
-    pub async fn prune(&self, settled_before: i64, dead_before: i64) -> Result<usize, StoreError> {
-        match self
-            .write(Write::Prune {
-                settled_before,
-                dead_before,
-            })
-            .await?
-        {
+    /// Removes up to [`PRUNE_BATCH`] expired events (see `retention` in routes.toml) and
+    /// forgets expired delivery ids; returns how many events.
+    pub async fn prune(&self, expiry: Expiry) -> Result<usize, StoreError> {
+        match self.write(Write::Prune(expiry)).await? {
             Written::Rows(removed) => Ok(removed),
             _ => Ok(0),
         }

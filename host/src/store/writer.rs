@@ -37,10 +37,18 @@ pub(super) enum Write {
     EnableSubscriber {
         name: String,
     },
-    Prune {
-        settled_before: i64,
-        dead_before: i64,
-    },
+    Prune(Expiry),
+}
+
+/// The most events one prune removes; the caller prunes again while a prune removes this many.
+pub const PRUNE_BATCH: usize = 1000;
+
+/// What has expired: events by their age and state, delivery ids by the longest dedup window.
+#[derive(Debug, Clone, Copy)]
+pub struct Expiry {
+    pub settled_before: i64,
+    pub dead_before: i64,
+    pub dedup_before: i64,
 }
 
 /// What a write did, for the writes whose callers branch on it.
@@ -138,7 +146,7 @@ fn apply(conn: &Connection, write: &Write) -> Result<Written, StoreError> {
         Write::EnableSubscriber { name } => {
             rows(conn.execute("DELETE FROM disabled_subscribers WHERE name = ?1", params![name]))
         }
-        Write::Prune { settled_before, dead_before } => prune(conn, *settled_before, *dead_before),
+        Write::Prune(expiry) => prune(conn, expiry),
     }
 }
 
@@ -253,10 +261,17 @@ fn record_attempt(
     Ok(())
 }
 
-/// Removes events older than their retention, with their messages and attempts: settled ones
-/// (nothing pending or dead) before `settled_before`, ones with dead messages before
-/// `dead_before`. Events still pending anywhere are never removed.
-fn prune(conn: &Connection, settled_before: i64, dead_before: i64) -> Result<Written, StoreError> {
+/// Removes up to [`PRUNE_BATCH`] events older than their retention, with their messages and
+/// attempts: settled ones (nothing pending or dead) before `settled_before`, ones with dead
+/// messages before `dead_before`; events still pending anywhere are never removed. Also
+/// forgets provider delivery ids seen before `dedup_before`. Small batches keep each
+/// transaction short, so ingest commits never wait long behind a prune.
+fn prune(conn: &Connection, expiry: &Expiry) -> Result<Written, StoreError> {
+    let Expiry {
+        settled_before,
+        dead_before,
+        dedup_before,
+    } = *expiry;
     conn.execute_batch(
         "CREATE TEMP TABLE IF NOT EXISTS expired (id TEXT PRIMARY KEY) WITHOUT ROWID;
          DELETE FROM temp.expired;",
@@ -270,8 +285,8 @@ fn prune(conn: &Connection, settled_before: i64, dead_before: i64) -> Result<Wri
            AND CASE WHEN EXISTS (SELECT 1 FROM messages m WHERE m.event_id = e.id AND m.status = 'dead')
                     THEN e.received_at < ?1
                     ELSE e.received_at < ?2 END
-         LIMIT 10000",
-        params![dead_before, settled_before],
+         LIMIT ?3",
+        params![dead_before, settled_before, PRUNE_BATCH as i64],
     )?;
     conn.execute(
         "DELETE FROM attempts WHERE message_id IN
@@ -288,7 +303,7 @@ fn prune(conn: &Connection, settled_before: i64, dead_before: i64) -> Result<Wri
     )?;
     conn.execute(
         "DELETE FROM dedup WHERE received_at < ?1",
-        params![settled_before.min(dead_before)],
+        params![dedup_before],
     )?;
     Ok(Written::Rows(removed))
 }

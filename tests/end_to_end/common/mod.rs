@@ -194,3 +194,12 @@ pub fn plain_route(subscribers: &[(&str, &Subscriber, &str)]) -> String {
         "[sources.plain]\n\n{tables}\n[[routes]]\nsource = \"plain\"\nsubscribers = {names:?}\n"
     )
 }
+
+/// `wasmhook ARGS --admin URL` against the router's admin API, asserting it succeeds; returns
+/// what it printed, as JSON.
+pub async fn admin_cli(router: &Router, args: &[&str]) -> Value {
+    let output = run_cli(&[args, &["--admin", router.admin_url()]].concat()).await;
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "wasmhook {args:?}: {output:?}");
+    serde_json::from_str(&printed).unwrap_or_else(|e| panic!("not JSON ({e}): {printed}"))
+}

@@ -253,7 +253,7 @@ impl Router {
             .get(format!("{}{path}", self.admin))
             .send()
             .await
-            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+            .unwrap_or_else(|e| panic!("GET {path}: {e:?}"));
         let status = resp.status();
         let text = resp.text().await.unwrap();
         assert!(status.is_success(), "GET {path} answered {status}: {text}");
@@ -268,7 +268,7 @@ impl Router {
             .post(format!("{}{path}", self.admin))
             .send()
             .await
-            .unwrap_or_else(|e| panic!("POST {path}: {e}"));
+            .unwrap_or_else(|e| panic!("POST {path}: {e:?}"));
         let status = resp.status();
         let bytes = resp.bytes().await.unwrap_or_default();
         (
@@ -441,7 +441,7 @@ impl Ingest {
             .get(format!("{}{path}", self.base))
             .send()
             .await
-            .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+            .unwrap_or_else(|e| panic!("GET {path}: {e:?}"))
             .status()
     }
 }

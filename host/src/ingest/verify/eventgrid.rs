@@ -180,20 +180,13 @@ fn origin_matches(origin: &str, allowed: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
+    use http::Method;
 
-    use http::{HeaderMap, HeaderName, HeaderValue, Method};
-
+    use super::super::test_support::{TestRequest, fixture, fixture_json};
     use super::*;
 
-    const FIXTURES: &str = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/fixtures/azure-eventgrid/"
-    );
-
-    fn fixture(name: &str) -> Vec<u8> {
-        std::fs::read(format!("{FIXTURES}{name}")).expect("fixture is readable")
-    }
+    const FIXTURES: &str = "azure-eventgrid";
+    const URL: &str = "https://hooks.example.com/hooks/grid";
 
     const EVENTS: [(&str, &str, &str); 5] = [
         (
@@ -223,41 +216,6 @@ mod tests {
         ),
     ];
 
-    fn incoming<'a>(
-        method: &'a Method,
-        headers: &'a HeaderMap,
-        query: &'a BTreeMap<String, String>,
-        body: &'a [u8],
-    ) -> Incoming<'a> {
-        Incoming {
-            method,
-            headers,
-            query,
-            rest: "",
-            url: "https://hooks.example.com/hooks/grid",
-            body,
-            now: 1_700_000_000,
-        }
-    }
-
-    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
-        let mut headers = HeaderMap::new();
-        for (name, value) in pairs {
-            headers.insert(
-                HeaderName::from_bytes(name.as_bytes()).unwrap(),
-                HeaderValue::from_str(value).unwrap(),
-            );
-        }
-        headers
-    }
-
-    fn query(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
-    }
-
     fn with_secret() -> Eventgrid {
         Eventgrid::new(Some("s3cret".into()), "X-Grid-Secret".into(), vec![])
     }
@@ -265,60 +223,54 @@ mod tests {
     #[test]
     fn every_fixture_is_accepted_with_the_secret_in_the_header_or_the_query() {
         let grid = with_secret();
-        let by_header = headers(&[("x-grid-secret", "s3cret")]);
-        let no_headers = HeaderMap::new();
-        let no_query = query(&[]);
-        let by_query = query(&[("code", "s3cret")]);
         for (file, event_type, id) in EVENTS {
-            let body = fixture(file);
-            for req in [
-                incoming(&Method::POST, &by_header, &no_query, &body),
-                incoming(&Method::POST, &no_headers, &by_query, &body),
+            let plain = TestRequest::post(URL, fixture(FIXTURES, file));
+            for request in [
+                plain.clone().header("x-grid-secret", "s3cret"),
+                plain.clone().query("code", "s3cret"),
             ] {
+                let req = request.incoming();
                 assert_eq!(grid.verify(&req), Ok(()), "{file}");
                 assert_eq!(grid.event_type(&req).as_deref(), Some(event_type), "{file}");
                 assert_eq!(grid.delivery_id(&req).as_deref(), Some(id), "{file}");
             }
             let open = Eventgrid::new(None, String::new(), vec![]);
-            let req = incoming(&Method::POST, &no_headers, &no_query, &body);
-            assert_eq!(open.verify(&req), Ok(()));
+            assert_eq!(open.verify(&plain.incoming()), Ok(()));
         }
     }
 
     #[test]
     fn wrong_and_missing_secrets_are_rejected() {
         let grid = with_secret();
-        let body = fixture("azure-sdk-for-java.StorageBlobCreatedEvent.json");
-        let none = query(&[]);
-        let wrong = headers(&[("x-grid-secret", "s3cret2")]);
-        let err = grid
-            .verify(&incoming(&Method::POST, &wrong, &none, &body))
-            .unwrap_err();
+        let plain = TestRequest::post(
+            URL,
+            fixture(FIXTURES, "azure-sdk-for-java.StorageBlobCreatedEvent.json"),
+        );
+        let wrong = plain.clone().header("x-grid-secret", "s3cret2");
+        let err = grid.verify(&wrong.incoming()).unwrap_err();
         assert_eq!(err.status, 401);
-        let wrong_code = query(&[("code", "S3CRET")]);
-        let no_headers = HeaderMap::new();
-        let req = incoming(&Method::POST, &no_headers, &wrong_code, &body);
-        assert_eq!(grid.verify(&req).unwrap_err().status, 401);
-        let err = grid
-            .verify(&incoming(&Method::POST, &no_headers, &none, &body))
-            .unwrap_err();
+        let wrong_code = plain.clone().query("code", "S3CRET");
+        assert_eq!(grid.verify(&wrong_code.incoming()).unwrap_err().status, 401);
+        let err = grid.verify(&plain.incoming()).unwrap_err();
         assert_eq!(
             err.message,
             "missing x-grid-secret header or code query parameter with the source's secret"
         );
         // The secret is in no other header.
-        let elsewhere = headers(&[("aeg-secret", "s3cret")]);
-        let req = incoming(&Method::POST, &elsewhere, &none, &body);
-        assert!(grid.verify(&req).is_err());
+        let elsewhere = plain.header("aeg-secret", "s3cret");
+        assert!(grid.verify(&elsewhere.incoming()).is_err());
     }
 
     #[test]
     fn the_validation_event_is_answered_as_the_docs_show() {
         let grid = with_secret();
-        let body = fixture("azure-docs.SubscriptionValidationEvent.json");
-        let by_query = query(&[("code", "s3cret")]);
-        let no_headers = headers(&[("aeg-event-type", "SubscriptionValidation")]);
-        let req = incoming(&Method::POST, &no_headers, &by_query, &body);
+        let request = TestRequest::post(
+            URL,
+            fixture(FIXTURES, "azure-docs.SubscriptionValidationEvent.json"),
+        )
+        .header("aeg-event-type", "SubscriptionValidation")
+        .query("code", "s3cret");
+        let req = request.incoming();
         assert_eq!(grid.verify(&req), Ok(()));
         let answer = grid.handshake(&req).unwrap().unwrap();
         assert_eq!(answer.status, 200);
@@ -328,9 +280,7 @@ mod tests {
         );
         // The docs show the response pretty-printed; Event Grid reads it as JSON, so the
         // answer is the same JSON serialised compactly.
-        let expected: serde_json::Value =
-            serde_json::from_slice(&fixture("azure-docs.SubscriptionValidationResponse.json"))
-                .unwrap();
+        let expected = fixture_json(FIXTURES, "azure-docs.SubscriptionValidationResponse.json");
         assert_eq!(answer.body, serde_json::to_vec(&expected).unwrap());
         assert_eq!(
             answer.body,
@@ -341,40 +291,28 @@ mod tests {
     #[test]
     fn ordinary_events_are_no_handshake() {
         let grid = with_secret();
-        let none = HeaderMap::new();
-        let no_query = query(&[]);
         for (file, _, _) in &EVENTS[..4] {
-            let body = fixture(file);
-            assert!(
-                grid.handshake(&incoming(&Method::POST, &none, &no_query, &body))
-                    .is_none()
-            );
+            let request = TestRequest::post(URL, fixture(FIXTURES, file));
+            assert!(grid.handshake(&request.incoming()).is_none());
         }
         let broken =
             br#"[{"eventType":"Microsoft.EventGrid.SubscriptionValidationEvent","data":{}}]"#;
-        let answer = grid.handshake(&incoming(&Method::POST, &none, &no_query, broken));
+        let answer = grid.handshake(&TestRequest::post(URL, broken).incoming());
         assert_eq!(answer.unwrap().unwrap_err().status, 400);
-        assert!(
-            grid.handshake(&incoming(&Method::GET, &none, &no_query, b""))
-                .is_none()
-        );
+        let get = TestRequest::post(URL, b"").method(Method::GET);
+        assert!(grid.handshake(&get.incoming()).is_none());
     }
 
     #[test]
     fn cloudevents_abuse_protection_allows_the_configured_origins_and_their_subdomains() {
-        let no_query = query(&[]);
         let ask = |grid: &Eventgrid, origin: Option<&str>| {
-            let pairs: Vec<(&str, &str)> = origin
-                .map(|o| {
-                    vec![
-                        ("webhook-request-origin", o),
-                        ("webhook-request-rate", "120"),
-                    ]
-                })
-                .unwrap_or_default();
-            let headers = headers(&pairs);
-            grid.handshake(&incoming(&Method::OPTIONS, &headers, &no_query, b""))
-                .unwrap()
+            let mut request = TestRequest::post(URL, b"").method(Method::OPTIONS);
+            if let Some(origin) = origin {
+                request = request
+                    .header("webhook-request-origin", origin)
+                    .header("webhook-request-rate", "120");
+            }
+            grid.handshake(&request.incoming()).unwrap()
         };
         let default = with_secret();
         let answer = ask(&default, Some("eventgrid.azure.net")).unwrap();
@@ -419,23 +357,22 @@ mod tests {
     #[test]
     fn cloudevents_binary_mode_takes_type_and_id_from_headers() {
         let grid = Eventgrid::new(None, String::new(), vec![]);
-        let headers = headers(&[
-            ("ce-specversion", "1.0"),
-            ("ce-type", "com.example.object.deleted.v2"),
-            ("ce-id", "A234-1234-1234"),
-            ("ce-source", "/mycontext"),
-        ]);
-        let no_query = query(&[]);
-        let req = incoming(&Method::POST, &headers, &no_query, b"<much wow=\"xml\"/>");
+        let binary = TestRequest::post(URL, b"<much wow=\"xml\"/>")
+            .header("ce-specversion", "1.0")
+            .header("ce-type", "com.example.object.deleted.v2")
+            .header("ce-id", "A234-1234-1234")
+            .header("ce-source", "/mycontext");
+        let req = binary.incoming();
         assert_eq!(
             grid.event_type(&req).as_deref(),
             Some("com.example.object.deleted.v2")
         );
         assert_eq!(grid.delivery_id(&req).as_deref(), Some("A234-1234-1234"));
-        let structured =
-            br#"{"specversion":"1.0","type":"com.example.someevent","id":"B1","source":"/x"}"#;
-        let none = HeaderMap::new();
-        let req = incoming(&Method::POST, &none, &no_query, structured);
+        let structured = TestRequest::post(
+            URL,
+            br#"{"specversion":"1.0","type":"com.example.someevent","id":"B1","source":"/x"}"#,
+        );
+        let req = structured.incoming();
         assert_eq!(
             grid.event_type(&req).as_deref(),
             Some("com.example.someevent")

@@ -66,10 +66,9 @@ impl Mailchimp {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
+    use http::Method;
 
-    use http::{HeaderMap, Method};
-
+    use super::super::test_support::TestRequest;
     use super::*;
 
     /// The shape of MailChimp's documented `subscribe` webhook (no MailChimp fixture exists).
@@ -81,20 +80,13 @@ mod tests {
         query: &[(&str, &str)],
         body: &[u8],
     ) -> (Result<(), Rejection>, Option<Result<Handshake, Rejection>>) {
-        let headers = HeaderMap::new();
-        let query: BTreeMap<String, String> = query
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        let req = Incoming {
-            method,
-            headers: &headers,
-            query: &query,
-            rest,
-            url: "https://hooks.example.com/hooks/list",
-            body,
-            now: 1_700_000_000,
-        };
+        let mut request = TestRequest::post("https://hooks.example.com/hooks/list", body)
+            .method(method.clone())
+            .rest(rest);
+        for (name, value) in query {
+            request = request.query(name, value);
+        }
+        let req = request.incoming();
         let mailchimp = Mailchimp::new("s3cr3t-9f2");
         (mailchimp.verify(&req), mailchimp.handshake(&req))
     }
@@ -129,17 +121,8 @@ mod tests {
 
     #[test]
     fn an_empty_configured_secret_accepts_nothing() {
-        let headers = HeaderMap::new();
-        let query = BTreeMap::new();
-        let req = Incoming {
-            method: &Method::POST,
-            headers: &headers,
-            query: &query,
-            rest: "",
-            url: "",
-            body: SUBSCRIBE,
-            now: 0,
-        };
+        let request = TestRequest::post("", SUBSCRIBE).now(0);
+        let req = request.incoming();
         assert!(Mailchimp::new("").verify(&req).is_err());
     }
 
@@ -159,17 +142,8 @@ mod tests {
 
     #[test]
     fn the_type_is_the_form_field() {
-        let headers = HeaderMap::new();
-        let query = BTreeMap::new();
-        let req = Incoming {
-            method: &Method::POST,
-            headers: &headers,
-            query: &query,
-            rest: "",
-            url: "",
-            body: SUBSCRIBE,
-            now: 0,
-        };
+        let request = TestRequest::post("", SUBSCRIBE).now(0);
+        let req = request.incoming();
         let mailchimp = Mailchimp::new("x");
         assert_eq!(mailchimp.event_type(&req).as_deref(), Some("subscribe"));
         assert_eq!(mailchimp.delivery_id(&req), None);

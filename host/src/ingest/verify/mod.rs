@@ -20,6 +20,8 @@ mod sources;
 mod standard_webhooks;
 mod stripe;
 mod websub;
+#[cfg(test)]
+pub(crate) mod test_support;
 
 use http::HeaderMap;
 
