@@ -534,15 +534,6 @@ d0oSVw3dXQhfXPqewHqSToM=
         signature
     }
 
-    /// A fixture file's path.
-    pub fn fixture(path: &str) -> PathBuf {
-        PathBuf::from(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../shared/fixtures/"
-        ))
-        .join(path)
-    }
-
     /// The test certificate written to a temporary file, pinned for `url`.
     pub fn pin_test_certificate(dir: &tempfile::TempDir, url: &str) -> BTreeMap<String, PathBuf> {
         let path = dir.path().join("test-cert.pem");
@@ -560,12 +551,12 @@ mod tests {
     use axum::response::IntoResponse;
     use axum::routing::get;
 
-    use super::test_support::{TEST_CERT_PEM, TEST_NOW, fixture};
+    use super::super::test_support::{fixture, fixture_path};
+    use super::test_support::{TEST_CERT_PEM, TEST_NOW};
     use super::*;
 
-    const PAYPAL_2019_PEM: &str =
-        "paypal/messageverificationcerts.sandbox.paypal.com.2019-04-02.cert.pem";
-    const SNS_PEM: &str = "aws-sns/sns.amazonaws.com.2021-09-07.cert.pem";
+    const PAYPAL_2019_PEM: &str = "messageverificationcerts.sandbox.paypal.com.2019-04-02.cert.pem";
+    const SNS_PEM: &str = "sns.amazonaws.com.2021-09-07.cert.pem";
 
     fn allows(rule: HostRule, url: &str) -> bool {
         rule.check("URL", url).is_ok()
@@ -635,7 +626,7 @@ mod tests {
 
     #[test]
     fn parses_the_fixture_certificates() {
-        let paypal = Certificate::parse(&std::fs::read(fixture(PAYPAL_2019_PEM)).unwrap()).unwrap();
+        let paypal = Certificate::parse(&fixture("paypal", PAYPAL_2019_PEM)).unwrap();
         assert_eq!(
             paypal.common_names,
             ["messageverificationcerts.sandbox.paypal.com"]
@@ -648,7 +639,7 @@ mod tests {
         assert_eq!(paypal.not_after, 1_621_857_600); // 2021-05-24T12:00:00Z
         assert!(matches!(paypal.public_key, PublicKey::Rsa(_)));
 
-        let sns = Certificate::parse(&std::fs::read(fixture(SNS_PEM)).unwrap()).unwrap();
+        let sns = Certificate::parse(&fixture("aws-sns", SNS_PEM)).unwrap();
         assert_eq!(sns.common_names, ["sns.amazonaws.com"]);
         assert_eq!(sns.not_after, 1_660_780_799); // 2022-08-17T23:59:59Z
 
@@ -690,7 +681,7 @@ mod tests {
     #[tokio::test]
     async fn pinned_certificates_skip_the_host_rule_and_name_their_file() {
         let url = "https://certs.example.test/pinned.pem";
-        let pinned = BTreeMap::from([(url.to_owned(), fixture(SNS_PEM))]);
+        let pinned = BTreeMap::from([(url.to_owned(), fixture_path("aws-sns", SNS_PEM))]);
         let certs = Certificates::new(pinned, client());
         let certificate = certs.get(url, HostRule::PAYPAL).await.unwrap();
         assert_eq!(certificate.common_names, ["sns.amazonaws.com"]);

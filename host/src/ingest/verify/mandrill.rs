@@ -114,50 +114,19 @@ fn signature_matches(
 
 #[cfg(test)]
 mod tests {
-    use http::{HeaderMap, HeaderValue, Method};
+    use http::Method;
 
+    use super::super::test_support::{TestRequest, fixture, vectors};
     use super::*;
 
-    const FIXTURES: &str = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/fixtures/mandrill/"
-    );
+    const FIXTURES: &str = "mandrill";
 
-    fn fixture(name: &str) -> Vec<u8> {
-        std::fs::read(format!("{FIXTURES}{name}")).expect("fixture is readable")
-    }
-
-    fn vectors() -> Vec<serde_json::Value> {
-        let all: serde_json::Value = serde_json::from_slice(&fixture("vectors.json")).unwrap();
-        all["vectors"].as_array().unwrap().clone()
-    }
-
-    fn signed(signature: Option<&str>) -> HeaderMap {
-        let mut headers = HeaderMap::new();
-        if let Some(signature) = signature {
-            headers.insert(
-                "x-mandrill-signature",
-                HeaderValue::from_str(signature).unwrap(),
-            );
-        }
-        headers
-    }
-
-    fn incoming<'a>(
-        method: &'a Method,
-        headers: &'a HeaderMap,
-        query: &'a BTreeMap<String, String>,
-        url: &'a str,
-        body: &'a [u8],
-    ) -> Incoming<'a> {
-        Incoming {
-            method,
-            headers,
-            query,
-            rest: "",
-            url,
-            body,
-            now: 1_700_000_000,
+    /// A `POST` of `body` to `url`, with `X-Mandrill-Signature` when there is a signature.
+    fn signed(url: &str, body: impl AsRef<[u8]>, signature: Option<&str>) -> TestRequest {
+        let request = TestRequest::post(url, body);
+        match signature {
+            Some(signature) => request.header("x-mandrill-signature", signature),
+            None => request,
         }
     }
 
@@ -173,18 +142,17 @@ mod tests {
 
     #[test]
     fn every_vector_is_accepted_with_the_url_configured_or_as_received() {
-        let query = BTreeMap::new();
-        for vector in vectors() {
+        for vector in vectors(FIXTURES) {
             let key = vector["webhook_key"].as_str().unwrap();
             let url = vector["url"].as_str().unwrap();
-            let body = fixture(vector["body_file"].as_str().unwrap());
+            let body = fixture(FIXTURES, vector["body_file"].as_str().unwrap());
             let expected_fields: BTreeMap<String, String> =
                 serde_json::from_value(vector["form_fields"].clone()).unwrap();
             assert_eq!(fields(&body), expected_fields);
-            let headers = signed(vector["x_mandrill_signature"].as_str());
+            let request = signed(url, &body, vector["x_mandrill_signature"].as_str());
 
             let as_received = Mandrill::new(key, None);
-            let req = incoming(&Method::POST, &headers, &query, url, &body);
+            let req = request.incoming();
             assert_eq!(as_received.verify(&req), Ok(()));
             assert!(as_received.handshake(&req).is_none());
             assert_eq!(as_received.event_type(&req).as_deref(), Some("send"));
@@ -192,7 +160,8 @@ mod tests {
 
             // Behind a proxy the router sees another URL; the configured one is signed.
             let configured = Mandrill::new(key, Some(url.to_owned()));
-            let req = incoming(&Method::POST, &headers, &query, "http://10.0.0.5/x", &body);
+            let proxied = request.clone().url("http://10.0.0.5/x");
+            let req = proxied.incoming();
             assert_eq!(configured.verify(&req), Ok(()));
             assert!(as_received.verify(&req).is_err());
         }
@@ -200,93 +169,101 @@ mod tests {
 
     #[test]
     fn tampered_body_wrong_key_other_url_and_missing_header_are_rejected() {
-        let query = BTreeMap::new();
-        let vector = &vectors()[0];
+        let vector = &vectors(FIXTURES)[0];
         let key = vector["webhook_key"].as_str().unwrap();
         let url = vector["url"].as_str().unwrap();
-        let body = fixture("send.form.body");
-        let headers = signed(vector["x_mandrill_signature"].as_str());
+        let body = fixture(FIXTURES, "send.form.body");
+        let signature = vector["x_mandrill_signature"].as_str();
         let mandrill = Mandrill::new(key, None);
 
         let tampered = String::from_utf8(body.clone())
             .unwrap()
             .replace("send", "open");
-        let req = incoming(&Method::POST, &headers, &query, url, tampered.as_bytes());
-        assert_eq!(mandrill.verify(&req).unwrap_err().status, 401);
+        let request = signed(url, &tampered, signature);
+        assert_eq!(
+            mandrill.verify(&request.incoming()).unwrap_err().status,
+            401
+        );
 
-        let req = incoming(&Method::POST, &headers, &query, url, &body);
-        assert!(Mandrill::new("OTHER_KEY", None).verify(&req).is_err());
+        let request = signed(url, &body, signature);
+        assert!(
+            Mandrill::new("OTHER_KEY", None)
+                .verify(&request.incoming())
+                .is_err()
+        );
 
-        let slash = format!("{url}/");
-        let req = incoming(&Method::POST, &headers, &query, &slash, &body);
-        let err = mandrill.verify(&req).unwrap_err();
+        let request = signed(&format!("{url}/"), &body, signature);
+        let err = mandrill.verify(&request.incoming()).unwrap_err();
         assert!(err.message.contains("exactly"), "{}", err.message);
 
-        let unsigned = signed(None);
-        let req = incoming(&Method::POST, &unsigned, &query, url, &body);
-        let err = mandrill.verify(&req).unwrap_err();
+        let unsigned = signed(url, &body, None);
+        let err = mandrill.verify(&unsigned.incoming()).unwrap_err();
         assert_eq!(err.message, "missing X-Mandrill-Signature header");
     }
 
     #[test]
     fn fields_are_signed_sorted_by_name_whatever_their_order_in_the_body() {
-        let query = BTreeMap::new();
         let url = "https://example.com/webhooks/mandrill";
         let body = b"mandrill_events=%5B%5D&a_field=1";
         let signature = sign(b"k", url, b"a_field=1&mandrill_events=%5B%5D");
-        let headers = signed(Some(&signature));
-        let req = incoming(&Method::POST, &headers, &query, url, body);
-        assert_eq!(Mandrill::new("k", None).verify(&req), Ok(()));
+        let request = signed(url, body, Some(&signature));
+        assert_eq!(Mandrill::new("k", None).verify(&request.incoming()), Ok(()));
     }
 
     #[test]
     fn head_is_answered_200_empty() {
-        let query = BTreeMap::new();
-        let headers = HeaderMap::new();
         let mandrill = Mandrill::new("k", None);
-        let req = incoming(&Method::HEAD, &headers, &query, "https://x/", b"");
-        assert_eq!(mandrill.handshake(&req), Some(Ok(Handshake::empty(200))));
-        let req = incoming(&Method::GET, &headers, &query, "https://x/", b"");
-        assert!(mandrill.handshake(&req).is_none());
+        let head = TestRequest::post("https://x/", b"").method(Method::HEAD);
+        assert_eq!(
+            mandrill.handshake(&head.incoming()),
+            Some(Ok(Handshake::empty(200)))
+        );
+        let get = TestRequest::post("https://x/", b"").method(Method::GET);
+        assert!(mandrill.handshake(&get.incoming()).is_none());
     }
 
     #[test]
     fn the_url_check_post_signed_with_the_generic_key_is_answered_not_stored() {
-        let query = BTreeMap::new();
         let url = "https://example.com/webhooks/mandrill";
         let body = b"mandrill_events=%5B%5D";
-        let headers = signed(Some(&sign(URL_CHECK_KEY, url, body)));
+        let request = signed(url, body, Some(&sign(URL_CHECK_KEY, url, body)));
         let mandrill = Mandrill::new("not-issued-yet", None);
-        let req = incoming(&Method::POST, &headers, &query, url, body);
+        let req = request.incoming();
         assert_eq!(mandrill.verify(&req), Ok(()));
         assert_eq!(mandrill.handshake(&req), Some(Ok(Handshake::empty(200))));
 
         // The generic key signs nothing but an empty batch.
-        let events = fixture("send.form.body");
-        let headers = signed(Some(&sign(URL_CHECK_KEY, url, &events)));
-        let req = incoming(&Method::POST, &headers, &query, url, &events);
-        assert_eq!(mandrill.verify(&req).unwrap_err().status, 401);
+        let events = fixture(FIXTURES, "send.form.body");
+        let request = signed(url, &events, Some(&sign(URL_CHECK_KEY, url, &events)));
+        assert_eq!(
+            mandrill.verify(&request.incoming()).unwrap_err().status,
+            401
+        );
     }
 
     #[test]
     fn the_type_is_the_first_events_and_sync_events_use_type() {
-        let query = BTreeMap::new();
-        let headers = HeaderMap::new();
         let mandrill = Mandrill::new("k", None);
         for (file, expected) in [
             ("anymail.send.events.json", "send"),
             ("anymail.hard_bounce.events.json", "hard_bounce"),
             ("anymail.click.events.json", "click"),
         ] {
-            let events = fixture(file);
+            let events = fixture(FIXTURES, file);
             let body: String = form_urlencoded::Serializer::new(String::new())
                 .append_pair("mandrill_events", std::str::from_utf8(&events).unwrap())
                 .finish();
-            let req = incoming(&Method::POST, &headers, &query, "", body.as_bytes());
-            assert_eq!(mandrill.event_type(&req).as_deref(), Some(expected));
+            let request = TestRequest::post("", body);
+            assert_eq!(
+                mandrill.event_type(&request.incoming()).as_deref(),
+                Some(expected)
+            );
         }
         let sync = br#"mandrill_events=[{"type":"blacklist","action":"add"}]"#;
-        let req = incoming(&Method::POST, &headers, &query, "", sync);
-        assert_eq!(mandrill.event_type(&req).as_deref(), Some("blacklist"));
+        let request = TestRequest::post("", sync);
+        assert_eq!(
+            mandrill.event_type(&request.incoming()).as_deref(),
+            Some("blacklist")
+        );
     }
 }

@@ -20,6 +20,7 @@ mod sources;
 mod standard_webhooks;
 mod stripe;
 mod websub;
+
 #[cfg(test)]
 pub(crate) mod test_support;
 

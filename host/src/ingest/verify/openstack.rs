@@ -152,73 +152,41 @@ pub fn zaqar_confirmation(body: &[u8]) -> Option<ZaqarConfirmation> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
-    use http::{HeaderMap, HeaderName, HeaderValue, Method};
+    use http::Method;
     use serde_json::json;
 
+    use super::super::test_support::{TestRequest, fixture, fixture_json};
     use super::*;
 
-    const FIXTURES: &str = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/fixtures/openstack/"
-    );
+    const FIXTURES: &str = "openstack";
+    const URL: &str = "https://hooks.example.com/hooks/alarms";
 
-    fn fixture(name: &str) -> Vec<u8> {
-        std::fs::read(format!("{FIXTURES}{name}")).expect("fixture is readable")
-    }
-
-    /// The Aodh REST notifier's headers from the fixture (its `note` is not a header).
-    fn aodh_headers() -> HeaderMap {
-        let pairs: serde_json::Value =
-            serde_json::from_slice(&fixture("aodh.rest-notifier.headers.json")).unwrap();
-        let mut headers = HeaderMap::new();
+    /// A `POST` of `body` with the Aodh REST notifier's headers from the fixture (its `note`
+    /// is not a header).
+    fn from_aodh(body: impl AsRef<[u8]>) -> TestRequest {
+        let pairs = fixture_json(FIXTURES, "aodh.rest-notifier.headers.json");
+        let mut request = TestRequest::post(URL, body);
         for (name, value) in pairs.as_object().unwrap() {
             if name != "note" {
-                headers.insert(
-                    HeaderName::from_bytes(name.as_bytes()).unwrap(),
-                    HeaderValue::from_str(value.as_str().unwrap()).unwrap(),
-                );
+                request = request.header(name, value.as_str().unwrap());
             }
         }
-        headers
+        request
     }
 
     /// Each Zaqar notification as Zaqar POSTs it: one JSON message per request.
     fn zaqar_bodies() -> Vec<Vec<u8>> {
-        let all: Vec<serde_json::Value> =
-            serde_json::from_slice(&fixture("zaqar.webhook-notifications.json")).unwrap();
+        let all = fixture_json(FIXTURES, "zaqar.webhook-notifications.json");
+        let all = all.as_array().unwrap();
         all.iter().map(|m| serde_json::to_vec(m).unwrap()).collect()
-    }
-
-    fn incoming<'a>(
-        method: &'a Method,
-        headers: &'a HeaderMap,
-        query: &'a BTreeMap<String, String>,
-        body: &'a [u8],
-    ) -> Incoming<'a> {
-        Incoming {
-            method,
-            headers,
-            query,
-            rest: "",
-            url: "https://hooks.example.com/hooks/alarms",
-            body,
-            now: 1_700_000_000,
-        }
-    }
-
-    fn secret_query(value: &str) -> BTreeMap<String, String> {
-        BTreeMap::from([("secret".to_owned(), value.to_owned())])
     }
 
     #[test]
     fn aodh_notifications_are_accepted_with_their_type_and_id() {
-        let body = fixture("aodh.rest-notifier.body.json");
-        let headers = aodh_headers();
-        let query = secret_query("s3cret");
+        let request =
+            from_aodh(fixture(FIXTURES, "aodh.rest-notifier.body.json")).query("secret", "s3cret");
         let openstack = Openstack::new(Some("s3cret".into()));
-        let req = incoming(&Method::POST, &headers, &query, &body);
+        let req = request.incoming();
         assert_eq!(openstack.verify(&req), Ok(()));
         assert_eq!(openstack.event_type(&req).as_deref(), Some("alarm.alarm"));
         assert_eq!(
@@ -227,8 +195,9 @@ mod tests {
         );
         assert!(openstack.handshake(&req).is_none());
 
-        let unknown = br#"{"alarm_id":"a","current":"insufficient data","previous":"ok"}"#;
-        let req = incoming(&Method::POST, &headers, &query, unknown);
+        let unknown =
+            request.body(br#"{"alarm_id":"a","current":"insufficient data","previous":"ok"}"#);
+        let req = unknown.incoming();
         assert_eq!(
             openstack.event_type(&req).as_deref(),
             Some("alarm.insufficient_data")
@@ -237,14 +206,12 @@ mod tests {
 
     #[test]
     fn zaqar_notifications_are_accepted_with_the_secret_in_a_header() {
-        let mut headers = HeaderMap::new();
-        headers.insert("x-openstack-secret", HeaderValue::from_static("s3cret"));
-        let query = BTreeMap::new();
         let openstack = Openstack::new(Some("s3cret".into()));
         let types: Vec<_> = zaqar_bodies()
             .iter()
             .map(|body| {
-                let req = incoming(&Method::POST, &headers, &query, body);
+                let request = TestRequest::post(URL, body).header("x-openstack-secret", "s3cret");
+                let req = request.incoming();
                 assert_eq!(openstack.verify(&req), Ok(()));
                 assert!(openstack.handshake(&req).is_none());
                 assert_eq!(openstack.delivery_id(&req), None);
@@ -259,14 +226,11 @@ mod tests {
 
     #[test]
     fn wrong_and_missing_secrets_are_rejected_and_no_secret_accepts_all() {
-        let body = fixture("aodh.rest-notifier.body.json");
-        let headers = aodh_headers();
+        let unsigned = from_aodh(fixture(FIXTURES, "aodh.rest-notifier.body.json"));
         let openstack = Openstack::new(Some("s3cret".into()));
-        let wrong = secret_query("s3cret ");
-        let req = incoming(&Method::POST, &headers, &wrong, &body);
-        assert_eq!(openstack.verify(&req).unwrap_err().status, 401);
-        let none = BTreeMap::new();
-        let req = incoming(&Method::POST, &headers, &none, &body);
+        let wrong = unsigned.clone().query("secret", "s3cret ");
+        assert_eq!(openstack.verify(&wrong.incoming()).unwrap_err().status, 401);
+        let req = unsigned.incoming();
         let err = openstack.verify(&req).unwrap_err();
         assert!(err.message.starts_with("missing"), "{}", err.message);
         assert_eq!(Openstack::new(None).verify(&req), Ok(()));
@@ -275,7 +239,7 @@ mod tests {
     /// A `SubscriptionConfirmation` as Zaqar's notifier builds it, carrying the signed-URL
     /// values of the fixture's vector.
     fn confirmation() -> serde_json::Value {
-        let vectors: serde_json::Value = serde_json::from_slice(&fixture("vectors.json")).unwrap();
+        let vectors = fixture_json(FIXTURES, "vectors.json");
         let v = &vectors["zaqar_signed_url"]["vectors"][0];
         json!({
             "WSGISubscribeURL": "https://zaqar.example.com:8888/v2/queues/shared/subscriptions/576256b03990b480617b4063/confirm",
@@ -295,7 +259,7 @@ mod tests {
     #[test]
     fn the_signed_url_vector_is_what_the_relayed_headers_carry() {
         use hmac::{Hmac, Mac};
-        let vectors: serde_json::Value = serde_json::from_slice(&fixture("vectors.json")).unwrap();
+        let vectors = fixture_json(FIXTURES, "vectors.json");
         for v in vectors["zaqar_signed_url"]["vectors"].as_array().unwrap() {
             let strings = |name: &str| -> Vec<&str> {
                 v[name]
@@ -328,10 +292,9 @@ mod tests {
     #[test]
     fn subscription_confirmation_is_answered_and_describes_the_confirming_put() {
         let body = serde_json::to_vec(&confirmation()).unwrap();
-        let headers = HeaderMap::new();
-        let query = secret_query("s3cret");
+        let request = TestRequest::post(URL, &body).query("secret", "s3cret");
         let openstack = Openstack::new(Some("s3cret".into()));
-        let req = incoming(&Method::POST, &headers, &query, &body);
+        let req = request.incoming();
         assert_eq!(openstack.verify(&req), Ok(()));
         assert_eq!(openstack.handshake(&req), Some(Ok(Handshake::empty(200))));
         assert_eq!(
@@ -363,9 +326,8 @@ mod tests {
         assert_eq!(header("Content-Type"), Some("application/json"));
 
         // Unsigned, it never gets as far as the handshake.
-        let none = BTreeMap::new();
-        let req = incoming(&Method::POST, &headers, &none, &body);
-        assert!(openstack.verify(&req).is_err());
+        let unsigned = TestRequest::post(URL, &body);
+        assert!(openstack.verify(&unsigned.incoming()).is_err());
     }
 
     #[test]
@@ -373,23 +335,24 @@ mod tests {
         let mut message = confirmation();
         message["Message_Type"] = json!("UnsubscribeConfirmation");
         let body = serde_json::to_vec(&message).unwrap();
-        let headers = HeaderMap::new();
-        let query = BTreeMap::new();
         let openstack = Openstack::new(None);
-        let req = incoming(&Method::POST, &headers, &query, &body);
-        assert_eq!(openstack.handshake(&req), Some(Ok(Handshake::empty(200))));
+        let request = TestRequest::post(URL, &body);
+        assert_eq!(
+            openstack.handshake(&request.incoming()),
+            Some(Ok(Handshake::empty(200)))
+        );
         assert_eq!(zaqar_confirmation(&body), None);
         for body in zaqar_bodies() {
             assert_eq!(zaqar_confirmation(&body), None);
         }
         assert_eq!(
-            zaqar_confirmation(&fixture("aodh.rest-notifier.body.json")),
+            zaqar_confirmation(&fixture(FIXTURES, "aodh.rest-notifier.body.json")),
             None
         );
         let mut old = confirmation();
         old.as_object_mut().unwrap().remove("WSGISubscribeURL");
         assert_eq!(zaqar_confirmation(&serde_json::to_vec(&old).unwrap()), None);
-        let req = incoming(&Method::GET, &headers, &query, b"");
-        assert!(openstack.handshake(&req).is_none());
+        let get = TestRequest::post(URL, b"").method(Method::GET);
+        assert!(openstack.handshake(&get.incoming()).is_none());
     }
 }

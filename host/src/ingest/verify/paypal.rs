@@ -111,10 +111,15 @@ mod tests {
     use std::collections::BTreeMap;
     use std::path::PathBuf;
 
-    use http::{HeaderName, HeaderValue, Method};
+    use http::HeaderValue;
 
-    use super::super::certificates::test_support::{TEST_NOW, fixture, pin_test_certificate, sign};
+    use super::super::certificates::test_support::{TEST_NOW, pin_test_certificate, sign};
+    use super::super::test_support::{
+        self, TestRequest, fixture, fixture_path, header_map, json_headers,
+    };
     use super::*;
+
+    const FIXTURES: &str = "paypal";
 
     /// One vector of `paypal/vectors.json`.
     struct Vector {
@@ -126,32 +131,20 @@ mod tests {
     }
 
     fn vectors() -> Vec<Vector> {
-        let text = std::fs::read(fixture("paypal/vectors.json")).unwrap();
-        let json: serde_json::Value = serde_json::from_slice(&text).unwrap();
-        json["vectors"]
-            .as_array()
-            .unwrap()
+        test_support::vectors(FIXTURES)
             .iter()
             .filter(|vector| vector["valid"] == true)
             .map(|vector| {
-                let mut headers = HeaderMap::new();
-                for (name, value) in vector["headers"].as_object().unwrap() {
-                    headers.insert(
-                        HeaderName::try_from(name.as_str()).unwrap(),
-                        HeaderValue::from_str(value.as_str().unwrap()).unwrap(),
-                    );
-                }
-                let file =
-                    |key: &str| fixture(&format!("paypal/{}", vector[key].as_str().unwrap()));
+                let file = |key: &str| vector[key].as_str().unwrap();
                 Vector {
                     webhook_id: vector["webhook_id"].as_str().unwrap().to_owned(),
                     cert_url: vector["headers"]["PAYPAL-CERT-URL"]
                         .as_str()
                         .unwrap()
                         .to_owned(),
-                    headers,
-                    body: std::fs::read(file("body_file")).unwrap(),
-                    cert_file: file("certificate_file"),
+                    headers: json_headers(&vector["headers"]),
+                    body: fixture(FIXTURES, file("body_file")),
+                    cert_file: fixture_path(FIXTURES, file("certificate_file")),
                 }
             })
             .collect()
@@ -176,17 +169,12 @@ mod tests {
         now: i64,
         certs: &Certificates,
     ) -> Result<(), Rejection> {
-        let query = BTreeMap::new();
-        let req = Incoming {
-            method: &Method::POST,
-            headers,
-            query: &query,
-            rest: "",
-            url: "https://hooks.example.com/hooks/paypal",
-            body,
-            now,
-        };
-        Paypal::new(webhook_id.to_owned()).verify(&req, certs).await
+        let request = TestRequest::post("https://hooks.example.com/hooks/paypal", body)
+            .headers(headers.clone())
+            .now(now);
+        Paypal::new(webhook_id.to_owned())
+            .verify(&request.incoming(), certs)
+            .await
     }
 
     #[tokio::test]
@@ -429,21 +417,16 @@ mod tests {
         let certs = Certificates::new(pin_test_certificate(&dir, url), reqwest::Client::new());
         let body = br#"{"id":"WH-1","event_type":"PAYMENT.CAPTURE.COMPLETED"}"#;
         let message = format!("tid|2030-01-01T00:00:00Z|WH-ID|{}", crc32fast::hash(body));
-        let mut headers = HeaderMap::new();
-        headers.insert("paypal-transmission-id", HeaderValue::from_static("tid"));
-        headers.insert(
-            "paypal-transmission-time",
-            HeaderValue::from_static("2030-01-01T00:00:00Z"),
-        );
-        headers.insert(
-            "paypal-auth-algo",
-            HeaderValue::from_static("SHA256withRSA"),
-        );
-        headers.insert("paypal-cert-url", HeaderValue::from_static(url));
-        headers.insert(
-            "paypal-transmission-sig",
-            HeaderValue::from_str(&BASE64.encode(sign(message.as_bytes()))).unwrap(),
-        );
+        let headers = header_map([
+            ("paypal-transmission-id", "tid"),
+            ("paypal-transmission-time", "2030-01-01T00:00:00Z"),
+            ("paypal-auth-algo", "SHA256withRSA"),
+            ("paypal-cert-url", url),
+            (
+                "paypal-transmission-sig",
+                &BASE64.encode(sign(message.as_bytes())),
+            ),
+        ]);
         // The signature itself is good: only the certificate's name gives the forger away.
         let forged = certs.get(url, HostRule::PAYPAL).await.unwrap();
         assert!(forged.public_key.verify(

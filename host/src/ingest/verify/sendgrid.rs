@@ -106,14 +106,12 @@ fn required<'a>(headers: &'a HeaderMap, name: &str) -> Result<&'a str, Rejection
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
+    use http::HeaderValue;
 
-    use http::{HeaderValue, Method};
-    use serde_json::Value;
-
-    use super::super::certificates::test_support::fixture;
+    use super::super::test_support::{self, TestRequest, fixture};
     use super::*;
 
+    const FIXTURES: &str = "sendgrid";
     const TOLERANCE: Duration = Duration::from_secs(300);
 
     struct Vector {
@@ -125,16 +123,11 @@ mod tests {
     }
 
     fn vectors() -> Vec<Vector> {
-        let text = std::fs::read(fixture("sendgrid/vectors.json")).unwrap();
-        let json: Value = serde_json::from_slice(&text).unwrap();
-        json["vectors"]
-            .as_array()
-            .unwrap()
+        test_support::vectors(FIXTURES)
             .iter()
             .map(|vector| {
                 let text = |key: &str| vector[key].as_str().unwrap().to_owned();
-                let body =
-                    std::fs::read(fixture(&format!("sendgrid/{}", text("body_file")))).unwrap();
+                let body = fixture(FIXTURES, &text("body_file"));
                 if let Some(inline) = vector["body"].as_str() {
                     assert_eq!(body, inline.as_bytes(), "body file and inline body agree");
                 }
@@ -157,17 +150,12 @@ mod tests {
     }
 
     fn check(key: &str, headers: &HeaderMap, body: &[u8], now: i64) -> Result<(), Rejection> {
-        let query = BTreeMap::new();
-        let req = Incoming {
-            method: &Method::POST,
-            headers,
-            query: &query,
-            rest: "",
-            url: "https://hooks.example.com/hooks/sendgrid",
-            body,
-            now,
-        };
-        Sendgrid::new(key, TOLERANCE).unwrap().verify(&req)
+        let request = TestRequest::post("https://hooks.example.com/hooks/sendgrid", body)
+            .headers(headers.clone())
+            .now(now);
+        Sendgrid::new(key, TOLERANCE)
+            .unwrap()
+            .verify(&request.incoming())
     }
 
     fn now_for(vector: &Vector) -> i64 {
@@ -312,7 +300,7 @@ mod tests {
                 .contains("unusable")
         );
         // An RSA key (the SPKI of the SNS fixture certificate) is refused.
-        let cert = std::fs::read(fixture("aws-sns/sns.amazonaws.com.2021-09-07.cert.pem")).unwrap();
+        let cert = fixture("aws-sns", "sns.amazonaws.com.2021-09-07.cert.pem");
         let (_, der) = x509_cert::der::pem::decode_vec(&cert).unwrap();
         let cert = <x509_cert::Certificate as x509_cert::der::Decode>::from_der(&der).unwrap();
         let spki = x509_cert::der::Encode::to_der(cert.tbs_certificate().subject_public_key_info())
@@ -338,7 +326,7 @@ mod tests {
             ("anymail.delivered.batch.json", "delivered"),
             ("anymail.bounce.batch.json", "bounce"),
         ] {
-            let body = std::fs::read(fixture(&format!("sendgrid/{file}"))).unwrap();
+            let body = fixture(FIXTURES, file);
             assert_eq!(event_type(&body).as_deref(), Some(event), "{file}");
             assert!(delivery_id(&body).is_some(), "{file}");
         }

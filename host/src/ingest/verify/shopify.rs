@@ -54,61 +54,23 @@ impl Shopify {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
-    use http::{HeaderMap, HeaderName, HeaderValue, Method};
-
+    use super::super::test_support::{TestRequest, fixture, json_headers, vectors};
     use super::*;
 
-    const FIXTURES: &str = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/fixtures/shopify/"
-    );
+    const FIXTURES: &str = "shopify";
+    const URL: &str = "https://hooks.example.com/hooks/shop";
 
-    fn fixture(name: &str) -> Vec<u8> {
-        std::fs::read(format!("{FIXTURES}{name}")).expect("fixture is readable")
-    }
-
-    fn vectors() -> Vec<serde_json::Value> {
-        let all: serde_json::Value = serde_json::from_slice(&fixture("vectors.json")).unwrap();
-        all["vectors"].as_array().unwrap().clone()
-    }
-
-    fn headers_of(vector: &serde_json::Value) -> HeaderMap {
-        let mut headers = HeaderMap::new();
-        for (name, value) in vector["headers"].as_object().unwrap() {
-            headers.insert(
-                HeaderName::from_bytes(name.as_bytes()).unwrap(),
-                HeaderValue::from_str(value.as_str().unwrap()).unwrap(),
-            );
-        }
-        headers
-    }
-
-    fn incoming<'a>(
-        headers: &'a HeaderMap,
-        query: &'a BTreeMap<String, String>,
-        body: &'a [u8],
-    ) -> Incoming<'a> {
-        Incoming {
-            method: &Method::POST,
-            headers,
-            query,
-            rest: "",
-            url: "https://hooks.example.com/hooks/shop",
-            body,
-            now: 1_700_000_000,
-        }
+    /// A `POST` of `body` with the vector's headers.
+    fn with_headers_of(vector: &serde_json::Value, body: impl AsRef<[u8]>) -> TestRequest {
+        TestRequest::post(URL, body).headers(json_headers(&vector["headers"]))
     }
 
     #[test]
     fn every_vector_is_judged_as_the_fixture_says() {
-        let query = BTreeMap::new();
-        for vector in vectors() {
+        for vector in vectors(FIXTURES) {
             let shopify = Shopify::new(vector["secret"].as_str().unwrap());
-            let headers = headers_of(&vector);
-            let body = vector["body"].as_str().unwrap().as_bytes();
-            let result = shopify.verify(&incoming(&headers, &query, body));
+            let request = with_headers_of(&vector, vector["body"].as_str().unwrap());
+            let result = shopify.verify(&request.incoming());
             assert_eq!(
                 result.is_ok(),
                 vector["valid"].as_bool().unwrap(),
@@ -119,24 +81,24 @@ mod tests {
 
     #[test]
     fn tampered_body_wrong_secret_and_missing_header_are_rejected() {
-        let query = BTreeMap::new();
-        let vector = &vectors()[0];
+        let vector = &vectors(FIXTURES)[0];
         let secret = vector["secret"].as_str().unwrap();
-        let mut headers = headers_of(vector);
         let body = vector["body"].as_str().unwrap().as_bytes();
-        let tampered = body.to_ascii_uppercase();
+        let signed = with_headers_of(vector, body);
+        let tampered = signed.clone().body(body.to_ascii_uppercase());
         let err = Shopify::new(secret)
-            .verify(&incoming(&headers, &query, &tampered))
+            .verify(&tampered.incoming())
             .unwrap_err();
         assert_eq!(err.status, 401);
         assert!(
             Shopify::new("wrong_secret")
-                .verify(&incoming(&headers, &query, body))
+                .verify(&signed.incoming())
                 .is_err()
         );
-        headers.remove("x-shopify-hmac-sha256");
+        let mut unsigned = signed;
+        unsigned.headers.remove("x-shopify-hmac-sha256");
         let err = Shopify::new(secret)
-            .verify(&incoming(&headers, &query, body))
+            .verify(&unsigned.incoming())
             .unwrap_err();
         assert_eq!(err.message, "missing X-Shopify-Hmac-Sha256 header");
     }
@@ -144,32 +106,31 @@ mod tests {
     #[test]
     fn a_real_order_body_signed_with_the_secret_is_accepted() {
         use hmac::{Hmac, Mac};
-        let query = BTreeMap::new();
-        let body = fixture("shopify_python_api.order.json");
+        let body = fixture(FIXTURES, "shopify_python_api.order.json");
         let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"test_secret_key").unwrap();
         mac.update(&body);
-        let mut headers = HeaderMap::new();
-        headers.insert(
+        let request = TestRequest::post(URL, &body).header(
             "x-shopify-hmac-sha256",
-            HeaderValue::from_str(&BASE64.encode(mac.finalize().into_bytes())).unwrap(),
+            &BASE64.encode(mac.finalize().into_bytes()),
         );
         let shopify = Shopify::new("test_secret_key");
-        assert_eq!(shopify.verify(&incoming(&headers, &query, &body)), Ok(()));
+        assert_eq!(shopify.verify(&request.incoming()), Ok(()));
     }
 
     #[test]
     fn type_and_id_come_from_the_headers() {
-        let query = BTreeMap::new();
-        let vector = &vectors()[0];
-        let mut headers = headers_of(vector);
+        let vector = &vectors(FIXTURES)[0];
+        let mut request = with_headers_of(vector, b"{}");
         let shopify = Shopify::new("x");
-        let req = incoming(&headers, &query, b"{}");
+        let req = request.incoming();
         assert_eq!(shopify.event_type(&req).as_deref(), Some("products/create"));
         assert_eq!(shopify.delivery_id(&req).as_deref(), Some("123456789"));
         assert!(shopify.handshake(&req).is_none());
-        headers.remove("x-shopify-webhook-id");
-        headers.insert("x-shopify-event-id", HeaderValue::from_static("98765"));
-        let req = incoming(&headers, &query, b"{}");
-        assert_eq!(shopify.delivery_id(&req).as_deref(), Some("98765"));
+        request.headers.remove("x-shopify-webhook-id");
+        let request = request.header("x-shopify-event-id", "98765");
+        assert_eq!(
+            shopify.delivery_id(&request.incoming()).as_deref(),
+            Some("98765")
+        );
     }
 }

@@ -134,23 +134,13 @@ fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use hmac::{Hmac, Mac};
     use http::{HeaderMap, HeaderValue, Method};
 
+    use super::super::test_support::{TestRequest, fixture, vectors};
     use super::*;
 
-    const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/slack/");
-
-    fn fixture(name: &str) -> Vec<u8> {
-        std::fs::read(format!("{FIXTURES}{name}")).expect("fixture is readable")
-    }
-
-    fn vectors() -> Vec<serde_json::Value> {
-        let all: serde_json::Value = serde_json::from_slice(&fixture("vectors.json")).unwrap();
-        all["vectors"].as_array().unwrap().clone()
-    }
+    const FIXTURES: &str = "slack";
 
     fn headers(timestamp: Option<&str>, signature: Option<&str>) -> HeaderMap {
         let mut headers = HeaderMap::new();
@@ -169,22 +159,11 @@ mod tests {
         headers
     }
 
-    fn incoming<'a>(
-        method: &'a Method,
-        headers: &'a HeaderMap,
-        query: &'a BTreeMap<String, String>,
-        body: &'a [u8],
-        now: i64,
-    ) -> Incoming<'a> {
-        Incoming {
-            method,
-            headers,
-            query,
-            rest: "",
-            url: "https://hooks.example.com/hooks/slack",
-            body,
-            now,
-        }
+    /// A `POST` of `body` with `headers`, at `now`.
+    fn post(headers: &HeaderMap, body: impl AsRef<[u8]>, now: i64) -> TestRequest {
+        TestRequest::post("https://hooks.example.com/hooks/slack", body)
+            .headers(headers.clone())
+            .now(now)
     }
 
     fn sign(secret: &str, timestamp: &str, body: &[u8]) -> String {
@@ -196,9 +175,8 @@ mod tests {
 
     #[test]
     fn every_vector_is_judged_as_the_fixture_says() {
-        let query = BTreeMap::new();
-        for vector in vectors() {
-            let body = fixture(vector["body_file"].as_str().unwrap());
+        for vector in vectors(FIXTURES) {
+            let body = fixture(FIXTURES, vector["body_file"].as_str().unwrap());
             assert_eq!(body, vector["body"].as_str().unwrap().as_bytes());
             let slack = Slack::new(
                 vector["signing_secret"].as_str().unwrap(),
@@ -209,7 +187,7 @@ mod tests {
                 vector["x_slack_signature"].as_str(),
             );
             let now = vector["now_for_test"].as_i64().unwrap();
-            let result = slack.verify(&incoming(&Method::POST, &headers, &query, &body, now));
+            let result = slack.verify(&post(&headers, &body, now).incoming());
             assert_eq!(
                 result.is_ok(),
                 vector["valid"].as_bool().unwrap(),
@@ -220,17 +198,16 @@ mod tests {
 
     #[test]
     fn tampered_body_wrong_secret_stale_timestamp_and_missing_headers_are_rejected() {
-        let query = BTreeMap::new();
-        let vector = &vectors()[0];
+        let vector = &vectors(FIXTURES)[0];
         let secret = vector["signing_secret"].as_str().unwrap();
         let timestamp = vector["x_slack_request_timestamp"].as_str().unwrap();
         let signature = vector["x_slack_signature"].as_str().unwrap();
         let now = vector["now_for_test"].as_i64().unwrap();
-        let body = fixture("slash-command.signed.body");
+        let body = fixture(FIXTURES, "slash-command.signed.body");
         let slack = Slack::new(secret, Duration::from_secs(300));
         let good = headers(Some(timestamp), Some(signature));
         let check = |slack: &Slack, headers: &HeaderMap, body: &[u8], now: i64| {
-            slack.verify(&incoming(&Method::POST, headers, &query, body, now))
+            slack.verify(&post(headers, body, now).incoming())
         };
 
         assert_eq!(check(&slack, &good, &body, now + 300), Ok(()));
@@ -256,14 +233,14 @@ mod tests {
 
     #[test]
     fn url_verification_is_answered_with_its_challenge_after_verification() {
-        let query = BTreeMap::new();
-        let body = fixture("events-api.url_verification.json");
+        let body = fixture(FIXTURES, "events-api.url_verification.json");
         let slack = Slack::new("secret", Duration::from_secs(300));
         let headers = headers(
             Some("1700000000"),
             Some(&sign("secret", "1700000000", &body)),
         );
-        let req = incoming(&Method::POST, &headers, &query, &body, 1_700_000_000);
+        let request = post(&headers, &body, 1_700_000_000);
+        let req = request.incoming();
         assert_eq!(slack.verify(&req), Ok(()));
         let answer = slack.handshake(&req).unwrap().unwrap();
         assert_eq!(answer.status, 200);
@@ -274,18 +251,17 @@ mod tests {
         );
         assert_eq!(slack.event_type(&req).as_deref(), Some("url_verification"));
         // Unsigned, it never gets as far as the handshake.
-        let unsigned = HeaderMap::new();
-        let req = incoming(&Method::POST, &unsigned, &query, &body, 1_700_000_000);
-        assert!(slack.verify(&req).is_err());
+        let unsigned = post(&HeaderMap::new(), &body, 1_700_000_000);
+        assert!(slack.verify(&unsigned.incoming()).is_err());
     }
 
     #[test]
     fn events_commands_and_interactive_payloads_are_ordinary_events() {
-        let query = BTreeMap::new();
         let headers = HeaderMap::new();
         let slack = Slack::new("secret", Duration::from_secs(300));
         let get = |body: &[u8]| {
-            let req = incoming(&Method::POST, &headers, &query, body, 0);
+            let request = post(&headers, body, 0);
+            let req = request.incoming();
             (
                 slack.event_type(&req),
                 slack.delivery_id(&req),
@@ -293,7 +269,7 @@ mod tests {
             )
         };
 
-        let reaction = fixture("events-api.reaction_added.json");
+        let reaction = fixture(FIXTURES, "events-api.reaction_added.json");
         assert_eq!(get(&reaction), (Some("reaction_added".into()), None, false));
         let with_id =
             br#"{"type":"event_callback","event_id":"Ev0PV52K21","event":{"type":"app_mention"}}"#;
@@ -302,7 +278,7 @@ mod tests {
             (Some("app_mention".into()), Some("Ev0PV52K21".into()), false)
         );
 
-        let command = fixture("slash-command.signed.body");
+        let command = fixture(FIXTURES, "slash-command.signed.body");
         assert_eq!(
             get(&command),
             (Some("/webhook-collect".into()), None, false)
@@ -319,17 +295,19 @@ mod tests {
         );
 
         let ssl_check = b"ssl_check=1&token=xyzz0WbapA4vBCDEFasx0q6G";
-        let req = incoming(&Method::POST, &headers, &query, ssl_check, 0);
-        assert_eq!(slack.handshake(&req), Some(Ok(Handshake::empty(200))));
+        let request = post(&headers, ssl_check, 0);
+        assert_eq!(
+            slack.handshake(&request.incoming()),
+            Some(Ok(Handshake::empty(200)))
+        );
     }
 
     #[test]
     fn other_methods_are_not_handshakes() {
-        let query = BTreeMap::new();
         let headers = HeaderMap::new();
         let slack = Slack::new("secret", Duration::from_secs(300));
-        let body = fixture("events-api.url_verification.json");
-        let req = incoming(&Method::GET, &headers, &query, &body, 0);
-        assert!(slack.handshake(&req).is_none());
+        let body = fixture(FIXTURES, "events-api.url_verification.json");
+        let request = post(&headers, &body, 0).method(Method::GET);
+        assert!(slack.handshake(&request.incoming()).is_none());
     }
 }

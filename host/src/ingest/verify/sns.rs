@@ -259,12 +259,13 @@ mod tests {
     use axum::extract::RawQuery;
     use axum::http::StatusCode;
     use axum::routing::get;
-    use http::{HeaderMap, Method};
     use serde_json::{Value, json};
 
-    use super::super::certificates::test_support::{TEST_NOW, fixture, pin_test_certificate, sign};
+    use super::super::certificates::test_support::{TEST_NOW, pin_test_certificate, sign};
+    use super::super::test_support::{self, TestRequest, fixture, fixture_json, fixture_path};
     use super::*;
 
+    const FIXTURES: &str = "aws-sns";
     const FIXTURE_CERT_URL: &str = "https://sns.us-east-2.amazonaws.com/SimpleNotificationService-7ff5318490ec183fbaddaa2a969abfda.pem";
     /// The fixtures' topics: one per message, all of one account and region.
     const FIXTURE_TOPICS: &str = "arn:aws:sns:us-east-2:295079676684:*";
@@ -274,38 +275,22 @@ mod tests {
     fn fixture_certs() -> Certificates {
         let pinned = BTreeMap::from([(
             FIXTURE_CERT_URL.to_owned(),
-            fixture("aws-sns/sns.amazonaws.com.2021-09-07.cert.pem"),
+            fixture_path(FIXTURES, "sns.amazonaws.com.2021-09-07.cert.pem"),
         )]);
         Certificates::new(pinned, reqwest::Client::new())
     }
 
     fn vector_files() -> Vec<String> {
-        let text = std::fs::read(fixture("aws-sns/vectors.json")).unwrap();
-        let json: Value = serde_json::from_slice(&text).unwrap();
-        json["vectors"]
-            .as_array()
-            .unwrap()
+        test_support::vectors(FIXTURES)
             .iter()
             .filter(|vector| vector["valid"] == true)
             .map(|vector| vector["file"].as_str().unwrap().to_owned())
             .collect()
     }
 
-    fn incoming<'a>(
-        body: &'a [u8],
-        now: i64,
-        headers: &'a HeaderMap,
-        query: &'a BTreeMap<String, String>,
-    ) -> Incoming<'a> {
-        Incoming {
-            method: &Method::POST,
-            headers,
-            query,
-            rest: "",
-            url: "https://hooks.example.com/hooks/sns",
-            body,
-            now,
-        }
+    /// A `POST` of `body` at `now`, without headers or query.
+    fn post(body: &[u8], now: i64) -> TestRequest {
+        TestRequest::post("https://hooks.example.com/hooks/sns", body).now(now)
     }
 
     async fn check(
@@ -314,9 +299,7 @@ mod tests {
         now: i64,
         certs: &Certificates,
     ) -> Result<(), Rejection> {
-        let (headers, query) = (HeaderMap::new(), BTreeMap::new());
-        sns.verify(&incoming(body, now, &headers, &query), certs)
-            .await
+        sns.verify(&post(body, now).incoming(), certs).await
     }
 
     #[tokio::test]
@@ -326,18 +309,13 @@ mod tests {
         let files = vector_files();
         assert_eq!(files.len(), 4);
         for file in files {
-            let body = std::fs::read(fixture(&format!("aws-sns/{file}"))).unwrap();
+            let body = fixture(FIXTURES, &file);
             check(&sns, &body, FIXTURE_NOW, &certs)
                 .await
                 .unwrap_or_else(|err| panic!("{file}: {err:?}"));
             assert_eq!(event_type(&body).as_deref(), Some("Notification"));
             assert!(delivery_id(&body).is_some());
         }
-    }
-
-    fn fixture_json(file: &str) -> Value {
-        serde_json::from_slice(&std::fs::read(fixture(&format!("aws-sns/{file}"))).unwrap())
-            .unwrap()
     }
 
     #[tokio::test]
@@ -376,7 +354,7 @@ mod tests {
                 json!("UnsubscribeConfirmation"),
             ),
         ] {
-            let mut message = fixture_json(file);
+            let mut message = fixture_json(FIXTURES, file);
             message[field] = value;
             let err = check(
                 &sns,
@@ -388,7 +366,7 @@ mod tests {
             .unwrap_err();
             assert_eq!(err.status, 401, "{file} {field}");
         }
-        let mut message = fixture_json("notification.sigv1.no-subject.json");
+        let mut message = fixture_json(FIXTURES, "notification.sigv1.no-subject.json");
         message["MessageId"] = json!("11405cc3-9ac7-56d5-b45d-079e8f7a8ede");
         let err = check(
             &sns,
@@ -407,7 +385,7 @@ mod tests {
     #[tokio::test]
     async fn rejects_topics_not_listed() {
         let certs = fixture_certs();
-        let body = std::fs::read(fixture("aws-sns/notification.sigv2.no-subject.json")).unwrap();
+        let body = fixture(FIXTURES, "notification.sigv2.no-subject.json");
         let topic = "arn:aws:sns:us-east-2:295079676684:publish-and-verify-62674b1d-4295-426b-88e7-5fb75652a04e";
         for topics in [
             vec![],
@@ -439,7 +417,7 @@ mod tests {
     #[tokio::test]
     async fn rejects_an_expired_certificate() {
         let sns = Sns::new(vec![FIXTURE_TOPICS.to_owned()]);
-        let body = std::fs::read(fixture("aws-sns/notification.sigv1.no-subject.json")).unwrap();
+        let body = fixture(FIXTURES, "notification.sigv1.no-subject.json");
         let err = check(&sns, &body, 1_660_780_800, &fixture_certs())
             .await
             .unwrap_err();
@@ -461,7 +439,7 @@ mod tests {
             "https://sns.us-east-2.amazonaws.com.evil.example/cert.pem",
             "https://sns.us-east-2.amazonaws.com/cert.txt",
         ] {
-            let mut message = fixture_json("notification.sigv1.no-subject.json");
+            let mut message = fixture_json(FIXTURES, "notification.sigv1.no-subject.json");
             message["SigningCertURL"] = json!(url);
             let err = check(
                 &sns,
@@ -494,7 +472,7 @@ mod tests {
             "MessageId",
             "Timestamp",
         ] {
-            let mut message = fixture_json("notification.sigv1.no-subject.json");
+            let mut message = fixture_json(FIXTURES, "notification.sigv1.no-subject.json");
             message.as_object_mut().unwrap().remove(field);
             let err = check(
                 &sns,
@@ -507,7 +485,7 @@ mod tests {
             assert_eq!(err.status, 401, "{field}");
             assert_eq!(err.message, format!("the SNS message has no {field}"));
         }
-        let mut message = fixture_json("notification.sigv1.no-subject.json");
+        let mut message = fixture_json(FIXTURES, "notification.sigv1.no-subject.json");
         message["SignatureVersion"] = json!("3");
         let err = check(
             &sns,
@@ -532,7 +510,8 @@ mod tests {
 
     #[test]
     fn string_to_sign_follows_the_type() {
-        let confirmation = fixture_json("anymail.subscription-confirmation.unsigned.json");
+        let confirmation =
+            fixture_json(FIXTURES, "anymail.subscription-confirmation.unsigned.json");
         let message: Message = serde_json::from_value(confirmation).unwrap();
         assert_eq!(
             message.string_to_sign(SUBSCRIPTION_CONFIRMATION).unwrap(),
@@ -591,7 +570,7 @@ mod tests {
     });
 
     fn confirmation(subscribe_url: &str) -> Value {
-        let mut message = fixture_json("anymail.subscription-confirmation.unsigned.json");
+        let mut message = fixture_json(FIXTURES, "anymail.subscription-confirmation.unsigned.json");
         message["SubscribeURL"] = json!(subscribe_url);
         message
     }
@@ -609,12 +588,12 @@ mod tests {
         ])
         .with_subscribe_rule(LOCAL);
         let http = reqwest::Client::new();
-        let (headers, query) = (HeaderMap::new(), BTreeMap::new());
 
         for token in ["t1", "t2"] {
             let subscribe_url = format!("{base}/?Action=ConfirmSubscription&Token={token}");
             let body = signed(confirmation(&subscribe_url));
-            let req = incoming(&body, TEST_NOW, &headers, &query);
+            let request = post(&body, TEST_NOW);
+            let req = request.incoming();
             sns.verify(&req, &certs).await.unwrap();
             let answer = sns.handshake(&req, &http).await.unwrap().unwrap();
             assert_eq!(answer.status, 200);
@@ -640,7 +619,8 @@ mod tests {
                 serde_json::from_slice(&signed(confirmation(&format!("{base}/")))).unwrap();
             message[field] = value;
             let body = serde_json::to_vec(&message).unwrap();
-            let req = incoming(&body, TEST_NOW, &headers, &query);
+            let request = post(&body, TEST_NOW);
+            let req = request.incoming();
             assert_eq!(
                 sns.verify(&req, &certs).await.unwrap_err().status,
                 401,
@@ -657,8 +637,8 @@ mod tests {
             "{base}/?Action=ConfirmSubscription"
         )))
         .unwrap();
-        let (headers, query) = (HeaderMap::new(), BTreeMap::new());
-        let req = incoming(&body, TEST_NOW, &headers, &query);
+        let request = post(&body, TEST_NOW);
+        let req = request.incoming();
         let err = sns
             .handshake(&req, &reqwest::Client::new())
             .await
@@ -678,8 +658,8 @@ mod tests {
             "{base}/?Action=ConfirmSubscription"
         )))
         .unwrap();
-        let (headers, query) = (HeaderMap::new(), BTreeMap::new());
-        let req = incoming(&body, TEST_NOW, &headers, &query);
+        let request = post(&body, TEST_NOW);
+        let req = request.incoming();
         let err = sns
             .handshake(&req, &reqwest::Client::new())
             .await
@@ -707,9 +687,9 @@ mod tests {
     #[tokio::test]
     async fn notifications_are_stored_and_unsubscribes_answered() {
         let sns = Sns::new(vec![FIXTURE_TOPICS.to_owned()]);
-        let (headers, query) = (HeaderMap::new(), BTreeMap::new());
-        let body = std::fs::read(fixture("aws-sns/notification.sigv1.no-subject.json")).unwrap();
-        let req = incoming(&body, FIXTURE_NOW, &headers, &query);
+        let body = fixture(FIXTURES, "notification.sigv1.no-subject.json");
+        let request = post(&body, FIXTURE_NOW);
+        let req = request.incoming();
         assert!(sns.handshake(&req, &reqwest::Client::new()).await.is_none());
 
         let dir = tempfile::tempdir().unwrap();
@@ -721,7 +701,8 @@ mod tests {
         message["Type"] = json!("UnsubscribeConfirmation");
         let body = signed(message);
         let sns = Sns::new(vec![TEST_TOPIC.to_owned()]);
-        let req = incoming(&body, TEST_NOW, &headers, &query);
+        let request = post(&body, TEST_NOW);
+        let req = request.incoming();
         sns.verify(&req, &certs).await.unwrap();
         let answer = sns
             .handshake(&req, &reqwest::Client::new())

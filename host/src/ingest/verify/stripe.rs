@@ -92,28 +92,16 @@ fn body_field(body: &[u8], name: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
-    use http::{HeaderMap, HeaderValue, Method};
-
+    use super::super::test_support::{TestRequest, fixture, vectors};
     use super::*;
 
-    const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/stripe/");
-
-    fn fixture(name: &str) -> Vec<u8> {
-        std::fs::read(format!("{FIXTURES}{name}")).expect("fixture is readable")
-    }
-
-    fn vectors() -> Vec<serde_json::Value> {
-        let all: serde_json::Value = serde_json::from_slice(&fixture("vectors.json")).unwrap();
-        all["vectors"].as_array().unwrap().clone()
-    }
+    const FIXTURES: &str = "stripe";
 
     /// A vector's secret, body bytes and header.
     fn vector(index: usize) -> (String, Vec<u8>, String, i64) {
-        let v = &vectors()[index];
+        let v = &vectors(FIXTURES)[index];
         let body = match v["body_file"].as_str() {
-            Some(file) => fixture(file),
+            Some(file) => fixture(FIXTURES, file),
             None => v["body"].as_str().unwrap().as_bytes().to_vec(),
         };
         (
@@ -130,23 +118,12 @@ mod tests {
         body: &[u8],
         now: i64,
     ) -> Result<(), Rejection> {
-        let mut headers = HeaderMap::new();
+        let mut request =
+            TestRequest::post("https://hooks.example.com/hooks/stripe", body).now(now);
         if let Some(signature) = signature {
-            headers.insert(
-                "stripe-signature",
-                HeaderValue::from_str(signature).unwrap(),
-            );
+            request = request.header("stripe-signature", signature);
         }
-        let query = BTreeMap::new();
-        scheme.verify(&Incoming {
-            method: &Method::POST,
-            headers: &headers,
-            query: &query,
-            rest: "",
-            url: "https://hooks.example.com/hooks/stripe",
-            body,
-            now,
-        })
+        scheme.verify(&request.incoming())
     }
 
     fn scheme(secret: &str) -> Stripe {
@@ -155,7 +132,7 @@ mod tests {
 
     #[test]
     fn every_vector_is_accepted() {
-        for index in 0..vectors().len() {
+        for index in 0..vectors(FIXTURES).len() {
             let (secret, body, signature, timestamp) = vector(index);
             assert_eq!(
                 check(&scheme(&secret), Some(&signature), &body, timestamp),
@@ -167,7 +144,7 @@ mod tests {
 
     #[test]
     fn the_dotnet_vector_honours_its_tolerance_window() {
-        let v = &vectors()[0];
+        let v = &vectors(FIXTURES)[0];
         let (secret, body, signature, _) = vector(0);
         let stripe = Stripe::new(
             &[secret],
@@ -225,20 +202,14 @@ mod tests {
 
     #[test]
     fn type_and_id_come_from_the_event() {
-        let headers = HeaderMap::new();
-        let query = BTreeMap::new();
         let stripe = scheme("whsec_x");
-        let body = fixture("dj-stripe.event_external_account_card_created.json");
+        let body = fixture(
+            FIXTURES,
+            "dj-stripe.event_external_account_card_created.json",
+        );
         let expected: serde_json::Value = serde_json::from_slice(&body).unwrap();
-        let req = Incoming {
-            method: &Method::POST,
-            headers: &headers,
-            query: &query,
-            rest: "",
-            url: "",
-            body: &body,
-            now: 0,
-        };
+        let request = TestRequest::post("", &body).now(0);
+        let req = request.incoming();
         assert_eq!(
             stripe.event_type(&req).as_deref(),
             expected["type"].as_str()

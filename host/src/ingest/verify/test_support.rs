@@ -114,12 +114,6 @@ impl TestRequest {
         self
     }
 
-    /// Replaces all the query parameters (decoded).
-    pub fn queries(mut self, query: BTreeMap<String, String>) -> TestRequest {
-        self.query = query;
-        self
-    }
-
     pub fn rest(mut self, rest: &str) -> TestRequest {
         self.rest = rest.to_owned();
         self

@@ -112,36 +112,25 @@ fn mac_matches<M: Mac + KeyInit>(key: &[u8], body: &[u8], expected: &[u8]) -> bo
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
+    use http::Method;
 
-    use http::{HeaderMap, HeaderValue, Method};
-
+    use super::super::test_support::{TestRequest, fixture_json};
     use super::*;
 
-    const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/websub/");
+    const URL: &str = "https://hooks.example.com/hooks/feed";
 
     fn fixture() -> serde_json::Value {
-        let bytes = std::fs::read(format!("{FIXTURES}vectors.json")).expect("fixture is readable");
-        serde_json::from_slice(&bytes).unwrap()
+        fixture_json("websub", "vectors.json")
     }
 
     const METHODS: [&str; 4] = ["sha1", "sha256", "sha384", "sha512"];
 
     fn check(websub: &Websub, signature: Option<&str>, body: &[u8]) -> Result<(), Rejection> {
-        let mut headers = HeaderMap::new();
+        let mut request = TestRequest::post(URL, body);
         if let Some(signature) = signature {
-            headers.insert("x-hub-signature", HeaderValue::from_str(signature).unwrap());
+            request = request.header("x-hub-signature", signature);
         }
-        let query = BTreeMap::new();
-        websub.verify(&Incoming {
-            method: &Method::POST,
-            headers: &headers,
-            query: &query,
-            rest: "",
-            url: "https://hooks.example.com/hooks/feed",
-            body,
-            now: 1_700_000_000,
-        })
+        websub.verify(&request.incoming())
     }
 
     fn handshake(
@@ -149,19 +138,11 @@ mod tests {
         method: &Method,
         query: &str,
     ) -> Option<Result<Handshake, Rejection>> {
-        let headers = HeaderMap::new();
-        let query: BTreeMap<String, String> = url::form_urlencoded::parse(query.as_bytes())
-            .into_owned()
-            .collect();
-        websub.handshake(&Incoming {
-            method,
-            headers: &headers,
-            query: &query,
-            rest: "",
-            url: "https://hooks.example.com/hooks/feed",
-            body: b"",
-            now: 1_700_000_000,
-        })
+        let mut request = TestRequest::post(URL, b"").method(method.clone());
+        for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
+            request = request.query(&name, &value);
+        }
+        websub.handshake(&request.incoming())
     }
 
     #[test]
