@@ -19,4 +19,5 @@ mod restart;
 mod retry;
 mod retry_schedule;
 mod shutdown;
+mod sources;
 mod verify;

@@ -82,12 +82,17 @@ impl Received {
         }
     }
 
-    /// The URL as the sender addressed it, behind a proxy too.
+    /// The URL as the sender addressed it, behind a proxy too: `Forwarded` (RFC 7239, first
+    /// hop), else `X-Forwarded-Proto`/`X-Forwarded-Host`, else `Host`.
     fn build_url(&self) -> String {
-        let scheme = header(&self.headers, "x-forwarded-proto").unwrap_or("http");
-        let host = header(&self.headers, "x-forwarded-host")
-            .or_else(|| header(&self.headers, "host"))
-            .unwrap_or("localhost");
+        let forwarded = |key: &str| forwarded_value(&self.headers, key);
+        let scheme = forwarded("proto")
+            .or_else(|| header(&self.headers, "x-forwarded-proto").map(str::to_owned))
+            .unwrap_or_else(|| "http".to_owned());
+        let host = forwarded("host")
+            .or_else(|| header(&self.headers, "x-forwarded-host").map(str::to_owned))
+            .or_else(|| header(&self.headers, "host").map(str::to_owned))
+            .unwrap_or_else(|| "localhost".to_owned());
         match &self.query {
             Some(query) => format!("{scheme}://{host}{}?{query}", self.path()),
             None => format!("{scheme}://{host}{}", self.path()),
@@ -110,6 +115,16 @@ impl Received {
             headers,
         }
     }
+}
+
+/// A parameter of the first hop of a `Forwarded` header (`for=..;proto=https;host=..`).
+fn forwarded_value(headers: &HeaderMap, key: &str) -> Option<String> {
+    let first_hop = header(headers, "forwarded")?.split(',').next()?;
+    first_hop.split(';').find_map(|pair| {
+        let (name, value) = pair.trim().split_once('=')?;
+        name.eq_ignore_ascii_case(key)
+            .then(|| value.trim_matches('"').to_owned())
+    })
 }
 
 /// Reads the body up to `limit` bytes; a larger body is refused before it is read in full.

@@ -117,12 +117,12 @@ schemes! {
         Mailchimp(mailchimp::Mailchimp),
         Websub(websub::Websub),
         Eventgrid(eventgrid::Eventgrid),
-        Openstack(openstack::Openstack),
     }
     async {
         Paypal(sources::Paypal),
         Sns(sources::Sns),
         Sendgrid(sources::Sendgrid),
+        Openstack(sources::Openstack),
     }
 }
 
@@ -178,7 +178,7 @@ impl Verifier {
                 allowed_origins.clone(),
             )),
             Verify::Openstack { secret } => {
-                Verifier::Openstack(openstack::Openstack::new(secret.clone()))
+                Verifier::Openstack(sources::Openstack::new(secret.clone(), http.clone()))
             }
             Verify::Paypal { webhook_id } => {
                 Verifier::Paypal(sources::Paypal::new(webhook_id, certificates.clone()))

@@ -9,8 +9,10 @@
 //!
 //! Zaqar with `require_confirmation` first POSTs a `SubscriptionConfirmation` message: the
 //! subscriber confirms by `PUT`ting `{"confirmed": true}` to its `WSGISubscribeURL` with the
-//! signed-URL headers it carries (see [`zaqar_confirmation`]). That message, and the
-//! `UnsubscribeConfirmation` notice, are answered 200 and never stored.
+//! signed-URL headers it carries (see [`zaqar_confirmation`]). wasmhook makes that call only
+//! for a source with a secret: the URL comes from the request, and an unauthenticated request
+//! must not make the router call anywhere. That message, and the `UnsubscribeConfirmation`
+//! notice, are answered 200 and never stored.
 
 use subtle::ConstantTimeEq;
 
@@ -26,6 +28,12 @@ impl Openstack {
         Openstack {
             secret: secret.map(String::into_bytes),
         }
+    }
+
+    /// Whether requests must carry the source's secret, which makes a confirmation request
+    /// trustworthy enough to act on.
+    pub fn authenticates(&self) -> bool {
+        self.secret.is_some()
     }
 
     pub fn verify(&self, req: &Incoming<'_>) -> Result<(), Rejection> {
@@ -117,10 +125,6 @@ pub struct ZaqarConfirmation {
 /// For a `SubscriptionConfirmation` message, the `PUT` that confirms it; `None` for any other
 /// body, and for a confirmation without `WSGISubscribeURL` (Zaqar sends it only when its
 /// public endpoint is in the Keystone catalogue; older Zaqar sent only `SubscribeURL` paths).
-#[allow(
-    dead_code,
-    reason = "called once the router makes outgoing calls (issue 4)"
-)]
 pub fn zaqar_confirmation(body: &[u8]) -> Option<ZaqarConfirmation> {
     let message: serde_json::Value = serde_json::from_slice(body).ok()?;
     if message.get("Message_Type")?.as_str()? != "SubscriptionConfirmation" {
