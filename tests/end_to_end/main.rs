@@ -20,4 +20,5 @@ mod retry;
 mod retry_schedule;
 mod shutdown;
 mod sources;
+mod transports;
 mod verify;

@@ -2,8 +2,8 @@
 //! as the `cargo xtask` binary.
 //!
 //! The example plugins live in `plugins/`, a cargo workspace of their own built for
-//! WebAssembly. Function plugins are components (`wasm32-wasip2`), command plugins are core
-//! modules (`wasm32-wasip1`). Each built plugin is published as
+//! WebAssembly. Function plugins are components (`wasm32-wasip2`); command plugins are core
+//! modules (`wasm32-wasip1`) or command components (`wasm32-wasip2`). Each built plugin is published as
 //! `plugins/target/<crate_name>.wasm`, the path routes.toml files point at; a file is
 //! replaced by rename, so a router watching it never loads a half-written plugin.
 
@@ -17,14 +17,16 @@ use std::process::Command;
 pub enum Transport {
     /// A component exporting `handle` (a `cdylib`).
     Function,
-    /// A WASI program reading stdin and writing stdout (a `bin`).
+    /// A WASI program reading stdin and writing stdout (a `bin`), as a core module.
     Command,
+    /// The same, as a component exporting `wasi:cli/run`.
+    CommandComponent,
 }
 
 impl Transport {
     pub fn target(self) -> &'static str {
         match self {
-            Transport::Function => "wasm32-wasip2",
+            Transport::Function | Transport::CommandComponent => "wasm32-wasip2",
             Transport::Command => "wasm32-wasip1",
         }
     }
@@ -65,7 +67,7 @@ pub const PLUGINS: &[Plugin] = &[
     },
     Plugin {
         package: "sns-unwrap",
-        transport: Transport::Command,
+        transport: Transport::CommandComponent,
     },
 ];
 
@@ -80,7 +82,7 @@ impl Plugin {
         // A cdylib is named after the crate, a bin after the package.
         let file = match self.transport {
             Transport::Function => format!("{}.wasm", self.crate_name()),
-            Transport::Command => format!("{}.wasm", self.package),
+            Transport::Command | Transport::CommandComponent => format!("{}.wasm", self.package),
         };
         Path::new(self.transport.target())
             .join("release")
@@ -118,11 +120,10 @@ pub fn build_plugins(root: &Path) -> Result<Vec<PathBuf>, String> {
         return Err(format!("no plugins workspace at {}", manifest.display()));
     }
     let mut outputs = Vec::new();
-    for transport in [Transport::Function, Transport::Command] {
-        let target = transport.target();
+    for target in ["wasm32-wasip2", "wasm32-wasip1"] {
         let plugins: Vec<&Plugin> = PLUGINS
             .iter()
-            .filter(|p| p.transport == transport)
+            .filter(|p| p.transport.target() == target)
             .collect();
         ensure_target(root, target)?;
         eprintln!("building example plugins for {target}…");

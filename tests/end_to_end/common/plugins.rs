@@ -12,6 +12,8 @@ pub struct Plugins {
     pub split_commits: PathBuf,
     /// Misbehaves on demand: `config.mode` = pass, loop, hog, trap, error, big-output, stderr.
     pub chaos: PathBuf,
+    /// Command component (`wasi:cli/run`): an SNS notification's inner `Message`.
+    pub sns_unwrap: PathBuf,
 }
 
 /// Builds the example plugins the first time it is called (this takes minutes on a cold
@@ -40,6 +42,7 @@ pub fn plugins() -> &'static Plugins {
             github_to_slack: find("github_to_slack.wasm"),
             split_commits: find("split_commits.wasm"),
             chaos: find("chaos.wasm"),
+            sns_unwrap: find("sns_unwrap.wasm"),
         }
     })
 }
