@@ -4,6 +4,7 @@
 mod common;
 
 mod cli;
+mod core_abi;
 mod crash;
 mod dead_letters;
 mod dedup;
@@ -15,9 +16,11 @@ mod hot_reload;
 mod isolation;
 mod limits;
 mod ordering;
+mod plugin_new;
 mod restart;
 mod retry;
 mod retry_schedule;
+mod route_tests;
 mod shutdown;
 mod sources;
 mod transports;

@@ -4,8 +4,10 @@ mod admin_client;
 mod check;
 mod events;
 mod messages;
+mod plugin_new;
 mod plugin_run;
 mod serve;
+mod test;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -44,6 +46,13 @@ pub enum Command {
         #[arg(short, long, default_value = "routes.toml")]
         config: PathBuf,
     },
+    /// Run the [[tests]] of routes.toml through the plugins and routes, without network; exit 1
+    /// and show a diff when a subscriber would not get what a test expects.
+    Test {
+        /// The routes file.
+        #[arg(short, long, default_value = "routes.toml")]
+        config: PathBuf,
+    },
     /// Work with a single plugin.
     #[command(subcommand)]
     Plugin(PluginCommand),
@@ -59,6 +68,8 @@ pub enum Command {
 pub enum PluginCommand {
     /// Run one plugin on the envelope read from stdin; print its result and its stderr.
     Run(plugin_run::RunArgs),
+    /// Create a plugin folder (Rust or C) that builds and passes its own test.
+    New(plugin_new::NewArgs),
 }
 
 /// Runs a parsed command line; 0 on success, 1 on a user error (bad config, bad plugin).
@@ -72,7 +83,9 @@ pub fn run(cli: Cli) -> ExitCode {
         match cli.command {
             Command::Serve { config } => serve::serve(config).await,
             Command::Check { config } => check::check(&config).await,
+            Command::Test { config } => test::test(&config).await,
             Command::Plugin(PluginCommand::Run(args)) => plugin_run::run(args).await,
+            Command::Plugin(PluginCommand::New(args)) => plugin_new::run(args),
             Command::Events(command) => events::run(command).await,
             Command::Messages(command) => messages::run(command).await,
         }

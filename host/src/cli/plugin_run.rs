@@ -62,17 +62,23 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     })
     .await??;
     let (result, elapsed) = outcome;
+    let millis = elapsed.as_secs_f64() * 1000.0;
     let call = match result {
         Ok(call) => call,
         Err(failure) => {
             eprintln!("error: {failure}");
+            eprintln!("failed after {millis:.3} ms");
             return Ok(ExitCode::FAILURE);
         }
     };
     if !call.stderr.is_empty() {
         eprint!("{}", call.stderr);
     }
-    eprintln!("ran in {:.3} ms", elapsed.as_secs_f64() * 1000.0);
+    eprintln!(
+        "ran in {millis:.3} ms, peak memory {} (limit {} MiB)",
+        human_bytes(call.peak_memory),
+        args.memory_mib
+    );
     let output: serde_json::Value = match serde_json::from_slice(&call.output) {
         Ok(output) => output,
         Err(error) => {
@@ -86,6 +92,16 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     println!("{}", serde_json::to_string_pretty(&output)?);
     Ok(ExitCode::SUCCESS)
+}
+
+/// `1.1 MiB`, or `128 KiB` below one MiB (linear memory grows by 64 KiB pages).
+fn human_bytes(bytes: u64) -> String {
+    const MIB: u64 = 1024 * 1024;
+    if bytes >= MIB {
+        format!("{:.1} MiB", bytes as f64 / MIB as f64)
+    } else {
+        format!("{} KiB", bytes.div_ceil(1024))
+    }
 }
 
 /// What is wrong with the result's shape, if anything.

@@ -9,7 +9,8 @@
 //! 3. `[server]` and each `[sources.X]`, `[plugins.X]`, `[subscribers.X]` and `[[routes]]` entry
 //!    is read on its own, key by key: each value is deserialized with serde into a newtype that
 //!    validates it, and a failure is recorded at the value's position while reading goes on.
-//! 4. Routes are checked against the names that exist.
+//! 4. Routes are checked against the names that exist, then `[[tests]]` (`route_test.rs`)
+//!    against the sources, subscribers and routes.
 //!
 //! # Invariants of a [`Config`]
 //!
@@ -39,6 +40,7 @@ mod parse_str;
 mod plugin;
 mod providers;
 mod route;
+mod route_test;
 mod secrets;
 mod server;
 mod source;
@@ -49,6 +51,8 @@ mod units;
 mod verify;
 mod web;
 
+#[cfg(test)]
+mod route_test_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
@@ -64,6 +68,7 @@ pub use dedup::{DedupConfig, DedupKey};
 pub use diagnostic::{ConfigErrors, Diagnostic, Location};
 pub use plugin::{OnError, PluginConfig};
 pub use route::RouteConfig;
+pub use route_test::{Expectation, ExpectedMessage, RouteTest, TestBody};
 pub use server::ServerConfig;
 pub use source::SourceConfig;
 pub use subscriber::{Ordering, SubscriberConfig};
@@ -83,9 +88,18 @@ pub struct Config {
     pub plugins: BTreeMap<String, PluginConfig>,
     pub subscribers: BTreeMap<String, SubscriberConfig>,
     pub routes: Vec<RouteConfig>,
+    /// `[[tests]]`, run by `wasmhook test`; ignored by `serve`.
+    pub tests: Vec<RouteTest>,
 }
 
-const SECTIONS: &[&str] = &["server", "sources", "plugins", "subscribers", "routes"];
+const SECTIONS: &[&str] = &[
+    "server",
+    "sources",
+    "plugins",
+    "subscribers",
+    "routes",
+    "tests",
+];
 
 impl Config {
     /// Reads, interpolates from the process environment, and validates.
@@ -185,13 +199,25 @@ fn read_document(
         subscribers: subscribers.names(),
     };
     route::check(&drafts, &known, sink);
+    let routes: Vec<RouteConfig> = drafts.into_iter().map(|draft| draft.route).collect();
+    let tests = top.raw("tests").map_or_else(Vec::new, |tests| {
+        route_test::read_all(
+            tests,
+            base,
+            &known.sources,
+            &known.subscribers,
+            &routes,
+            sink,
+        )
+    });
     Some(Config {
         path,
         server,
         sources: sources.items,
         plugins: plugins.items,
         subscribers: subscribers.items,
-        routes: drafts.into_iter().map(|draft| draft.route).collect(),
+        routes,
+        tests,
     })
 }
 

@@ -95,7 +95,10 @@ impl SubscriberConfig {
 }
 
 /// `headers = { "x-team" = "platform" }`: each name and value checked at its own position.
-fn read_headers(table: &Table<'_, '_>, sink: &mut Sink<'_>) -> Option<Vec<(String, String)>> {
+pub(super) fn read_headers(
+    table: &Table<'_, '_>,
+    sink: &mut Sink<'_>,
+) -> Option<Vec<(String, String)>> {
     let Some(value) = table.raw("headers") else {
         return Some(Vec::new());
     };

@@ -1,5 +1,6 @@
 //! One HTTP attempt: the request SPEC section 6 describes, and what came back.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -9,6 +10,7 @@ use reqwest::Client;
 
 use super::Subscriber;
 use super::retry::Hint;
+use crate::config::SubscriberConfig;
 use crate::store::{Attempt, DueMessage};
 
 /// How much of a subscriber's answer is kept with the attempt.
@@ -34,19 +36,20 @@ pub fn client() -> Client {
         .expect("an HTTP client with default TLS-free settings builds")
 }
 
-pub async fn attempt(client: &Client, subscriber: &Subscriber, message: &DueMessage) -> Answer {
-    let started = Instant::now();
-    let at = crate::clock::now_ms();
-    let timestamp = at / 1000;
-    let config = &subscriber.config;
+/// The headers of a message that do not change from one attempt to the next: the content type,
+/// then the subscriber's headers, then the message's (later ones win). `wasmhook test` checks
+/// these; the protocol's (`webhook-id`, signature, ...) are added per attempt.
+pub fn content_headers(
+    subscriber: &SubscriberConfig,
+    message_headers: &BTreeMap<String, String>,
+) -> HeaderMap {
     let mut headers = HeaderMap::new();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    // Later entries win: the subscriber's headers, then the message's, then the protocol's.
-    for (name, value) in config
+    for (name, value) in subscriber
         .headers
         .iter()
         .map(|(n, v)| (n, v))
-        .chain(message.headers.iter())
+        .chain(message_headers)
     {
         if let (Ok(name), Ok(value)) = (
             HeaderName::try_from(name.as_str()),
@@ -55,6 +58,15 @@ pub async fn attempt(client: &Client, subscriber: &Subscriber, message: &DueMess
             headers.insert(name, value);
         }
     }
+    headers
+}
+
+pub async fn attempt(client: &Client, subscriber: &Subscriber, message: &DueMessage) -> Answer {
+    let started = Instant::now();
+    let at = crate::clock::now_ms();
+    let timestamp = at / 1000;
+    let config = &subscriber.config;
+    let mut headers = content_headers(config, &message.headers);
     headers.insert(
         "webhook-id",
         HeaderValue::try_from(message.id.as_str()).expect("ids are ASCII"),

@@ -17,6 +17,7 @@ mod attempt;
 mod retry;
 mod subscriber;
 
+pub use attempt::content_headers;
 pub use subscriber::Subscriber;
 
 use std::collections::{BTreeMap, HashMap, HashSet};

@@ -8,6 +8,7 @@
 
 mod dedup;
 mod request;
+mod simulated;
 pub mod verify;
 
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 
+pub use simulated::{RefusedBody, event_as_verified};
 pub use verify::Verifier;
 
 use crate::api_error::ApiError;
@@ -151,14 +153,7 @@ async fn accept(ingest: &Ingest, received: &Received, body: Body) -> Result<Answ
         .get(source)
         .and_then(|config| config.dedup.as_ref())
         .and_then(|dedup| dedup::key(dedup, verifier, &incoming));
-    let event = NewEvent {
-        id: crate::ids::event_id(),
-        source: source.clone(),
-        event_type: verifier.event_type(&incoming),
-        received_at: crate::clock::now_ms(),
-        request: received.meta(),
-        body: body.clone(),
-    };
+    let event = new_event(received, verifier, &incoming, body.clone());
     let inserted = ingest
         .store
         .insert_event(event.clone(), dedup)
@@ -174,6 +169,23 @@ async fn accept(ingest: &Ingest, received: &Received, body: Body) -> Result<Answ
     let id = event.id.clone();
     ingest.pipeline.submit(event);
     Ok(Answer::Accepted(id))
+}
+
+/// The event stored for a verified POST: what plugins will see of the request.
+fn new_event(
+    received: &Received,
+    verifier: &Verifier,
+    incoming: &verify::Incoming<'_>,
+    body: bytes::Bytes,
+) -> NewEvent {
+    NewEvent {
+        id: crate::ids::event_id(),
+        source: received.source.clone(),
+        event_type: verifier.event_type(incoming),
+        received_at: crate::clock::now_ms(),
+        request: received.meta(),
+        body,
+    }
 }
 
 fn rejected(rejection: Rejection) -> ApiError {

@@ -8,6 +8,9 @@
 mod chain;
 pub mod envelope;
 mod messages;
+mod routes;
+
+pub use routes::messages_for;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -15,9 +18,8 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{Notify, Semaphore, mpsc};
 
 use crate::plugin::PluginEngine;
-use crate::store::{NewEvent, NewMessage, Store};
+use crate::store::{NewEvent, Store};
 use crate::topology::reload::Reloader;
-use crate::topology::{Route, Topology};
 
 /// Events waiting between ingest and the pipeline; past this, ingest leaves them to the sweep.
 const QUEUE: usize = 4096;
@@ -152,7 +154,7 @@ impl Pipeline {
     /// Runs every route of the event's source, then commits all messages at once.
     async fn process(&self, event: NewEvent) {
         let topology = self.inner.reloader.current();
-        let messages = self.run_routes(&topology, &event).await;
+        let messages = routes::messages_for(&self.inner.engine, &topology, &event).await;
         let id = event.id.clone();
         let result = self.inner.store.finish_event(id.clone(), messages).await;
         self.inner
@@ -168,60 +170,6 @@ impl Pipeline {
                 tracing::error!(event = %id, %error, "cannot commit the event's messages")
             }
         }
-    }
-
-    async fn run_routes(&self, topology: &Arc<Topology>, event: &NewEvent) -> Vec<NewMessage> {
-        let routes = topology.routes_for(&event.source);
-        if routes.is_empty() {
-            return Vec::new();
-        }
-        let envelope = match envelope::from_event(event) {
-            Ok(envelope) => envelope,
-            Err(error) => {
-                return routes
-                    .iter()
-                    .flat_map(|route| messages::failed(event, route, error.to_string(), Vec::new()))
-                    .collect();
-            }
-        };
-        let mut messages = Vec::new();
-        for route in routes {
-            let run = self.run_route(route.clone(), envelope.clone()).await;
-            messages.extend(messages::from_run(event, route, run));
-        }
-        messages
-    }
-
-    /// Plugins run on the blocking pool, at most as many at once as the engine has permits.
-    async fn run_route(&self, route: Arc<Route>, envelope: envelope::Envelope) -> chain::RouteRun {
-        if route.filters.is_empty() && route.transforms.is_empty() {
-            return chain::RouteRun {
-                outcome: chain::Outcome::Messages(vec![envelope]),
-                plugins: Vec::new(),
-            };
-        }
-        let permit = self
-            .inner
-            .engine
-            .permits
-            .clone()
-            .acquire_owned()
-            .await
-            .expect("never closed");
-        let engine = self.inner.engine.clone();
-        let route_name = route.name.clone();
-        tokio::task::spawn_blocking(move || {
-            let run = chain::run(&engine, &route, envelope);
-            drop(permit);
-            run
-        })
-        .await
-        .unwrap_or_else(|panic| chain::RouteRun {
-            outcome: chain::Outcome::Failed(format!(
-                "route {route_name}: the plugin host panicked: {panic}"
-            )),
-            plugins: Vec::new(),
-        })
     }
 }
 

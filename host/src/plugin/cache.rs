@@ -8,6 +8,7 @@
 //! wrote there: loading precompiled code is trusting it, which is why the directory belongs to
 //! the store (`data_dir`), not to the plugins.
 
+use std::borrow::Cow;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
 
@@ -59,6 +60,18 @@ impl CompileCache {
         sha256: &str,
         bytes: &[u8],
     ) -> wasmtime::Result<Component> {
+        self.component_with(engine, sha256, || Ok(Cow::Borrowed(bytes)))
+    }
+
+    /// Like [`CompileCache::component`] for a component made from the file's bytes (a
+    /// hand-written core module encoded at load): `sha256` is that of the file, and `encode`
+    /// runs only on a cache miss, so a re-deploy skips the encoding as well as the compiling.
+    pub fn component_with<'a>(
+        &self,
+        engine: &Engine,
+        sha256: &str,
+        encode: impl FnOnce() -> wasmtime::Result<Cow<'a, [u8]>>,
+    ) -> wasmtime::Result<Component> {
         let path = self.path(sha256, "component");
         if path.exists() {
             // SAFETY: as for modules above.
@@ -68,7 +81,7 @@ impl CompileCache {
                 Err(error) => discard(&path, &error),
             }
         }
-        let component = Component::new(engine, bytes)?;
+        let component = Component::new(engine, encode()?)?;
         store(&path, component.serialize());
         Ok(component)
     }

@@ -20,6 +20,9 @@ pub struct Output {
     pub output: Vec<u8>,
     /// What it wrote to stderr, up to 4 KiB.
     pub stderr: String,
+    /// The largest linear memory the instance had, in bytes (the largest one when it has
+    /// several). For a warm instance: the largest over all its calls so far.
+    pub peak_memory: u64,
 }
 
 /// A function plugin's instance kept for the next call.
@@ -39,6 +42,7 @@ impl Plugin {
             return self.call_warm(engine, input);
         }
         let stdio = self.new_stdio();
+        let peak_memory;
         let result = match &self.compiled.code {
             Code::CommandModule(pre) => {
                 let sandbox = ModuleSandbox::new(input.clone(), &stdio, self.settings.memory);
@@ -47,6 +51,7 @@ impl Plugin {
                     let start = instance.get_typed_func::<(), ()>(&mut store, "_start")?;
                     start.call(&mut store, ())
                 });
+                peak_memory = store.data().limiter.peak_memory;
                 self.command_outcome(run, &store.data().limiter, &stdio)
             }
             Code::CommandComponent(pre) => {
@@ -61,6 +66,7 @@ impl Plugin {
                     Ok(Err(())) => Err(I32Exit(1).into()),
                     Err(error) => Err(error),
                 };
+                peak_memory = store.data().limiter.peak_memory;
                 self.command_outcome(run, &store.data().limiter, &stdio)
             }
             Code::Function { .. } => {
@@ -72,7 +78,11 @@ impl Plugin {
         };
         let stderr = String::from_utf8_lossy(&stdio.stderr.take()).into_owned();
         match result {
-            Ok(output) => Ok(Output { output, stderr }),
+            Ok(output) => Ok(Output {
+                output,
+                stderr,
+                peak_memory: peak_memory as u64,
+            }),
             Err(error) => Err(self.failure(error, &stderr)),
         }
     }
@@ -133,7 +143,11 @@ impl Plugin {
             Ok((Ok(output),)) if output.len() as u64 > self.settings.max_output => {
                 Err(fail(PluginError::OutputTooLarge(self.settings.max_output)))
             }
-            Ok((Ok(output),)) => Ok(Output { output, stderr }),
+            Ok((Ok(output),)) => Ok(Output {
+                output,
+                stderr,
+                peak_memory: warm.store.data().limiter.peak_memory as u64,
+            }),
             Ok((Err(message),)) => Err(fail(PluginError::Returned(message))),
             Err(error) => Err(fail(classify(error, &warm.store.data().limiter, self))),
         }

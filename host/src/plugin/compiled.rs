@@ -1,5 +1,6 @@
 //! Turning `.wasm` bytes into something ready to instantiate: compile, link, type-check.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -8,6 +9,7 @@ use wasmtime::component::{Component, ComponentExportIndex, InstancePre};
 use wasmtime::{Module, Store};
 use wasmtime_wasi::p2::bindings::sync::CommandPre;
 
+use super::encode::{CoreModuleShape, encode_function_module};
 use super::engine::PluginEngine;
 use super::error::LoadError;
 use super::sandbox::{ComponentSandbox, ModuleSandbox, Stdio};
@@ -61,7 +63,14 @@ impl CompiledPlugin {
             reason: format!("{error:#}"),
         };
         let sha256 = sha256_hex(bytes);
-        let code = if is_core_module(bytes) {
+        // A core module exporting `handle` (and no `_start`) is a hand-written function
+        // plugin: encoded into a component here, then loaded as one. A module that does not
+        // even parse is left to `Module::new` to describe.
+        let hand_written = is_core_module(bytes)
+            .then(|| CoreModuleShape::read(bytes).ok())
+            .flatten()
+            .filter(|shape| shape.hand_written_function);
+        let code = if is_core_module(bytes) && hand_written.is_none() {
             let module = match &engine.cache {
                 Some(cache) => cache.module(&engine.engine, &sha256, bytes),
                 None => Module::new(&engine.engine, bytes),
@@ -79,9 +88,18 @@ impl CompiledPlugin {
                     .map_err(invalid)?,
             )
         } else {
-            let component = match &engine.cache {
-                Some(cache) => cache.component(&engine.engine, &sha256, bytes),
-                None => Component::new(&engine.engine, bytes),
+            let component = match (&engine.cache, &hand_written) {
+                (Some(cache), None) => cache.component(&engine.engine, &sha256, bytes),
+                (None, None) => Component::new(&engine.engine, bytes),
+                // Cached under the file's sha256: a re-deploy skips encoding and compiling.
+                (Some(cache), Some(shape)) => cache.component_with(&engine.engine, &sha256, || {
+                    encode_function_module(bytes, shape)
+                        .map(Cow::Owned)
+                        .map_err(|reason| wasmtime::format_err!("{reason}"))
+                }),
+                (None, Some(shape)) => encode_function_module(bytes, shape)
+                    .map_err(|reason| wasmtime::format_err!("{reason}"))
+                    .and_then(|component| Component::new(&engine.engine, component)),
             }
             .map_err(invalid)?;
             let pre = engine

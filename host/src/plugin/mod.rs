@@ -22,6 +22,7 @@
 mod cache;
 mod call;
 mod compiled;
+mod encode;
 mod engine;
 mod error;
 mod sandbox;

@@ -18,10 +18,12 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 /// Tables larger than this are refused: a bound on host memory a table can pin.
 const MAX_TABLE_ELEMENTS: usize = 1 << 20;
 
-/// Caps linear memory and records when the cap was hit, so a failure can say why.
+/// Caps linear memory and records when the cap was hit, so a failure can say why. It also
+/// records the largest linear memory it granted (`peak_memory`, bytes), for `plugin run`.
 pub struct Limiter {
     memory_limit: usize,
     pub memory_exceeded: bool,
+    pub peak_memory: usize,
 }
 
 impl Limiter {
@@ -29,6 +31,7 @@ impl Limiter {
         Limiter {
             memory_limit: usize::try_from(memory_limit).unwrap_or(usize::MAX),
             memory_exceeded: false,
+            peak_memory: 0,
         }
     }
 }
@@ -44,6 +47,7 @@ impl ResourceLimiter for Limiter {
             self.memory_exceeded = true;
             return Ok(false);
         }
+        self.peak_memory = self.peak_memory.max(desired);
         Ok(true)
     }
 

@@ -1,0 +1,390 @@
+//! `wasmhook plugin new`: scaffolds a plugin folder that builds, passes its own test, and says
+//! what to run next. The templates are files under `templates/`, compiled into the binary and
+//! rendered by replacing `{{name}}`-style placeholders.
+
+use std::path::{Component, Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+
+#[derive(clap::Args, Debug)]
+pub struct NewArgs {
+    /// The plugin's name: lower-case letters, digits, `-` and `_` (as in routes.toml).
+    pub name: String,
+    /// The language of the plugin.
+    #[arg(long, value_enum)]
+    pub lang: Lang,
+    /// Where to create the plugin's folder `<name>` (default: the current directory).
+    #[arg(long, value_name = "PATH")]
+    pub dir: Option<PathBuf>,
+    /// A filter (passes or drops events) or a transform (turns events into messages).
+    /// C plugins are filters.
+    #[arg(long, value_enum, default_value_t = Kind::Filter)]
+    pub kind: Kind,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lang {
+    /// A function plugin (component) with the Rust SDK, built for wasm32-wasip2.
+    Rust,
+    /// A WASI command plugin built with clang and wasi-libc.
+    C,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Filter,
+    Transform,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::Filter => "filter",
+            Kind::Transform => "transform",
+        }
+    }
+}
+
+const EXAMPLE_JSON: &str = include_str!("templates/example.json");
+
+mod rust {
+    pub const CARGO_TOML: &str = include_str!("templates/rust/Cargo.toml.tmpl");
+    pub const FILTER: &str = include_str!("templates/rust/filter.rs");
+    pub const TRANSFORM: &str = include_str!("templates/rust/transform.rs");
+    pub const README: &str = include_str!("templates/rust/README.md");
+    pub const GITIGNORE: &str = include_str!("templates/rust/gitignore");
+}
+
+mod c {
+    pub const PLUGIN_C: &str = include_str!("templates/c/plugin.c");
+    pub const MAKEFILE: &str = include_str!("templates/c/Makefile");
+    pub const README: &str = include_str!("templates/c/README.md");
+    pub const GITIGNORE: &str = include_str!("templates/c/gitignore");
+}
+
+/// The version of the SDK this wasmhook was released with, as a Cargo requirement ("0.1").
+fn sdk_requirement() -> String {
+    let version = env!("CARGO_PKG_VERSION");
+    let mut parts = version.split('.');
+    match (parts.next(), parts.next()) {
+        (Some("0"), Some(minor)) => format!("0.{minor}"),
+        (Some(major), _) => major.to_owned(),
+        _ => version.to_owned(),
+    }
+}
+
+pub fn run(args: NewArgs) -> anyhow::Result<ExitCode> {
+    if let Err(problem) = validate_name(&args.name, args.lang) {
+        eprintln!("error: {problem}");
+        return Ok(ExitCode::FAILURE);
+    }
+    if args.lang == Lang::C && args.kind == Kind::Transform {
+        eprintln!("error: the C template is a filter; use `--kind filter` (the default)");
+        return Ok(ExitCode::FAILURE);
+    }
+    let parent = match &args.dir {
+        Some(dir) => dir.clone(),
+        None => PathBuf::from("."),
+    };
+    let folder = parent.join(&args.name);
+    if folder.exists() {
+        eprintln!(
+            "error: {} already exists; not overwriting it",
+            folder.display()
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    std::fs::create_dir_all(&parent).with_context(|| format!("creating {}", parent.display()))?;
+    let absolute = std::path::absolute(&folder)?;
+
+    let files = match args.lang {
+        Lang::Rust => rust_files(&args.name, args.kind, &absolute),
+        Lang::C => c_files(&args.name),
+    };
+    // Created last-component-only: a folder that appeared meanwhile is still not overwritten.
+    std::fs::create_dir(&folder).with_context(|| format!("creating {}", folder.display()))?;
+    for (path, text) in &files {
+        let path = folder.join(path);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+    }
+
+    let what = match args.lang {
+        Lang::Rust => format!("a Rust {}", args.kind.as_str()),
+        Lang::C => "a C filter".to_owned(),
+    };
+    println!("created {} ({what})", folder.display());
+    println!();
+    println!("next:");
+    println!("  cd {}", shell_quote(&folder.display().to_string()));
+    for line in next_commands(&args.name, args.lang, args.kind) {
+        println!("  {line}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Names are `[a-z0-9][a-z0-9_-]*`, like every name in routes.toml.
+fn validate_name(name: &str, lang: Lang) -> Result<(), String> {
+    let mut chars = name.chars();
+    let first_ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    if !first_ok
+        || !chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+    {
+        return Err(format!(
+            "{name:?} is not a valid plugin name; use lower-case letters, digits, `-` and `_`, \
+             starting with a letter or digit"
+        ));
+    }
+    if lang == Lang::Rust && name.starts_with(|c: char| c.is_ascii_digit()) {
+        return Err(format!(
+            "{name:?} cannot name a Rust crate: it must start with a letter"
+        ));
+    }
+    Ok(())
+}
+
+fn crate_name(name: &str) -> String {
+    name.replace('-', "_")
+}
+
+/// The commands the README and the summary suggest, run from the plugin's folder.
+fn next_commands(name: &str, lang: Lang, kind: Kind) -> Vec<String> {
+    match lang {
+        Lang::Rust => {
+            let wasm = format!("target/wasm32-wasip2/release/{}.wasm", crate_name(name));
+            let mut lines = vec![
+                "cargo test".to_owned(),
+                "rustup target add wasm32-wasip2".to_owned(),
+                "cargo build --release --target wasm32-wasip2".to_owned(),
+            ];
+            match kind {
+                Kind::Filter => {
+                    lines.push(format!(
+                        "wasmhook plugin run {wasm} --filter < example.json    # true"
+                    ));
+                    lines.push(format!(
+                        "wasmhook plugin run {wasm} --filter --config '{{\"types\": [\"release\"]}}' < example.json    # false"
+                    ));
+                }
+                Kind::Transform => lines.push(format!(
+                    "wasmhook plugin run {wasm} < example.json    # {{\"body\": {{\"text\": \"github: push on acme/api\"}}, ...}}"
+                )),
+            }
+            lines
+        }
+        Lang::C => vec![
+            "make check    # natively, no WebAssembly needed".to_owned(),
+            "make          # clang --target=wasm32-wasi: needs clang, lld and wasi-libc".to_owned(),
+            format!("wasmhook plugin run {name}.wasm --filter < example.json    # true"),
+            format!(
+                "wasmhook plugin run {name}.wasm --filter --config '{{\"type\": \"release\"}}' < example.json    # false"
+            ),
+        ],
+    }
+}
+
+fn rust_files(name: &str, kind: Kind, folder: &Path) -> Vec<(&'static str, String)> {
+    let (source, summary, json_config, toml_config, route_key) = match kind {
+        Kind::Filter => (
+            rust::FILTER,
+            "it passes the events whose `type` is one of `config.types` (default `[\"push\"]`).",
+            r#"{ "types": ["push"] }"#,
+            r#"{ types = ["push"] }"#,
+            "filters",
+        ),
+        Kind::Transform => (
+            rust::TRANSFORM,
+            "it turns each event into one chat message, `{\"text\": \"<source>: <type> on <repository>\"}`.",
+            "{}",
+            r#"{ prefix = "[webhook]" }"#,
+            "transforms",
+        ),
+    };
+    let try_commands = next_commands(name, Lang::Rust, kind)[3..].join("\n");
+    let values = [
+        ("name", name.to_owned()),
+        ("crate_name", crate_name(name)),
+        ("kind", kind.as_str().to_owned()),
+        ("summary", summary.to_owned()),
+        ("example_config", json_config.to_owned()),
+        ("toml_config", toml_config.to_owned()),
+        ("route_key", route_key.to_owned()),
+        ("try_commands", try_commands),
+        ("sdk_dependency", sdk_dependency(folder)),
+    ];
+    vec![
+        ("Cargo.toml", render(rust::CARGO_TOML, &values)),
+        ("src/lib.rs", render(source, &values)),
+        ("README.md", render(rust::README, &values)),
+        ("example.json", render(EXAMPLE_JSON, &values)),
+        (".gitignore", render(rust::GITIGNORE, &values)),
+    ]
+}
+
+fn c_files(name: &str) -> Vec<(&'static str, String)> {
+    let values = [
+        ("name", name.to_owned()),
+        ("example_config", r#"{ "type": "push" }"#.to_owned()),
+    ];
+    vec![
+        ("plugin.c", render(c::PLUGIN_C, &values)),
+        ("Makefile", render(c::MAKEFILE, &values)),
+        ("README.md", render(c::README, &values)),
+        ("example.json", render(EXAMPLE_JSON, &values)),
+        (".gitignore", render(c::GITIGNORE, &values)),
+    ]
+}
+
+/// Replaces each `{{key}}` with its value.
+fn render(template: &str, values: &[(&str, String)]) -> String {
+    let mut text = template.to_owned();
+    for (key, value) in values {
+        text = text.replace(&format!("{{{{{key}}}}}"), value);
+    }
+    text
+}
+
+/// The SDK dependency line: the published crate, or, for a plugin created inside a wasmhook
+/// checkout, that checkout's `plugin-sdk` by relative path (so it builds offline, against the
+/// SDK it sits next to).
+fn sdk_dependency(folder: &Path) -> String {
+    let published = sdk_requirement();
+    match checkout_sdk(folder) {
+        Some(sdk) => format!(
+            "# The plugin-sdk of the wasmhook checkout this plugin was created in. Moved elsewhere,\n\
+             # use the published crate instead: wasmhook-plugin-sdk = \"{published}\"\n\
+             wasmhook-plugin-sdk = {{ path = \"{}\" }}",
+            sdk.display()
+        ),
+        None => format!(
+            "# To build against a local wasmhook checkout instead:\n\
+             # wasmhook-plugin-sdk = {{ path = \"/path/to/wasmhook/plugin-sdk\" }}\n\
+             wasmhook-plugin-sdk = \"{published}\""
+        ),
+    }
+}
+
+/// The `plugin-sdk` folder of a wasmhook checkout holding `folder`, relative to `folder`.
+fn checkout_sdk(folder: &Path) -> Option<PathBuf> {
+    let folder = normalize(folder);
+    for ancestor in folder.ancestors().skip(1) {
+        let manifest = ancestor.join("plugin-sdk").join("Cargo.toml");
+        let is_sdk = std::fs::read_to_string(&manifest)
+            .is_ok_and(|text| text.contains("name = \"wasmhook-plugin-sdk\""));
+        if is_sdk {
+            let depth = folder.strip_prefix(ancestor).ok()?.components().count();
+            let mut relative: PathBuf = std::iter::repeat_n("..", depth).collect();
+            relative.push("plugin-sdk");
+            return Some(relative);
+        }
+    }
+    None
+}
+
+/// `a/./b/../c` as `a/c`, without touching the file system (the folder does not exist yet).
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// `path` as one shell word.
+fn shell_quote(text: &str) -> String {
+    let plain = text
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-+:=@".contains(c));
+    if plain && !text.is_empty() {
+        text.to_owned()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_checked() {
+        assert!(validate_name("demo-filter_2", Lang::Rust).is_ok());
+        assert!(validate_name("2fa", Lang::C).is_ok());
+        assert!(validate_name("2fa", Lang::Rust).is_err());
+        for bad in ["", "Demo", "-x", "a b", "a/b", "..", "é"] {
+            assert!(validate_name(bad, Lang::C).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn templates_leave_no_placeholder() {
+        let dir = Path::new("/nowhere/plugins/x");
+        for kind in [Kind::Filter, Kind::Transform] {
+            for (path, text) in rust_files("my-plugin", kind, dir) {
+                assert!(
+                    !text.contains("{{"),
+                    "{path} ({kind:?}) keeps a placeholder"
+                );
+            }
+        }
+        for (path, text) in c_files("my-plugin") {
+            // The C source has no braces-in-braces of its own.
+            assert!(!text.contains("{{"), "{path} keeps a placeholder");
+        }
+    }
+
+    #[test]
+    fn the_example_is_json() {
+        for config in [r#"{ "type": "push" }"#, r#"{ "types": ["push"] }"#, "{}"] {
+            let rendered = render(EXAMPLE_JSON, &[("example_config", config.into())]);
+            let value: serde_json::Value = serde_json::from_str(&rendered).unwrap();
+            assert_eq!(value["type"], "push");
+        }
+    }
+
+    #[test]
+    fn the_sdk_path_is_relative_to_the_checkout() {
+        let temp = tempfile::tempdir().unwrap();
+        let root = temp.path();
+        std::fs::create_dir_all(root.join("plugin-sdk")).unwrap();
+        std::fs::write(
+            root.join("plugin-sdk/Cargo.toml"),
+            "[package]\nname = \"wasmhook-plugin-sdk\"\n",
+        )
+        .unwrap();
+        let sdk = checkout_sdk(&root.join("target/./x/demo")).unwrap();
+        assert_eq!(sdk, Path::new("../../../plugin-sdk"));
+        assert!(sdk_dependency(&root.join("demo")).contains("path = \"../plugin-sdk\""));
+    }
+
+    #[test]
+    fn refuses_an_existing_folder() {
+        let temp = tempfile::tempdir().unwrap();
+        let dir = temp.path().to_path_buf();
+        std::fs::create_dir_all(dir.join("taken")).unwrap();
+        std::fs::write(dir.join("taken/keep.txt"), "mine").unwrap();
+        let code = run(NewArgs {
+            name: "taken".into(),
+            lang: Lang::C,
+            dir: Some(dir.clone()),
+            kind: Kind::Filter,
+        })
+        .unwrap();
+        assert_eq!(code, ExitCode::FAILURE);
+        assert_eq!(
+            std::fs::read_to_string(dir.join("taken/keep.txt")).unwrap(),
+            "mine"
+        );
+    }
+}

@@ -1,0 +1,72 @@
+//! The route logic proper: what the routes of an event's source make of it, as message rows.
+//! Free of the store, so that `wasmhook test` runs exactly what the live pipeline runs.
+
+use std::sync::Arc;
+
+use crate::plugin::PluginEngine;
+use crate::store::{NewEvent, NewMessage};
+use crate::topology::{Route, Topology};
+
+use super::{chain, envelope, messages};
+
+/// Runs every route of the event's source, in routes.toml order: the messages to deliver
+/// (`pending`), and those a filter dropped (`filtered`) or a failure stopped (`dead`).
+pub async fn messages_for(
+    engine: &Arc<PluginEngine>,
+    topology: &Topology,
+    event: &NewEvent,
+) -> Vec<NewMessage> {
+    let routes = topology.routes_for(&event.source);
+    if routes.is_empty() {
+        return Vec::new();
+    }
+    let envelope = match envelope::from_event(event) {
+        Ok(envelope) => envelope,
+        Err(error) => {
+            return routes
+                .iter()
+                .flat_map(|route| messages::failed(event, route, error.to_string(), Vec::new()))
+                .collect();
+        }
+    };
+    let mut messages = Vec::new();
+    for route in routes {
+        let run = run_route(engine, route.clone(), envelope.clone()).await;
+        messages.extend(messages::from_run(event, route, run));
+    }
+    messages
+}
+
+/// Plugins run on the blocking pool, at most as many at once as the engine has permits.
+async fn run_route(
+    engine: &Arc<PluginEngine>,
+    route: Arc<Route>,
+    envelope: envelope::Envelope,
+) -> chain::RouteRun {
+    if route.filters.is_empty() && route.transforms.is_empty() {
+        return chain::RouteRun {
+            outcome: chain::Outcome::Messages(vec![envelope]),
+            plugins: Vec::new(),
+        };
+    }
+    let permit = engine
+        .permits
+        .clone()
+        .acquire_owned()
+        .await
+        .expect("never closed");
+    let engine = engine.clone();
+    let route_name = route.name.clone();
+    tokio::task::spawn_blocking(move || {
+        let run = chain::run(&engine, &route, envelope);
+        drop(permit);
+        run
+    })
+    .await
+    .unwrap_or_else(|panic| chain::RouteRun {
+        outcome: chain::Outcome::Failed(format!(
+            "route {route_name}: the plugin host panicked: {panic}"
+        )),
+        plugins: Vec::new(),
+    })
+}

@@ -1,0 +1,259 @@
+//! The plugin author's workflow: `wasmhook plugin new` scaffolds a plugin that passes its own
+//! test and builds, and `wasmhook plugin run` shows its result, the time it took and the
+//! memory it used.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+use crate::common::*;
+
+fn wasmhook(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wasmhook"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawning wasmhook");
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn printed(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// A fresh folder under the repository's `target/`, so that a scaffolded Rust plugin finds
+/// the checkout's `plugin-sdk` and depends on it by path (it builds offline, against this SDK).
+fn scratch_in_repo() -> tempfile::TempDir {
+    let parent = xtask::repo_root().join("target").join("scaffold-plugins");
+    std::fs::create_dir_all(&parent).unwrap();
+    tempfile::Builder::new()
+        .prefix("new-")
+        .tempdir_in(parent)
+        .unwrap()
+}
+
+/// `cargo` in `dir`, building into the shared `target/scaffold-test`.
+fn cargo_in(dir: &Path, args: &[&str]) -> Output {
+    let mut cargo = xtask::cargo();
+    cargo
+        .current_dir(dir)
+        .args(args)
+        .arg("--target-dir")
+        .arg(xtask::repo_root().join("target").join("scaffold-test"));
+    // The settings of the `cargo test` running us are not meant for this build.
+    for var in [
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_TARGET_DIR",
+        "CARGO_BUILD_TARGET",
+        "RUSTFLAGS",
+        "CARGO_ENCODED_RUSTFLAGS",
+        "CARGO_BUILD_RUSTFLAGS",
+    ] {
+        cargo.env_remove(var);
+    }
+    cargo.output().expect("running cargo")
+}
+
+/// The `ran in X ms, peak memory Y (limit Z MiB)` line of `plugin run`, checked and returned.
+fn timing_line(output: &Output, limit_mib: u64) -> String {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("ran in "))
+        .unwrap_or_else(|| panic!("no `ran in` line on stderr:\n{stderr}"))
+        .to_owned();
+    let rest = line.strip_prefix("ran in ").unwrap();
+    let (millis, rest) = rest.split_once(" ms, peak memory ").expect(&line);
+    assert!(millis.parse::<f64>().is_ok_and(|ms| ms >= 0.0), "{line}");
+    let (peak, limit) = rest.split_once(" (limit ").expect(&line);
+    assert_eq!(limit, format!("{limit_mib} MiB)"), "{line}");
+    let (amount, unit) = peak.split_once(' ').expect(&line);
+    let amount: f64 = amount.parse().expect(&line);
+    let bytes = match unit {
+        "KiB" => amount * 1024.0,
+        "MiB" => amount * 1024.0 * 1024.0,
+        _ => panic!("unknown unit in {line}"),
+    };
+    // Every instance has some linear memory, and never more than its limit.
+    assert!(
+        bytes > 0.0 && bytes <= (limit_mib * 1024 * 1024) as f64,
+        "{line}"
+    );
+    line
+}
+
+#[test]
+fn plugin_run_prints_the_time_and_the_peak_memory() {
+    let plugins = plugins();
+    let envelope = serde_json::json!({
+        "id": "evt_1", "source": "github", "type": "push", "received_at": "2026-01-01T00:00:00Z",
+        "request": {"method": "POST", "path": "/hooks/github", "query": {}, "headers": {}},
+        "headers": {}, "body": {"ref": "refs/heads/main"}, "config": {}
+    });
+    let stdin = serde_json::to_vec(&envelope).unwrap();
+    let wasm = plugins.push_only.to_str().unwrap();
+    let output = wasmhook(&["plugin", "run", wasm, "--filter"], &stdin);
+    assert_eq!(output.status.code(), Some(0), "{}", printed(&output));
+    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "true");
+    timing_line(&output, 64);
+
+    // The limit shown is the one applied; the command transport reports its memory too.
+    let wasm = plugins.split_commits.to_str().unwrap();
+    let output = wasmhook(&["plugin", "run", wasm, "--memory-mib", "32"], &stdin);
+    assert_eq!(output.status.code(), Some(0), "{}", printed(&output));
+    timing_line(&output, 32);
+}
+
+#[test]
+fn a_scaffolded_rust_filter_passes_its_test_builds_and_runs() {
+    let scratch = scratch_in_repo();
+    let dir = scratch.path().to_str().unwrap();
+    let output = wasmhook(
+        &[
+            "plugin",
+            "new",
+            "demo-filter",
+            "--lang",
+            "rust",
+            "--kind",
+            "filter",
+            "--dir",
+            dir,
+        ],
+        b"",
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", printed(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    for next in [
+        "cargo test",
+        "cargo build --release --target wasm32-wasip2",
+        "wasmhook plugin run target/wasm32-wasip2/release/demo_filter.wasm --filter < example.json",
+    ] {
+        assert!(stdout.contains(next), "no `{next}` in:\n{stdout}");
+    }
+    let plugin = scratch.path().join("demo-filter");
+    for file in [
+        "Cargo.toml",
+        "src/lib.rs",
+        "README.md",
+        "example.json",
+        ".gitignore",
+    ] {
+        assert!(plugin.join(file).is_file(), "{file} was not created");
+    }
+    let manifest = std::fs::read_to_string(plugin.join("Cargo.toml")).unwrap();
+    let sdk = manifest
+        .lines()
+        .find_map(|l| l.strip_prefix("wasmhook-plugin-sdk = { path = \""))
+        .and_then(|rest| rest.strip_suffix("\" }"))
+        .unwrap_or_else(|| panic!("inside a checkout the SDK is a path dependency:\n{manifest}"));
+    assert!(Path::new(sdk).is_relative(), "{sdk}");
+    assert_eq!(
+        plugin.join(sdk).canonicalize().unwrap(),
+        xtask::repo_root()
+            .join("plugin-sdk")
+            .canonicalize()
+            .unwrap()
+    );
+
+    let test = cargo_in(&plugin, &["test"]);
+    assert!(test.status.success(), "cargo test:\n{}", printed(&test));
+    assert!(
+        String::from_utf8_lossy(&test.stdout).contains("test result: ok. 4 passed"),
+        "{}",
+        printed(&test)
+    );
+    let build = cargo_in(
+        &plugin,
+        &["build", "--release", "--target", "wasm32-wasip2"],
+    );
+    assert!(build.status.success(), "cargo build:\n{}", printed(&build));
+    let wasm: PathBuf =
+        xtask::repo_root().join("target/scaffold-test/wasm32-wasip2/release/demo_filter.wasm");
+    let wasm = wasm.to_str().unwrap();
+
+    // What the README promises: `true` for the example, `false` for another type.
+    let example = std::fs::read(plugin.join("example.json")).unwrap();
+    let run = wasmhook(&["plugin", "run", wasm, "--filter"], &example);
+    assert_eq!(run.status.code(), Some(0), "{}", printed(&run));
+    assert_eq!(String::from_utf8_lossy(&run.stdout).trim(), "true");
+    timing_line(&run, 64);
+    let config = r#"{"types": ["release"]}"#;
+    let run = wasmhook(
+        &["plugin", "run", wasm, "--filter", "--config", config],
+        &example,
+    );
+    assert_eq!(run.status.code(), Some(0), "{}", printed(&run));
+    assert_eq!(String::from_utf8_lossy(&run.stdout).trim(), "false");
+
+    // The folder now exists: a second `plugin new` refuses to touch it.
+    let again = wasmhook(
+        &[
+            "plugin",
+            "new",
+            "demo-filter",
+            "--lang",
+            "rust",
+            "--dir",
+            dir,
+        ],
+        b"",
+    );
+    assert_eq!(again.status.code(), Some(1), "{}", printed(&again));
+    assert!(
+        printed(&again).contains("already exists"),
+        "{}",
+        printed(&again)
+    );
+    assert_eq!(
+        std::fs::read_to_string(plugin.join("Cargo.toml")).unwrap(),
+        manifest
+    );
+}
+
+/// The C scaffold is checked for its files only: its toolchain (clang with wasi-libc) need
+/// not be installed where the tests run. Its README and Makefile say how to build it.
+#[test]
+fn a_scaffolded_c_filter_has_its_source_makefile_and_example() {
+    let scratch = tempfile::tempdir().unwrap();
+    let dir = scratch.path().to_str().unwrap();
+    let output = wasmhook(
+        &["plugin", "new", "only-push", "--lang", "c", "--dir", dir],
+        b"",
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", printed(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("wasmhook plugin run only-push.wasm --filter < example.json"),
+        "{stdout}"
+    );
+    let plugin = scratch.path().join("only-push");
+    let read = |file: &str| {
+        std::fs::read_to_string(plugin.join(file))
+            .unwrap_or_else(|e| panic!("{file} was not created: {e}"))
+    };
+    assert!(read("plugin.c").contains("int main(void)"));
+    let makefile = read("Makefile");
+    assert!(makefile.contains("--target=wasm32-wasi"), "{makefile}");
+    assert!(makefile.contains("only-push.wasm: plugin.c"), "{makefile}");
+    assert!(read("README.md").contains("make"));
+    let example: Value = serde_json::from_str(&read("example.json")).unwrap();
+    assert_eq!(example["type"], "push");
+    assert_eq!(example["config"]["type"], "push");
+
+    let bad = wasmhook(
+        &["plugin", "new", "Only_Push", "--lang", "c", "--dir", dir],
+        b"",
+    );
+    assert_eq!(bad.status.code(), Some(1), "{}", printed(&bad));
+    assert!(!scratch.path().join("Only_Push").exists());
+}
