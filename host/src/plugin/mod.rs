@@ -4,8 +4,11 @@
 //! A plugin is one of three kinds, told apart by what the `.wasm` exports (SPEC section 5):
 //! a WASI **command module** (`wasm32-wasip1`, `_start`), a **command component**
 //! (`wasi:cli/run`), or a **function component** (the `wasmhook:plugin` world's `handle`).
-//! Commands read the envelope on stdin and write the result to stdout; functions take and
-//! return bytes. Either way the contract is JSON in, JSON out.
+//! A core module that implements that world's canonical ABI by hand (`handle`,
+//! `cabi_realloc`, `cabi_post_handle`, `memory`; no `_start`) is encoded into a function
+//! component when it loads (`encode.rs`). Commands read the envelope on stdin and write the
+//! result to stdout; functions take and return bytes. Either way the contract is JSON in,
+//! JSON out.
 //!
 //! # Invariants
 //! - Compiling, linking and type-checking happen once per plugin version, off the request
