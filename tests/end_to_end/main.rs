@@ -25,3 +25,4 @@ mod shutdown;
 mod sources;
 mod transports;
 mod verify;
+mod watch;

@@ -39,6 +39,10 @@ pub enum Command {
         /// The routes file.
         #[arg(short, long, default_value = "routes.toml")]
         config: PathBuf,
+        /// Run a plugin's `build` command when a file matching its `watch` patterns changes;
+        /// hot reload then picks up the rebuilt `.wasm`.
+        #[arg(long)]
+        watch: bool,
     },
     /// Validate routes.toml and compile every plugin; print each problem as file:line:col.
     Check {
@@ -81,7 +85,7 @@ pub fn run(cli: Cli) -> ExitCode {
         .expect("a tokio runtime");
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Serve { config } => serve::serve(config).await,
+            Command::Serve { config, watch } => serve::serve(config, watch).await,
             Command::Check { config } => check::check(&config).await,
             Command::Test { config } => test::test(&config).await,
             Command::Plugin(PluginCommand::Run(args)) => plugin_run::run(args).await,

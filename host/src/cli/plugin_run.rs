@@ -133,5 +133,7 @@ fn settings(args: &RunArgs, config: serde_json::Value) -> anyhow::Result<PluginC
         max_output: 1024 * 1024,
         reuse: false,
         on_error: OnError::DeadLetter,
+        build: None,
+        watch: Vec::new(),
     })
 }

@@ -19,10 +19,10 @@ use crate::retention;
 use crate::store::Store;
 use crate::telemetry;
 use crate::topology::reload::Reloader;
-use crate::topology::watch;
+use crate::topology::{rebuild, watch};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-pub async fn serve(config_path: PathBuf) -> anyhow::Result<ExitCode> {
+pub async fn serve(config_path: PathBuf, watch_builds: bool) -> anyhow::Result<ExitCode> {
     let config_path = std::path::absolute(&config_path).context("resolving the config path")?;
     let config = match Config::load(&config_path) {
         Ok(config) => config,
@@ -57,6 +57,9 @@ pub async fn serve(config_path: PathBuf) -> anyhow::Result<ExitCode> {
     .await?;
     let pipeline = Pipeline::start(store.clone(), engine, reloader.clone(), wake);
     watch::spawn(reloader.clone())?;
+    if watch_builds {
+        rebuild::spawn(reloader.clone())?;
+    }
     retention::spawn(store.clone(), reloader.clone());
 
     let accepting = Arc::new(AtomicBool::new(true));

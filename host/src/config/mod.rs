@@ -33,6 +33,7 @@
 
 mod dedup;
 mod diagnostic;
+mod glob;
 mod interpolate;
 mod json;
 mod names;
@@ -66,6 +67,7 @@ use toml::de::{DeTable, DeValue};
 
 pub use dedup::{DedupConfig, DedupKey};
 pub use diagnostic::{ConfigErrors, Diagnostic, Location};
+pub use glob::WatchGlob;
 pub use plugin::{OnError, PluginConfig};
 pub use route::RouteConfig;
 pub use route_test::{Expectation, ExpectedMessage, RouteTest, TestBody};

@@ -4,10 +4,12 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
+use toml::de::DeValue;
 
 use super::diagnostic::{Location, Sink};
+use super::glob::WatchGlob;
 use super::json::to_json;
-use super::table::{Table, Value};
+use super::table::{Table, Value, deserialize};
 use super::units::{ByteSize, Timeout};
 use super::web::NonEmpty;
 
@@ -30,6 +32,12 @@ pub struct PluginConfig {
     /// Keep warm instances between events (function plugins only).
     pub reuse: bool,
     pub on_error: OnError,
+    /// The shell command that rebuilds `wasm` under `serve --watch`, run with `sh -c` in
+    /// routes.toml's folder. Ignored otherwise.
+    pub build: Option<String>,
+    /// Files (relative to routes.toml's folder) whose change runs `build`; not empty when
+    /// `build` is set.
+    pub watch: Vec<WatchGlob>,
 }
 
 /// What becomes of an event when the plugin fails on it.
@@ -53,6 +61,8 @@ const KEYS: &[&str] = &[
     "max_output",
     "reuse",
     "on_error",
+    "build",
+    "watch",
 ];
 
 impl PluginConfig {
@@ -97,6 +107,32 @@ impl PluginConfig {
             .map_or(1 << 20, |s| s.0);
         let reuse = table.get_or("reuse", false, sink);
         let on_error = table.get_or("on_error", OnError::DeadLetter, sink);
+        let build = table.get::<NonEmpty>("build", sink).map(|b| b.0);
+        let watch = read_watch(&table, sink);
+        match (table.raw("build"), table.raw("watch")) {
+            (Some(build), None) => sink.error(
+                build.span(),
+                format!(
+                    "`build` in {} needs `watch`, the files whose change runs it, such as watch = [\"src/**\", \"Cargo.toml\"]",
+                    table.name
+                ),
+            ),
+            (None, Some(watch)) => sink.error(
+                watch.span(),
+                format!(
+                    "`watch` in {} has nothing to run: add `build`, the command that rebuilds the plugin",
+                    table.name
+                ),
+            ),
+            (Some(_), Some(list)) if watch.as_ref().is_some_and(Vec::is_empty) => sink.error(
+                list.span(),
+                format!(
+                    "`watch` in {} is empty; list the files whose change runs `build`, such as \"src/**\"",
+                    table.name
+                ),
+            ),
+            _ => {}
+        }
         Some(PluginConfig {
             name: name.to_owned(),
             wasm: base.join(wasm?.0),
@@ -107,6 +143,27 @@ impl PluginConfig {
             max_output,
             reuse,
             on_error,
+            build,
+            watch: watch.unwrap_or_default(),
         })
     }
+}
+
+/// `watch`, each pattern checked on its own so that every bad one is reported.
+fn read_watch(table: &Table<'_, '_>, sink: &mut Sink<'_>) -> Option<Vec<WatchGlob>> {
+    let Some(DeValue::Array(items)) = table.raw("watch").map(|v| v.get_ref()) else {
+        return table.get("watch", sink);
+    };
+    let mut globs = Vec::new();
+    let mut good = true;
+    for item in items {
+        match deserialize::<WatchGlob>(item) {
+            Ok(glob) => globs.push(glob),
+            Err((span, message)) => {
+                sink.error(span, format!("`watch` in {}: {message}", table.name));
+                good = false;
+            }
+        }
+    }
+    good.then_some(globs)
 }

@@ -157,6 +157,7 @@ fn fills_in_defaults() {
         (Duration::from_millis(100), false, OnError::DeadLetter)
     );
     assert_eq!(p.config, serde_json::json!({}));
+    assert_eq!((&p.build, p.watch.len()), (&None, 0));
     let s = &config.subscribers["s"];
     assert_eq!(s.retry.len(), 7);
     assert_eq!(s.retry[1], Duration::from_secs(300));
@@ -608,4 +609,59 @@ url = "nope"
         .map(|e| e.split(':').nth(1).unwrap().parse().unwrap())
         .collect();
     assert_eq!(lines, [3, 4, 7]);
+}
+
+#[test]
+fn reads_a_plugins_build_command_and_watch_patterns() {
+    let config = parse(
+        r#"
+[plugins.p]
+wasm = "p/target/p.wasm"
+build = "cargo build --manifest-path p/Cargo.toml --release"
+watch = ["p/src/**", "p/Cargo.toml"]
+"#,
+    )
+    .unwrap();
+    let p = &config.plugins["p"];
+    assert_eq!(
+        p.build.as_deref(),
+        Some("cargo build --manifest-path p/Cargo.toml --release")
+    );
+    let watch: Vec<&str> = p.watch.iter().map(WatchGlob::as_str).collect();
+    assert_eq!(watch, ["p/src/**", "p/Cargo.toml"]);
+    assert!(p.watch[0].matches(Path::new("p/src/lib.rs")));
+    assert!(!p.watch[0].matches(Path::new("p/target/p.wasm")));
+}
+
+#[test]
+fn a_build_needs_watch_patterns_and_good_ones() {
+    let errors = messages("[plugins.p]\nwasm = \"p.wasm\"\nbuild = \"make\"\n");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].starts_with("/srv/hooks/routes.toml:3:9: `build` in [plugins.p] needs `watch`"),
+        "{errors:?}"
+    );
+    let errors = messages(
+        "[plugins.p]\nwasm = \"p.wasm\"\nbuild = \"make\"\nwatch = [\"src/**\", \"../x\"]\n",
+    );
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].contains(":4:20: `watch` in [plugins.p]"),
+        "{errors:?}"
+    );
+    let errors = messages("[plugins.p]\nwasm = \"p.wasm\"\nwatch = [\"src/**\"]\n");
+    assert!(
+        errors[0].contains(":3:9: `watch` in [plugins.p] has nothing to run"),
+        "{errors:?}"
+    );
+    let errors = messages("[plugins.p]\nwasm = \"p.wasm\"\nbuild = \"\"\nwatch = []\n");
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(
+        errors[0].contains(":3:9: `build` in [plugins.p]: must not be empty"),
+        "{errors:?}"
+    );
+    assert!(
+        errors[1].contains(":4:9: `watch` in [plugins.p] is empty"),
+        "{errors:?}"
+    );
 }

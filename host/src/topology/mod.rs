@@ -7,6 +7,7 @@
 //! started with. A build that fails leaves the running topology untouched.
 
 mod build;
+pub mod rebuild;
 pub mod reload;
 pub mod watch;
 

@@ -23,6 +23,8 @@ const STARTUP: Duration = Duration::from_secs(60);
 pub struct Router {
     dir: TempDir,
     server_extra: String,
+    /// More arguments of `serve`, e.g. `--watch`.
+    args: Vec<String>,
     child: Mutex<Option<Child>>,
     readers: Vec<JoinHandle<()>>,
     logs: Arc<Mutex<Vec<String>>>,
@@ -39,15 +41,36 @@ impl Router {
 
     /// [`Router::start`] with more `[server]` keys, e.g. `max_body = "1KiB"`.
     pub async fn start_with_server(server_extra: &str, wiring: &str) -> Router {
+        Self::launch(server_extra, &[], wiring, |_| {}).await
+    }
+
+    /// [`Router::start`] with more arguments of `serve` (e.g. `--watch`); `prepare` gets the
+    /// router's directory (where routes.toml will be) before the process starts.
+    pub async fn start_with_args(
+        args: &[&str],
+        wiring: &str,
+        prepare: impl FnOnce(&Path),
+    ) -> Router {
+        Self::launch("", args, wiring, prepare).await
+    }
+
+    async fn launch(
+        server_extra: &str,
+        args: &[&str],
+        wiring: &str,
+        prepare: impl FnOnce(&Path),
+    ) -> Router {
         let mut router = Router {
             dir: tempfile::tempdir().unwrap(),
             server_extra: server_extra.to_owned(),
+            args: args.iter().map(|a| (*a).to_owned()).collect(),
             child: Mutex::new(None),
             readers: Vec::new(),
             logs: Arc::default(),
             ingest: Ingest::new(String::new()),
             admin: String::new(),
         };
+        prepare(router.dir());
         router.write_routes(wiring);
         router.spawn().await;
         router
@@ -77,6 +100,7 @@ impl Router {
             .arg("serve")
             .arg("-c")
             .arg(self.config_path())
+            .args(&self.args)
             .args(["--log-format", "json"])
             .env("RUST_LOG", "info,wasmhook=debug")
             .current_dir(self.dir.path())
