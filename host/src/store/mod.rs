@@ -200,10 +200,23 @@ impl Readers {
             Some(conn) => conn,
             None => open_connection(&self.path, true)?,
         };
-        let result = query(&conn);
+        let result = snapshot(&conn, query);
         self.idle.lock().expect("reader pool").push(conn);
         result
     }
+}
+
+/// Runs `query` in one read transaction, so that a reader issuing several statements (an
+/// event, then its messages, then their attempts) sees one committed state, never a message
+/// from before an attempt beside the attempt itself.
+fn snapshot<T>(
+    conn: &Connection,
+    query: impl FnOnce(&Connection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let transaction = conn.unchecked_transaction()?;
+    let result = query(&transaction);
+    transaction.finish()?;
+    result
 }
 
 fn open_connection(path: &Path, read_only: bool) -> Result<Connection, StoreError> {
