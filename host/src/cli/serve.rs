@@ -10,7 +10,6 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
 use crate::admin::{self, Admin};
-use crate::config::Config;
 use crate::delivery::Delivery;
 use crate::ingest::{self, Ingest};
 use crate::pipeline::Pipeline;
@@ -18,14 +17,14 @@ use crate::plugin::PluginEngine;
 use crate::retention;
 use crate::store::Store;
 use crate::telemetry;
-use crate::topology::reload::Reloader;
+use crate::topology::reload::{Reloader, read_config};
 use crate::topology::{rebuild, watch};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 pub async fn serve(config_path: PathBuf, watch_builds: bool) -> anyhow::Result<ExitCode> {
     let config_path = std::path::absolute(&config_path).context("resolving the config path")?;
-    let config = match Config::load(&config_path) {
-        Ok(config) => config,
+    let (config, sha256) = match read_config(&config_path) {
+        Ok((config, sha256)) => (Arc::new(config), sha256),
         Err(errors) => {
             eprintln!("{errors}");
             return Ok(ExitCode::FAILURE);
@@ -37,8 +36,10 @@ pub async fn serve(config_path: PathBuf, watch_builds: bool) -> anyhow::Result<E
         Some(config.server.data_dir.join("plugin-cache")),
     )?;
     let reloader = {
-        let (path, engine) = (config_path.clone(), engine.clone());
-        match tokio::task::spawn_blocking(move || Reloader::start(path, engine)).await? {
+        let (path, config, engine) = (config_path.clone(), config.clone(), engine.clone());
+        match tokio::task::spawn_blocking(move || Reloader::start(path, config, sha256, engine))
+            .await?
+        {
             Ok(reloader) => reloader,
             Err(error) => {
                 eprintln!("{error}");

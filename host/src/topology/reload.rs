@@ -44,25 +44,24 @@ struct ReloadState {
     config_error: Option<LoadFailure>,
 }
 
+/// The plugins that kept the first topology from loading.
 #[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    #[error("{0}")]
-    Config(#[from] crate::config::ConfigErrors),
-    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
-    Plugins(Vec<super::BuildError>),
-}
+#[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+pub struct StartError(pub Vec<super::BuildError>);
 
 impl Reloader {
     /// Loads the first topology. Unlike a reload, there is no last good version to fall back on.
+    /// `config` and `sha256` are what [`read_config`] gave for `config_path`.
     pub fn start(
         config_path: PathBuf,
+        config: Arc<Config>,
+        sha256: String,
         engine: Arc<PluginEngine>,
     ) -> Result<Arc<Reloader>, StartError> {
-        let (config, sha256) = read_config(&config_path)?;
         let mut versions = BTreeMap::new();
-        let built = Topology::build(&engine, Arc::new(config), sha256, None, &mut versions);
+        let built = Topology::build(&engine, config, sha256, None, &mut versions);
         let Some(topology) = built.topology else {
-            return Err(StartError::Plugins(built.errors));
+            return Err(StartError(built.errors));
         };
         for plugin in topology.plugins.values() {
             telemetry::plugin_loaded(plugin);
@@ -182,7 +181,9 @@ impl Reloader {
 }
 
 /// Reads routes.toml once, so the hash and the parsed config are of the same text.
-fn read_config(path: &std::path::Path) -> Result<(Config, String), crate::config::ConfigErrors> {
+pub fn read_config(
+    path: &std::path::Path,
+) -> Result<(Config, String), crate::config::ConfigErrors> {
     let text = std::fs::read_to_string(path).map_err(|error| {
         crate::config::ConfigErrors(vec![crate::config::Diagnostic {
             location: None,

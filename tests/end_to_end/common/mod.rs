@@ -162,6 +162,30 @@ pub fn time_of(value: &Value) -> SystemTime {
     humantime::parse_rfc3339(text).unwrap_or_else(|e| panic!("{text} is not RFC 3339: {e}"))
 }
 
+/// Runs the `wasmhook` CLI with `args` and `stdin`, blocking, and returns what it did.
+pub fn wasmhook(args: &[&str], stdin: &[u8]) -> Output {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wasmhook"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawning wasmhook");
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// stdout and stderr together, as a user reads them in a terminal.
+pub fn printed(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
 /// Runs the `wasmhook` CLI with `args` (off the async workers) and returns what it did.
 pub async fn run_cli(args: &[&str]) -> Output {
     let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
