@@ -14,6 +14,7 @@ mod filter;
 mod gone;
 mod hot_reload;
 mod isolation;
+mod languages;
 mod limits;
 mod ordering;
 mod plugin_new;

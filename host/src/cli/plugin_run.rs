@@ -1,7 +1,7 @@
 //! `wasmhook plugin run`: one plugin, one envelope from stdin, the result on stdout. The same
 //! sandbox and limits as `serve`, so what works here works in a route.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -12,7 +12,7 @@ use bytes::Bytes;
 
 use crate::config::{Location, OnError, PluginConfig};
 use crate::pipeline::envelope::{kind, split_output};
-use crate::plugin::{CompiledPlugin, Plugin, PluginEngine};
+use crate::plugin::{CompiledPlugin, Plugin, PluginEngine, user_cache_dir};
 
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
@@ -30,6 +30,14 @@ pub struct RunArgs {
     /// Memory limit in MiB.
     #[arg(long, default_value_t = 64)]
     pub memory_mib: u64,
+    /// Call the plugin N times on the envelope and print the per-call times (mean and
+    /// percentiles) after the first call's: what the plugin costs per event in a route.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub repeat: u32,
+    /// Keep a warm instance from call to call, as `reuse = true` does in routes.toml (function
+    /// plugins only); with `--repeat`, shows what reuse saves.
+    #[arg(long)]
+    pub reuse: bool,
 }
 
 pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
@@ -49,19 +57,25 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     if let Some(object) = envelope.as_object_mut() {
         object.insert("config".into(), config.clone());
     }
-    let engine = PluginEngine::new(1, None)?;
+    let engine = PluginEngine::new(1, user_cache_dir())?;
     let settings = settings(&args, config)?;
     let input = Bytes::from(serde_json::to_vec(&envelope)?);
     let filter = args.filter;
+    let repeat = args.repeat;
     let outcome = tokio::task::spawn_blocking(move || {
         let compiled = CompiledPlugin::load(&engine, &settings.wasm)?;
         let plugin = Plugin::new(Arc::new(compiled), settings, 1);
         let started = Instant::now();
         let result = plugin.call(&engine, &input);
-        anyhow::Ok((result, started.elapsed()))
+        let elapsed = started.elapsed();
+        let repeated = match (&result, repeat) {
+            (Ok(_), 2..) => Some(time_calls(&plugin, &engine, &input, repeat - 1)?),
+            _ => None,
+        };
+        anyhow::Ok((result, elapsed, repeated))
     })
     .await??;
-    let (result, elapsed) = outcome;
+    let (result, elapsed, repeated) = outcome;
     let millis = elapsed.as_secs_f64() * 1000.0;
     let call = match result {
         Ok(call) => call,
@@ -79,6 +93,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         human_bytes(call.peak_memory),
         args.memory_mib
     );
+    if let Some(times) = repeated {
+        eprintln!("{times}");
+    }
     let output: serde_json::Value = match serde_json::from_slice(&call.output) {
         Ok(output) => output,
         Err(error) => {
@@ -90,8 +107,71 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         eprintln!("error: the plugin returned {problem}");
         return Ok(ExitCode::FAILURE);
     }
-    println!("{}", serde_json::to_string_pretty(&output)?);
+    let mut stdout = std::io::stdout().lock();
+    let printed = writeln!(stdout, "{}", serde_json::to_string_pretty(&output)?);
+    // A reader that stops early (`| head`) is not an error of the plugin's.
+    match printed {
+        Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => {
+            return Err(error).context("writing the result to stdout");
+        }
+        _ => {}
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Calls the plugin `count` more times and summarises how long each call took.
+fn time_calls(
+    plugin: &Plugin,
+    engine: &PluginEngine,
+    input: &Bytes,
+    count: u32,
+) -> anyhow::Result<CallTimes> {
+    let mut times = Vec::with_capacity(count as usize);
+    for n in 0..count {
+        let started = Instant::now();
+        let result = plugin.call(engine, input);
+        times.push(started.elapsed());
+        result.map_err(|failure| anyhow::anyhow!("call {} of {count} failed: {failure}", n + 2))?;
+    }
+    times.sort_unstable();
+    Ok(CallTimes {
+        reused: plugin.reuses_instances(),
+        times,
+    })
+}
+
+/// The sorted times of repeated calls.
+struct CallTimes {
+    reused: bool,
+    times: Vec<Duration>,
+}
+
+impl CallTimes {
+    fn percentile(&self, p: f64) -> Duration {
+        let rank = ((self.times.len() as f64 * p).ceil() as usize).clamp(1, self.times.len());
+        self.times[rank - 1]
+    }
+}
+
+impl std::fmt::Display for CallTimes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let micros = |d: Duration| d.as_secs_f64() * 1e6;
+        let mean = self.times.iter().sum::<Duration>() / self.times.len() as u32;
+        write!(
+            f,
+            "then {} calls ({}): mean {:.1} µs, p50 {:.1} µs, p99 {:.1} µs, max {:.1} µs",
+            self.times.len(),
+            if self.reused {
+                "warm instance reused"
+            } else {
+                "fresh instance each"
+            },
+            micros(mean),
+            micros(self.percentile(0.50)),
+            micros(self.percentile(0.99)),
+            micros(self.percentile(1.0)),
+        )
+    }
 }
 
 /// `1.1 MiB`, or `128 KiB` below one MiB (linear memory grows by 64 KiB pages).
@@ -131,7 +211,7 @@ fn settings(args: &RunArgs, config: serde_json::Value) -> anyhow::Result<PluginC
         timeout: args.timeout,
         memory: args.memory_mib * 1024 * 1024,
         max_output: 1024 * 1024,
-        reuse: false,
+        reuse: args.reuse,
         on_error: OnError::DeadLetter,
         build: None,
         watch: Vec::new(),

@@ -32,7 +32,7 @@ pub async fn test(config_path: &Path) -> anyhow::Result<ExitCode> {
         println!("{}: no [[tests]] to run", config_path.display());
         return Ok(ExitCode::SUCCESS);
     }
-    let engine = PluginEngine::new(1, None)?;
+    let engine = PluginEngine::new(1, crate::plugin::user_cache_dir())?;
     let Some(topology) = build(&engine, &config).await? else {
         return Ok(ExitCode::FAILURE);
     };

@@ -6,7 +6,8 @@
 //! the machine code depends on (wasmtime version, target, settings), so a build of wasmhook
 //! never loads another build's code. Only this directory is ever read, and only files wasmhook
 //! wrote there: loading precompiled code is trusting it, which is why the directory belongs to
-//! the store (`data_dir`), not to the plugins.
+//! the store (`data_dir`), not to the plugins. The commands without a store (`check`, `test`,
+//! `plugin run`) use the user's own cache directory, [`user_cache_dir`], on the same terms.
 
 use std::borrow::Cow;
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -16,6 +17,18 @@ use wasmtime::Engine;
 use wasmtime::component::Component;
 
 use wasmtime::Module;
+
+/// Where the commands that run without a data dir (`check`, `test`, `plugin run`) keep
+/// compiled plugins, as `serve` keeps them in its data dir: a heavy language runtime compiles
+/// once, not on every run. `$XDG_CACHE_HOME/wasmhook/plugin-cache`, else
+/// `~/.cache/wasmhook/plugin-cache`.
+pub fn user_cache_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|dir| !dir.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
+    Some(base.join("wasmhook").join("plugin-cache"))
+}
 
 pub struct CompileCache {
     dir: PathBuf,
@@ -87,7 +100,9 @@ impl CompileCache {
     }
 }
 
-/// Writes beside and renames, so a reader never sees half a file.
+/// Writes beside and renames, so a reader never sees half a file. The temporary name is the
+/// writer's own: two processes sharing a cache (`wasmhook test` runs in parallel) may compile
+/// the same plugin at once.
 fn store(path: &Path, serialized: wasmtime::Result<Vec<u8>>) {
     let written = serialized
         .map_err(|error| format!("{error:?}"))
@@ -96,7 +111,9 @@ fn store(path: &Path, serialized: wasmtime::Result<Vec<u8>>) {
                 .parent()
                 .expect("cache files live in the cache directory");
             std::fs::create_dir_all(dir).map_err(|error| error.to_string())?;
-            let temporary = path.with_extension("partial");
+            static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let write = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let temporary = path.with_extension(format!("{}-{write}.partial", std::process::id()));
             std::fs::write(&temporary, bytes).map_err(|error| error.to_string())?;
             std::fs::rename(&temporary, path).map_err(|error| error.to_string())
         });

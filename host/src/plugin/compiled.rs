@@ -46,9 +46,9 @@ pub(super) type HandleResults = (Result<Vec<u8>, String>,);
 impl CompiledPlugin {
     /// Reads and compiles the plugin at `path`. CPU-heavy: call it off the async runtime.
     pub fn load(engine: &PluginEngine, path: &Path) -> Result<CompiledPlugin, LoadError> {
-        let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
+        let bytes = std::fs::read(path).map_err(|error| LoadError::Read {
             path: path.to_owned(),
-            source,
+            error,
         })?;
         CompiledPlugin::from_bytes(engine, path, &bytes)
     }

@@ -6,10 +6,12 @@ use std::time::Duration;
 /// A plugin file that cannot become a running plugin.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error("cannot read {path}: {source}")]
+    /// The I/O error is part of the message, not a `source`, so that a report printing the
+    /// whole chain does not say it twice.
+    #[error("cannot read {path}: {error}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{path} is not a valid WebAssembly plugin: {reason}")]
     Invalid { path: PathBuf, reason: String },

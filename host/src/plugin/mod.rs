@@ -30,6 +30,7 @@ mod engine;
 mod error;
 mod sandbox;
 
+pub use cache::user_cache_dir;
 pub use call::Output;
 pub use compiled::{CompiledPlugin, PluginKind, sha256_hex};
 pub use engine::PluginEngine;

@@ -89,9 +89,9 @@ fn load_plugin(
     last_good: Option<&Arc<Plugin>>,
 ) -> Result<Arc<CompiledPlugin>, LoadError> {
     let path = &settings.wasm;
-    let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
+    let bytes = std::fs::read(path).map_err(|error| LoadError::Read {
         path: path.clone(),
-        source,
+        error,
     })?;
     let sha256 = crate::plugin::sha256_hex(&bytes);
     if let Some(previous) = last_good.map(|p| &p.compiled)

@@ -18,7 +18,7 @@ pub mod subscriber;
 use std::process::Output;
 use std::time::{Duration, Instant, SystemTime};
 
-pub use fixtures::{commit_id, envelope, fixture, push_to};
+pub use fixtures::{commit_id, envelope, fixture, fixture_json, push_to};
 pub use plugins::plugins;
 pub use reqwest::StatusCode;
 pub use router::{Ingest, Router};

@@ -14,6 +14,18 @@ pub struct Plugins {
     pub chaos: PathBuf,
     /// Command component (`wasi:cli/run`): an SNS notification's inner `Message`.
     pub sns_unwrap: PathBuf,
+    /// Every published plugin, by file name (`drop_bots.wasm`).
+    all: Vec<PathBuf>,
+}
+
+impl Plugins {
+    /// The example plugin published as `file` (`<crate_name>.wasm`).
+    pub fn named(&self, file: &str) -> &Path {
+        self.all
+            .iter()
+            .find(|p| p.file_name().is_some_and(|f| f == file))
+            .unwrap_or_else(|| panic!("xtask::build_plugins did not publish {file}"))
+    }
 }
 
 /// Builds the example plugins the first time it is called (this takes minutes on a cold
@@ -43,6 +55,7 @@ pub fn plugins() -> &'static Plugins {
             split_commits: find("split_commits.wasm"),
             chaos: find("chaos.wasm"),
             sns_unwrap: find("sns_unwrap.wasm"),
+            all: built,
         }
     })
 }

@@ -17,6 +17,7 @@ pub use serde_json::{Value, json};
 
 pub use super::Router;
 use super::WAIT;
+pub use super::fixtures::{fixture, fixture_json};
 
 /// `[server]` lines that pin the verification clock to `unix` seconds.
 pub fn clock(unix: i64) -> String {
@@ -49,16 +50,6 @@ pub fn unix(rfc3339: &str) -> i64 {
 /// The path of a fixture file, for `[server.certificates]`.
 pub fn fixture_path(relative: &str) -> PathBuf {
     xtask::repo_root().join("../shared/fixtures").join(relative)
-}
-
-/// The bytes of a fixture file, `folder/name`.
-pub fn fixture(relative: &str) -> Vec<u8> {
-    super::fixture(relative)
-}
-
-/// A fixture file as JSON.
-pub fn fixture_json(relative: &str) -> Value {
-    super::fixtures::fixture_json(relative)
 }
 
 /// The `vectors` array of `folder/vectors.json`.

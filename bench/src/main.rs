@@ -1,0 +1,106 @@
+//! `wasmhook-bench`: wasmhook under load on loopback, side by side with the limit.
+//!
+//! Every scenario starts the real `wasmhook serve` (a release build) and real subscriber
+//! sinks, sends events with its own load generator, and runs, in the same invocation, its
+//! baseline: a bare axum receiver that parses the JSON and answers 202 (the ingest limit), or
+//! a bare axum → reqwest forwarder (the delivery limit). See docs/benchmarks.md.
+
+mod envelopes;
+mod events;
+mod load;
+mod process;
+mod scenarios;
+mod servers;
+mod sink;
+mod stats;
+
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    /// The scenarios to run, in order (default: all).
+    #[arg(value_enum)]
+    scenarios: Vec<Scenario>,
+    /// Events per measured run (after a warm-up of a tenth as many).
+    #[arg(long, default_value_t = 20_000)]
+    events: u64,
+    /// Concurrent connections of the load generator.
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+    /// Upper bound of one measured run.
+    #[arg(long, default_value = "60s", value_parser = humantime_secs)]
+    max_time: Duration,
+    /// Calls per plugin and mode in the `plugins` scenario.
+    #[arg(long, default_value_t = 2_000)]
+    calls: u32,
+    /// Plugin swaps in the `reload` scenario.
+    #[arg(long, default_value_t = 100)]
+    swaps: u32,
+    /// A quick check that every scenario runs (a few hundred events): no figures to keep.
+    #[arg(long)]
+    smoke: bool,
+    #[command(subcommand)]
+    baseline: Option<Internal>,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum Internal {
+    /// A baseline server (started by the benchmark itself): `receive`, or `forward URL...`.
+    #[command(hide = true)]
+    Baseline { args: Vec<String> },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scenario {
+    /// 1: ingest only: verify, store, 202; no routes.
+    Ingest,
+    /// 2: one route with a Rust filter and a Rust transform, one subscriber; then the latency
+    /// at half the maximum rate.
+    Route,
+    /// 3: one route to 5 subscribers.
+    FanOut,
+    /// 4: 2 KiB and 64 KiB bodies through one route to one subscriber.
+    Bodies,
+    /// 5: each example plugin's cost per event, fresh instance and `reuse = true`.
+    Plugins,
+    /// 6: a plugin swapped on disk many times while events flow.
+    Reload,
+    /// The resident memory of the example routes.toml, loaded and idle.
+    Idle,
+}
+
+/// `30s`, `2m`, `500ms`.
+fn humantime_secs(text: &str) -> Result<Duration, String> {
+    let (number, unit) = text
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or((text, "s"), |i| text.split_at(i));
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration"))?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(n)),
+        "s" => Ok(Duration::from_secs(n)),
+        "m" => Ok(Duration::from_secs(n * 60)),
+        _ => Err(format!("{text:?}: use ms, s or m")),
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    if let Some(Internal::Baseline { args }) = &cli.baseline {
+        return runtime.block_on(servers::run_baseline(args));
+    }
+    let settings = scenarios::Settings::from_cli(&cli);
+    let selected = if cli.scenarios.is_empty() {
+        Scenario::value_variants().to_vec()
+    } else {
+        cli.scenarios.clone()
+    };
+    runtime.block_on(scenarios::run_all(&settings, &selected))
+}

@@ -1,0 +1,576 @@
+//! The scenarios, and the table each prints.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+
+use crate::events::{github_source, signed_push};
+use crate::load::{Load, Request, Sent};
+use crate::process::{CpuMeter, memory_kib};
+use crate::servers::Server;
+use crate::sink::Sink;
+use crate::stats::{Percentiles, human, rate};
+use crate::{Cli, Scenario};
+
+pub struct Settings {
+    events: u64,
+    concurrency: usize,
+    max_time: Duration,
+    calls: u32,
+    swaps: u32,
+    root: PathBuf,
+}
+
+impl Settings {
+    pub fn from_cli(cli: &Cli) -> Settings {
+        let smoke = cli.smoke;
+        Settings {
+            events: if smoke { 300 } else { cli.events },
+            concurrency: if smoke { 4 } else { cli.concurrency },
+            max_time: cli.max_time,
+            calls: if smoke { 20 } else { cli.calls },
+            swaps: if smoke { 5 } else { cli.swaps },
+            root: xtask::repo_root(),
+        }
+    }
+}
+
+/// What the benchmark runs: the release binary and the example plugins.
+struct Bench<'a> {
+    settings: &'a Settings,
+    wasmhook: PathBuf,
+    plugins: Vec<PathBuf>,
+}
+
+impl Bench<'_> {
+    fn plugin(&self, file: &str) -> anyhow::Result<&Path> {
+        self.plugins
+            .iter()
+            .find(|p| p.file_name().is_some_and(|f| f == file))
+            .map(PathBuf::as_path)
+            .with_context(|| format!("the example plugin {file} was not built"))
+    }
+
+    fn start(&self, dir: &Path, wiring: &str) -> anyhow::Result<Server> {
+        Server::wasmhook(&self.wasmhook, dir, wiring)
+    }
+
+    fn load(&self, url: String, rate: Option<f64>) -> Load {
+        Load {
+            url,
+            headers: vec![("content-type", "application/json".to_owned())],
+            events: self.settings.events,
+            concurrency: self.settings.concurrency,
+            max_time: self.settings.max_time,
+            rate,
+            stop: None,
+        }
+    }
+}
+
+pub async fn run_all(settings: &Settings, selected: &[Scenario]) -> anyhow::Result<()> {
+    let wasmhook = crate::servers::build_wasmhook(&settings.root)?;
+    eprintln!("building the example plugins…");
+    let plugins = xtask::build_plugins(&settings.root).map_err(anyhow::Error::msg)?;
+    let bench = Bench {
+        settings,
+        wasmhook,
+        plugins,
+    };
+    println!("{}", machine());
+    for scenario in selected {
+        match scenario {
+            Scenario::Ingest => ingest(&bench).await?,
+            Scenario::Route => route(&bench).await?,
+            Scenario::FanOut => fan_out(&bench).await?,
+            Scenario::Bodies => bodies(&bench).await?,
+            Scenario::Plugins => plugin_costs(&bench)?,
+            Scenario::Reload => reload(&bench).await?,
+            Scenario::Idle => idle(&bench).await?,
+        }
+    }
+    Ok(())
+}
+
+/// The CPU model and core count, from `/proc/cpuinfo`.
+fn machine() -> String {
+    let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = info
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("model name")?
+                .split_once(':')
+                .map(|(_, m)| m.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    format!("machine: {model}, {cores} cores")
+}
+
+/// One measured run against one server.
+struct Row {
+    label: String,
+    accepted_per_s: f64,
+    delivered_per_s: Option<f64>,
+    latency: Option<Percentiles>,
+    cpu_per_1000: Duration,
+    peak_rss_kib: u64,
+    failed: usize,
+    lost: usize,
+}
+
+/// Warms `server` up, then sends the measured events to `path` and waits for every sink to
+/// have each accepted event's message.
+async fn measure(
+    bench: &Bench<'_>,
+    label: &str,
+    server: &Server,
+    sinks: &[Sink],
+    request: Arc<dyn Fn(u64) -> Request + Send + Sync>,
+    rate: Option<f64>,
+) -> anyhow::Result<Row> {
+    let url = format!("{}/hooks/bench", server.base);
+    let mut warm_up = bench.load(url.clone(), None);
+    warm_up.events = (bench.settings.events / 10).max(50);
+    let make = Arc::clone(&request);
+    let sent = warm_up.run(move |seq| make(seq)).await;
+    wait_for_deliveries(sinks, sent.accepted).await;
+    for sink in sinks {
+        sink.take();
+    }
+
+    let cpu = CpuMeter::start(server.pid());
+    let sent = bench.load(url, rate).run(move |seq| request(seq)).await;
+    let delivered = wait_for_deliveries(sinks, sent.accepted).await;
+    let cpu_used = cpu.used();
+    Ok(row(label, server, sinks, &sent, delivered, cpu_used))
+}
+
+/// Waits until each sink has `expected` messages, or no new one arrived for 10 s.
+async fn wait_for_deliveries(sinks: &[Sink], expected: usize) -> usize {
+    let mut total = 0;
+    for sink in sinks {
+        let mut last = sink.count();
+        loop {
+            let count = sink.wait_for(expected, Duration::from_secs(10)).await;
+            if count >= expected || count == last {
+                total += count;
+                break;
+            }
+            last = count;
+        }
+    }
+    total
+}
+
+fn row(
+    label: &str,
+    server: &Server,
+    sinks: &[Sink],
+    sent: &Sent,
+    delivered: usize,
+    cpu: Duration,
+) -> Row {
+    let mut samples = Vec::new();
+    let mut last = None;
+    for sink in sinks {
+        last = last.max(sink.last_arrival());
+        for (seq, at) in sink.take() {
+            if let Some(Some(accepted)) = sent.accepted_at.get(seq as usize) {
+                samples.push(at.saturating_duration_since(*accepted));
+            }
+        }
+    }
+    let delivered_per_s = (!sinks.is_empty()).then(|| {
+        let until = last.unwrap_or(sent.started + sent.elapsed);
+        rate(delivered, until.duration_since(sent.started))
+    });
+    Row {
+        label: label.to_owned(),
+        accepted_per_s: rate(sent.accepted, sent.elapsed),
+        delivered_per_s,
+        latency: (!sinks.is_empty()).then(|| Percentiles::new(samples)),
+        cpu_per_1000: cpu.mul_f64(1000.0 / sent.accepted.max(1) as f64),
+        peak_rss_kib: memory_kib(server.pid(), "VmHWM"),
+        failed: sent.failed,
+        lost: (sent.accepted * sinks.len()).saturating_sub(delivered),
+    }
+}
+
+fn print_rows(title: &str, rows: &[Row]) {
+    println!("\n== {title}");
+    println!(
+        "{:<26} {:>11} {:>12} {:>9} {:>9} {:>9} {:>12} {:>10} {:>7}",
+        "", "accepted/s", "delivered/s", "p50", "p99", "p99.9", "CPU s/1k ev", "peak RSS", "failed"
+    );
+    for row in rows {
+        let (p50, p99, p999) = row
+            .latency
+            .as_ref()
+            .map_or(("-".into(), "-".into(), "-".into()), |l| {
+                (human(l.at(0.5)), human(l.at(0.99)), human(l.at(0.999)))
+            });
+        println!(
+            "{:<26} {:>11.0} {:>12} {:>9} {:>9} {:>9} {:>12.3} {:>7} MiB {:>7}",
+            row.label,
+            row.accepted_per_s,
+            row.delivered_per_s
+                .map_or("-".into(), |r| format!("{r:.0}")),
+            p50,
+            p99,
+            p999,
+            row.cpu_per_1000.as_secs_f64(),
+            row.peak_rss_kib / 1024,
+            row.failed + row.lost,
+        );
+    }
+}
+
+fn print_ratio(ours: &Row, baseline: &Row) {
+    let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
+    let mut line = format!(
+        "wasmhook/baseline: accepted {:.2}×",
+        ratio(ours.accepted_per_s, baseline.accepted_per_s)
+    );
+    if let (Some(a), Some(b)) = (ours.delivered_per_s, baseline.delivered_per_s) {
+        line.push_str(&format!(", delivered {:.2}×", ratio(a, b)));
+    }
+    println!("{line}");
+}
+
+fn pushes(size: usize) -> Arc<dyn Fn(u64) -> Request + Send + Sync> {
+    Arc::new(move |seq| signed_push(seq, size))
+}
+
+fn subscribers(sinks: &[Sink]) -> String {
+    sinks
+        .iter()
+        .enumerate()
+        .map(|(n, sink)| format!("[subscribers.s{n}]\nurl = \"{}\"\n", sink.url))
+        .collect()
+}
+
+fn route_to(sinks: &[Sink], plugins: &str) -> String {
+    let names: Vec<String> = (0..sinks.len()).map(|n| format!("\"s{n}\"")).collect();
+    format!(
+        "{}{}\n[[routes]]\nsource = \"bench\"\n{plugins}subscribers = [{}]\n",
+        github_source("bench"),
+        subscribers(sinks),
+        names.join(", ")
+    )
+}
+
+async fn sinks(count: usize) -> anyhow::Result<Vec<Sink>> {
+    let mut sinks = Vec::new();
+    for _ in 0..count {
+        sinks.push(Sink::start().await?);
+    }
+    Ok(sinks)
+}
+
+async fn ingest(bench: &Bench<'_>) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let ours = bench.start(dir.path(), &github_source("bench"))?;
+    let ours = measure(bench, "wasmhook", &ours, &[], pushes(0), None).await?;
+    let bare = Server::baseline(&["receive"])?;
+    let bare = measure(bench, "bare axum receiver", &bare, &[], pushes(0), None).await?;
+    print_rows(
+        "1. ingest only: verify, store, 202 (no routes)",
+        &[ours, bare],
+    );
+    Ok(())
+}
+
+/// The forwarder baseline of `sinks`.
+fn forwarder(sinks: &[Sink]) -> anyhow::Result<Server> {
+    let mut args = vec!["forward"];
+    args.extend(sinks.iter().map(|s| s.url.as_str()));
+    Server::baseline(&args)
+}
+
+async fn route(bench: &Bench<'_>) -> anyhow::Result<()> {
+    let sinks = sinks(1).await?;
+    let plugins = format!(
+        "[plugins.push-only]\nwasm = {:?}\n[plugins.github-to-slack]\nwasm = {:?}\n",
+        bench.plugin("push_only.wasm")?,
+        bench.plugin("github_to_slack.wasm")?
+    );
+    let wiring = format!(
+        "{plugins}{}",
+        route_to(
+            &sinks,
+            "filters = [\"push-only\"]\ntransforms = [\"github-to-slack\"]\n"
+        )
+    );
+    let dir = tempfile::tempdir()?;
+    let ours = bench.start(dir.path(), &wiring)?;
+    let bare = forwarder(&sinks)?;
+    let max_ours = measure(bench, "wasmhook", &ours, &sinks, pushes(0), None).await?;
+    let max_bare = measure(bench, "bare axum → reqwest", &bare, &sinks, pushes(0), None).await?;
+    let half = max_ours.delivered_per_s.unwrap_or(max_ours.accepted_per_s) / 2.0;
+    let half_ours = measure(
+        bench,
+        &format!("wasmhook at {half:.0}/s"),
+        &ours,
+        &sinks,
+        pushes(0),
+        Some(half),
+    )
+    .await?;
+    let half_bare = measure(
+        bench,
+        &format!("bare at {half:.0}/s"),
+        &bare,
+        &sinks,
+        pushes(0),
+        Some(half),
+    )
+    .await?;
+    print_ratio(&max_ours, &max_bare);
+    print_rows(
+        "2. one route: Rust filter (push-only) + Rust transform (github-to-slack), one subscriber",
+        &[max_ours, max_bare, half_ours, half_bare],
+    );
+    Ok(())
+}
+
+async fn fan_out(bench: &Bench<'_>) -> anyhow::Result<()> {
+    let sinks = sinks(5).await?;
+    let dir = tempfile::tempdir()?;
+    let ours = bench.start(dir.path(), &route_to(&sinks, ""))?;
+    let ours = measure(bench, "wasmhook", &ours, &sinks, pushes(0), None).await?;
+    let bare = forwarder(&sinks)?;
+    let bare = measure(
+        bench,
+        "bare axum → reqwest ×5",
+        &bare,
+        &sinks,
+        pushes(0),
+        None,
+    )
+    .await?;
+    print_ratio(&ours, &bare);
+    print_rows(
+        "3. fan-out: one route, 5 subscribers, no plugins",
+        &[ours, bare],
+    );
+    Ok(())
+}
+
+async fn bodies(bench: &Bench<'_>) -> anyhow::Result<()> {
+    for (size, label) in [(2048, "2 KiB"), (65536, "64 KiB")] {
+        let sinks = sinks(1).await?;
+        let dir = tempfile::tempdir()?;
+        let ours = bench.start(dir.path(), &route_to(&sinks, ""))?;
+        let ours = measure(bench, "wasmhook", &ours, &sinks, pushes(size), None).await?;
+        let bare = forwarder(&sinks)?;
+        let bare = measure(
+            bench,
+            "bare axum → reqwest",
+            &bare,
+            &sinks,
+            pushes(size),
+            None,
+        )
+        .await?;
+        print_ratio(&ours, &bare);
+        print_rows(
+            &format!("4. {label} bodies: one route, one subscriber, no plugins"),
+            &[ours, bare],
+        );
+    }
+    Ok(())
+}
+
+fn plugin_costs(bench: &Bench<'_>) -> anyhow::Result<()> {
+    println!(
+        "\n== 5. plugin cost per event (2 KiB envelope), `wasmhook plugin run --repeat {}`",
+        bench.settings.calls
+    );
+    println!(
+        "{:<34} {:>10} {:>12} {:>12} {:>12} {:>12}",
+        "plugin", "first call", "fresh p50", "fresh mean", "reuse p50", "reuse mean"
+    );
+    for plugin in crate::envelopes::EXAMPLES {
+        let wasm = bench.plugin(plugin.file)?;
+        let envelope = (plugin.envelope)();
+        let fresh = crate::envelopes::time_calls(
+            &bench.wasmhook,
+            wasm,
+            &envelope,
+            plugin.filter,
+            bench.settings.calls,
+            false,
+        )?;
+        let reused = if plugin.function {
+            Some(crate::envelopes::time_calls(
+                &bench.wasmhook,
+                wasm,
+                &envelope,
+                plugin.filter,
+                bench.settings.calls,
+                true,
+            )?)
+        } else {
+            None
+        };
+        println!(
+            "{:<34} {:>10} {:>12} {:>12} {:>12} {:>12}",
+            format!(
+                "{} ({})",
+                plugin.file.trim_end_matches(".wasm"),
+                plugin.language
+            ),
+            fresh.first,
+            fresh.p50,
+            fresh.mean,
+            reused.as_ref().map_or("-", |r| r.p50.as_str()),
+            reused.as_ref().map_or("-", |r| r.mean.as_str()),
+        );
+    }
+    Ok(())
+}
+
+/// `bytes` with a custom section appended: the same plugin, different bytes (a new version).
+fn with_custom_section(bytes: &[u8], payload: &[u8]) -> Vec<u8> {
+    fn leb128(mut n: usize, out: &mut Vec<u8>) {
+        loop {
+            let byte = (n & 0x7f) as u8;
+            n >>= 7;
+            if n == 0 {
+                out.push(byte);
+                return;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+    let name = b"wasmhook-bench";
+    let mut content = Vec::new();
+    leb128(name.len(), &mut content);
+    content.extend_from_slice(name);
+    content.extend_from_slice(payload);
+    let mut out = bytes.to_vec();
+    out.push(0);
+    leb128(content.len(), &mut out);
+    out.extend(content);
+    out
+}
+
+async fn reload(bench: &Bench<'_>) -> anyhow::Result<()> {
+    let sinks = sinks(1).await?;
+    let dir = tempfile::tempdir()?;
+    let original = std::fs::read(bench.plugin("push_only.wasm")?)?;
+    let wasm = dir.path().join("swapped.wasm");
+    std::fs::write(&wasm, &original)?;
+    let wiring = format!(
+        "[plugins.swapped]\nwasm = {wasm:?}\n{}",
+        route_to(&sinks, "filters = [\"swapped\"]\n")
+    );
+    let server = bench.start(dir.path(), &wiring)?;
+    let admin = server.admin.clone().unwrap_or_default();
+    let client = reqwest::Client::new();
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut load = bench.load(format!("{}/hooks/bench", server.base), Some(500.0));
+    load.events = u64::MAX / 2;
+    load.max_time = Duration::from_secs(600);
+    load.stop = Some(Arc::clone(&stop));
+    let sending = tokio::spawn(async move { load.run(move |seq| signed_push(seq, 0)).await });
+
+    let mut swap_times = Vec::new();
+    for n in 0..bench.settings.swaps {
+        let bytes = with_custom_section(&original, format!("version {n}").as_bytes());
+        let sha = xtask_sha256(&bytes);
+        let temp = dir.path().join(".swapped.wasm.tmp");
+        std::fs::write(&temp, &bytes)?;
+        let written = Instant::now();
+        std::fs::rename(&temp, &wasm)?;
+        loop {
+            let answer = client
+                .get(format!("{admin}/api/plugins"))
+                .send()
+                .await?
+                .bytes()
+                .await?;
+            let plugins: serde_json::Value = serde_json::from_slice(&answer)?;
+            let serving = plugins
+                .as_array()
+                .into_iter()
+                .flatten()
+                .chain(plugins["plugins"].as_array().into_iter().flatten())
+                .any(|p| p["name"] == "swapped" && p["sha256"] == sha.as_str());
+            if serving {
+                swap_times.push(written.elapsed());
+                break;
+            }
+            anyhow::ensure!(
+                written.elapsed() < Duration::from_secs(10),
+                "swap {n} was not served within 10 s"
+            );
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let sent = sending.await?;
+    let delivered = wait_for_deliveries(&sinks, sent.accepted).await;
+    let times = Percentiles::new(swap_times);
+    println!(
+        "\n== 6. hot reload under load: {} swaps of a filter while sending 500 events/s",
+        times.len()
+    );
+    println!(
+        "sent {} events: {} accepted, {} failed, {} delivered; write → new version serving: p50 {}, p99 {}, max {}",
+        sent.accepted + sent.failed,
+        sent.accepted,
+        sent.failed,
+        delivered,
+        human(times.at(0.5)),
+        human(times.at(0.99)),
+        human(times.at(1.0)),
+    );
+    Ok(())
+}
+
+fn xtask_sha256(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+async fn idle(bench: &Bench<'_>) -> anyhow::Result<()> {
+    let root = &bench.settings.root;
+    let example = std::fs::read_to_string(root.join("routes.toml"))?;
+    // The example's own [server] table gives way to the benchmark's; relative paths are
+    // made absolute, since the file is written elsewhere.
+    let wiring = without_table(&example, "[server]")
+        .replace("\"plugins/", &format!("\"{}/plugins/", root.display()))
+        .replace("\"examples/", &format!("\"{}/examples/", root.display()))
+        .replace("${GITHUB_WEBHOOK_SECRET}", crate::events::SECRET);
+    let dir = tempfile::tempdir()?;
+    let server = bench.start(dir.path(), &wiring)?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    println!(
+        "\n== idle: the example routes.toml loaded, no traffic: RSS {} MiB (peak {} MiB)",
+        memory_kib(server.pid(), "VmRSS") / 1024,
+        memory_kib(server.pid(), "VmHWM") / 1024
+    );
+    Ok(())
+}
+
+/// `toml` without the table headed `header` (up to the next table).
+fn without_table(toml: &str, header: &str) -> String {
+    let mut skipping = false;
+    let mut out = String::new();
+    for line in toml.lines() {
+        if line.trim_start().starts_with('[') {
+            skipping = line.trim() == header;
+        }
+        if !skipping {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}

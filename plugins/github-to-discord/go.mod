@@ -1,0 +1,3 @@
+module github-to-discord
+
+go 1.24
