@@ -129,16 +129,27 @@ mod rust {
 
 /// The templates of the languages built with `make`.
 mod templates {
+    /// `(path, text)` pairs: the file `path` of `templates/<lang>/`, or, with `from`, a file
+    /// of an example plugin that the template shares (relative to this source file).
     macro_rules! files {
-        ($lang:literal: $($path:literal),+ $(,)?) => {
-            &[$(($path, include_str!(concat!("templates/", $lang, "/", $path)))),+]
+        ($lang:literal: $($path:literal $(from $shared:literal)?),+ $(,)?) => {
+            &[$(($path, files!(@text $lang, $path $(, $shared)?))),+]
+        };
+        (@text $lang:literal, $path:literal) => {
+            include_str!(concat!("templates/", $lang, "/", $path))
+        };
+        (@text $lang:literal, $path:literal, $shared:literal) => {
+            include_str!($shared)
         };
     }
 
-    pub const C: &[(&str, &str)] = files!("c": "plugin.c", "plugin.h", "main.c", "json.c",
-        "json.h", "test_plugin.c", "Makefile", "README.md", "gitignore");
-    pub const ZIG: &[(&str, &str)] = files!("zig": "plugin.zig", "heap.zig", "filter.zig",
-        "filter_test.zig", "Makefile", "README.md", "gitignore");
+    pub const C: &[(&str, &str)] = files!("c": "plugin.c", "plugin.h", "main.c",
+        "json.c" from "../../../plugins/drop-bots/json.c",
+        "json.h" from "../../../plugins/drop-bots/json.h",
+        "test_plugin.c", "Makefile", "README.md", "gitignore");
+    pub const ZIG: &[(&str, &str)] = files!("zig": "plugin.zig",
+        "heap.zig" from "../../../plugins/sendgrid-bounces/src/heap.zig",
+        "filter.zig", "filter_test.zig", "Makefile", "README.md", "gitignore");
     pub const GO: &[(&str, &str)] = files!("go": "main.go", "main_test.go", "go.mod",
         "Makefile", "README.md", "gitignore");
     pub const PYTHON: &[(&str, &str)] = files!("python": "app.py", "event_filter.py",
