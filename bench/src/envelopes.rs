@@ -16,59 +16,95 @@ pub struct Example {
     /// A function plugin, which can keep warm instances (`reuse = true`).
     pub function: bool,
     pub envelope: fn() -> Value,
+    /// The plugin's `config`, as JSON.
+    pub config: &'static str,
 }
 
-const fn example(
-    file: &'static str,
-    language: &'static str,
-    filter: bool,
-    function: bool,
-    envelope: fn() -> Value,
-) -> Example {
-    Example {
-        file,
-        language,
-        filter,
-        function,
-        envelope,
-    }
-}
+/// A function plugin: a transform, with an empty `config`.
+const TRANSFORM: Example = Example {
+    file: "",
+    language: "Rust",
+    filter: false,
+    function: true,
+    envelope: github_push,
+    config: "{}",
+};
 
 pub const EXAMPLES: &[Example] = &[
-    example("push_only.wasm", "Rust", true, true, github_push),
-    example("github_to_slack.wasm", "Rust", false, true, github_push),
-    example(
-        "split_commits.wasm",
-        "Rust, command",
-        false,
-        false,
-        github_push,
-    ),
-    example("stripe_to_slack.wasm", "Rust", false, true, stripe_charge),
-    example(
-        "shopify_order_compact.wasm",
-        "Rust",
-        false,
-        true,
-        shopify_order,
-    ),
-    example(
-        "sns_unwrap.wasm",
-        "Rust, command component",
-        false,
-        false,
-        sns_notification,
-    ),
-    example("drop_bots.wasm", "C, command", true, false, github_push),
-    example("sendgrid_bounces.wasm", "Zig", false, true, sendgrid_batch),
-    example("github_to_discord.wasm", "Go", false, true, github_push),
-    example("form_to_json.wasm", "Python", false, true, mailchimp_form),
-    example("redact.wasm", "JavaScript", false, true, stripe_charge),
-    example("sample.wasm", "AssemblyScript", true, true, github_push),
+    Example {
+        file: "push_only.wasm",
+        filter: true,
+        ..TRANSFORM
+    },
+    Example {
+        file: "github_to_slack.wasm",
+        ..TRANSFORM
+    },
+    Example {
+        file: "split_commits.wasm",
+        language: "Rust, command",
+        function: false,
+        ..TRANSFORM
+    },
+    Example {
+        file: "stripe_to_slack.wasm",
+        envelope: stripe_charge,
+        ..TRANSFORM
+    },
+    Example {
+        file: "shopify_order_compact.wasm",
+        envelope: shopify_order,
+        ..TRANSFORM
+    },
+    Example {
+        file: "sns_unwrap.wasm",
+        language: "Rust, command component",
+        function: false,
+        envelope: sns_notification,
+        ..TRANSFORM
+    },
+    Example {
+        file: "drop_bots.wasm",
+        language: "C, command",
+        filter: true,
+        function: false,
+        ..TRANSFORM
+    },
+    Example {
+        file: "sendgrid_bounces.wasm",
+        language: "Zig",
+        envelope: sendgrid_batch,
+        ..TRANSFORM
+    },
+    Example {
+        file: "github_to_discord.wasm",
+        language: "Go",
+        ..TRANSFORM
+    },
+    Example {
+        file: "form_to_json.wasm",
+        language: "Python",
+        envelope: mailchimp_form,
+        ..TRANSFORM
+    },
+    Example {
+        file: "redact.wasm",
+        language: "JavaScript",
+        envelope: stripe_charge,
+        config: r#"{"paths": ["/data/object/billing_details/*"], "emails": true, "card_numbers": true}"#,
+        ..TRANSFORM
+    },
+    Example {
+        file: "sample.wasm",
+        language: "AssemblyScript",
+        filter: true,
+        config: r#"{"percent": 50}"#,
+        ..TRANSFORM
+    },
 ];
 
 /// An envelope around `body`, padded with a `padding` field of the body to about 2 KiB.
-fn envelope(source: &str, event_type: &str, mut body: Value, config: Value) -> Value {
+fn envelope(source: &str, event_type: &str, mut body: Value) -> Value {
     let length = serde_json::to_vec(&body).map_or(0, |b| b.len());
     if let Some(object) = body.as_object_mut() {
         object.insert(
@@ -85,7 +121,7 @@ fn envelope(source: &str, event_type: &str, mut body: Value, config: Value) -> V
                      "headers": { "content-type": "application/json" } },
         "headers": {},
         "body": body,
-        "config": config,
+        "config": {},
     })
 }
 
@@ -111,7 +147,6 @@ fn github_push() -> Value {
             "commits": [commit(1), commit(2), commit(3)],
             "head_commit": commit(3),
         }),
-        json!({ "percent": 50 }),
     )
 }
 
@@ -131,7 +166,6 @@ fn stripe_charge() -> Value {
                 "payment_method_details": { "card": { "brand": "visa", "last4": "4242" } },
             } },
         }),
-        json!({ "paths": ["/data/object/billing_details/*"], "emails": true }),
     )
 }
 
@@ -148,7 +182,6 @@ fn shopify_order() -> Value {
                 { "id": 518995019, "title": "IPod Nano - 8gb", "quantity": 1, "price": "199.00", "sku": "IPOD2008RED" },
             ],
         }),
-        json!({}),
     )
 }
 
@@ -163,7 +196,6 @@ fn sns_notification() -> Value {
             "Message": "{\"order\":42}",
             "Timestamp": "2026-11-28T17:30:00.000Z",
         }),
-        json!({}),
     )
 }
 
@@ -173,7 +205,7 @@ fn sendgrid_batch() -> Value {
                 "reason": "550 5.1.1 The email account that you tried to reach does not exist.",
                 "status": "5.1.1", "sg_event_id": format!("lC0Rc-FuQmKbnxCWxX1jR{n}") })
     };
-    let mut body = envelope("sendgrid", "", json!({}), json!({}));
+    let mut body = envelope("sendgrid", "", json!({}));
     body["type"] = Value::Null;
     body["body"] = json!([
         event("bounce", 1),
@@ -198,7 +230,6 @@ fn mailchimp_form() -> Value {
             "data[merges][LNAME]": "API", "data[merges][INTERESTS]": "Group1,Group2",
             "data[ip_opt]": "10.20.10.30", "data[ip_signup]": "10.20.10.30",
         }),
-        json!({}),
     )
 }
 
@@ -209,22 +240,21 @@ pub struct Timing {
     pub mean: String,
 }
 
+/// `wasmhook plugin run --repeat calls [--reuse]` on the example's envelope and config.
 pub fn time_calls(
     wasmhook: &Path,
     wasm: &Path,
-    envelope: &Value,
-    filter: bool,
+    example: &Example,
     calls: u32,
     reuse: bool,
 ) -> anyhow::Result<Timing> {
     let mut command = Command::new(wasmhook);
-    command.args(["plugin", "run"]).arg(wasm).args([
-        "--repeat",
-        &calls.max(2).to_string(),
-        "--timeout",
-        "10s",
-    ]);
-    if filter {
+    command
+        .args(["plugin", "run"])
+        .arg(wasm)
+        .args(["--config", example.config])
+        .args(["--repeat", &calls.max(2).to_string(), "--timeout", "10s"]);
+    if example.filter {
         command.arg("--filter");
     }
     if reuse {
@@ -240,7 +270,7 @@ pub fn time_calls(
         .stdin
         .take()
         .context("stdin")?
-        .write_all(&serde_json::to_vec(envelope)?)?;
+        .write_all(&serde_json::to_vec(&(example.envelope)())?)?;
     let output = child.wait_with_output()?;
     let stderr = String::from_utf8_lossy(&output.stderr);
     if !output.status.success() {

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
+use crate::envelopes::{EXAMPLES, time_calls};
 use crate::events::{github_source, signed_push};
 use crate::load::{Load, Request, Sent};
 use crate::process::{CpuMeter, memory_kib};
@@ -200,6 +201,7 @@ fn row(
     }
 }
 
+/// The table of `rows`, then the ratio of the first (wasmhook) to the second (its baseline).
 fn print_rows(title: &str, rows: &[Row]) {
     println!("\n== {title}");
     println!(
@@ -226,6 +228,9 @@ fn print_rows(title: &str, rows: &[Row]) {
             row.peak_rss_kib / 1024,
             row.failed + row.lost,
         );
+    }
+    if let [ours, baseline, ..] = rows {
+        print_ratio(ours, baseline);
     }
 }
 
@@ -329,7 +334,6 @@ async fn route(bench: &Bench<'_>) -> anyhow::Result<()> {
         Some(half),
     )
     .await?;
-    print_ratio(&max_ours, &max_bare);
     print_rows(
         "2. one route: Rust filter (push-only) + Rust transform (github-to-slack), one subscriber",
         &[max_ours, max_bare, half_ours, half_bare],
@@ -352,7 +356,6 @@ async fn fan_out(bench: &Bench<'_>) -> anyhow::Result<()> {
         None,
     )
     .await?;
-    print_ratio(&ours, &bare);
     print_rows(
         "3. fan-out: one route, 5 subscribers, no plugins",
         &[ours, bare],
@@ -376,7 +379,6 @@ async fn bodies(bench: &Bench<'_>) -> anyhow::Result<()> {
             None,
         )
         .await?;
-        print_ratio(&ours, &bare);
         print_rows(
             &format!("4. {label} bodies: one route, one subscriber, no plugins"),
             &[ours, bare],
@@ -394,26 +396,12 @@ fn plugin_costs(bench: &Bench<'_>) -> anyhow::Result<()> {
         "{:<34} {:>10} {:>12} {:>12} {:>12} {:>12}",
         "plugin", "first call", "fresh p50", "fresh mean", "reuse p50", "reuse mean"
     );
-    for plugin in crate::envelopes::EXAMPLES {
+    for plugin in EXAMPLES {
         let wasm = bench.plugin(plugin.file)?;
-        let envelope = (plugin.envelope)();
-        let fresh = crate::envelopes::time_calls(
-            &bench.wasmhook,
-            wasm,
-            &envelope,
-            plugin.filter,
-            bench.settings.calls,
-            false,
-        )?;
+        let calls = bench.settings.calls;
+        let fresh = time_calls(&bench.wasmhook, wasm, plugin, calls, false)?;
         let reused = if plugin.function {
-            Some(crate::envelopes::time_calls(
-                &bench.wasmhook,
-                wasm,
-                &envelope,
-                plugin.filter,
-                bench.settings.calls,
-                true,
-            )?)
+            Some(time_calls(&bench.wasmhook, wasm, plugin, calls, true)?)
         } else {
             None
         };

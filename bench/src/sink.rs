@@ -12,14 +12,17 @@ use axum::http::StatusCode;
 /// The marker in front of an event's sequence number in its body.
 pub const MARKER: &str = "bench-seq-";
 
+/// Each message's sequence number and when it arrived.
+type Arrivals = Arc<Mutex<Vec<(u64, Instant)>>>;
+
 pub struct Sink {
     pub url: String,
-    arrivals: Arc<Mutex<Vec<(u64, Instant)>>>,
+    arrivals: Arrivals,
 }
 
 impl Sink {
     pub async fn start() -> anyhow::Result<Sink> {
-        let arrivals: Arc<Mutex<Vec<(u64, Instant)>>> = Arc::default();
+        let arrivals: Arrivals = Arc::default();
         let app = axum::Router::new()
             .fallback(receive)
             .with_state(Arc::clone(&arrivals));
@@ -61,10 +64,7 @@ impl Sink {
     }
 }
 
-async fn receive(
-    State(arrivals): State<Arc<Mutex<Vec<(u64, Instant)>>>>,
-    body: Bytes,
-) -> StatusCode {
+async fn receive(State(arrivals): State<Arrivals>, body: Bytes) -> StatusCode {
     let at = Instant::now();
     match sequence_number(&body) {
         Some(seq) => {

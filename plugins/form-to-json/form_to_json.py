@@ -19,11 +19,6 @@ makes the plugin safe to run with `reuse = true`.
 import json
 import re
 
-# A bracketed field name: a base, then `[segment]` groups (each possibly empty). Anything
-# else (`a[b`, `a[b]c`, `[a]`) is not bracket syntax and is kept as a plain name.
-_BRACKETED = re.compile(r"([^\[\]]+)((?:\[[^\[\]]*\])*)")
-_SEGMENT = re.compile(r"\[([^\[\]]*)\]")
-
 # An array index: a non-negative integer without leading zeros, at most 9 digits, as PHP
 # reads integer keys. Longer digit strings are object keys, which keeps `int()` cheap.
 _INDEX = re.compile(r"0|[1-9][0-9]{0,8}")
@@ -76,16 +71,23 @@ def nest(fields):
 def split_name(name):
     """The path a field name stands for: `data[merges][FNAME]` -> ["data", "merges", "FNAME"].
 
+    A bracketed name is a base, then `[segment]` groups (each possibly empty). Anything else
+    (`a[b`, `a[b]c`, `[a]`) is not bracket syntax and is kept as a plain name.
+
     `[]` gives an empty segment (append). A name that is not bracket syntax, or nests
     deeper than MAX_DEPTH, is a path of one: the name as it is.
     """
-    match = _BRACKETED.fullmatch(name)
-    if match is None:
+    # Plain string operations rather than a regular expression: this runs for every field
+    # of every event, and CPython's `re` is slow in WebAssembly.
+    head, bracket, rest = name.partition("[")
+    if not bracket:
         return [name]
-    segments = _SEGMENT.findall(match.group(2))
-    if len(segments) > MAX_DEPTH:
+    if not head or "]" in head or not rest.endswith("]"):
         return [name]
-    return [match.group(1), *segments]
+    segments = rest[:-1].split("][")
+    if len(segments) > MAX_DEPTH or any("[" in s or "]" in s for s in segments):
+        return [name]
+    return [head, *segments]
 
 
 def _assign(root, path, value):
