@@ -1,9 +1,11 @@
 // The redaction logic of the `redact` transform, as a plain ES module: no WebAssembly and no
 // component bindings here, so `node --test` runs it natively, and plugin.js only moves bytes.
 //
-// Every function is pure: a call reads its arguments and returns new values, and nothing about
-// one event is kept in a module-level variable. That is what makes the component safe to run
-// with `reuse = true`, where one instance handles event after event.
+// Nothing about one event is kept in a module-level variable: that is what makes the component
+// safe to run with `reuse = true`, where one instance handles event after event. `redact`
+// works on the body in place, because the body is a fresh parse that belongs to the call, and
+// because copying every object costs far more than the redaction in an interpreter without a
+// JIT, which is how the component runs it.
 
 export const DEFAULT_MASK = "[redacted]";
 
@@ -101,41 +103,41 @@ export function parsePointer(pointer) {
 }
 
 /**
- * Returns `value` redacted: the values at `options.pointers` replaced by `options.mask`, then,
- * when asked, e-mail addresses and card numbers masked in every string left. `value` itself is
- * not modified; the parts that change are copied.
+ * Redacts `value` in place and returns it: the values at `options.pointers` replaced by
+ * `options.mask`, then, when asked, e-mail addresses and card numbers masked in every string
+ * left. Only the empty pointer (the whole document) makes the result another value.
  */
 export function redact(value, options) {
   let result = value;
   for (const segments of options.pointers) result = replaceAt(result, segments, 0, options.mask);
   if (options.emails || options.cardNumbers) {
-    result = mapStrings(result, (text) => maskText(text, options));
+    result = maskStrings(result, options);
   }
   return result;
 }
 
 /**
- * Replaces the value at `segments[index..]` below `value` with `mask`. A path that leads
- * nowhere (a missing member, an index past the end, a member of a string) changes nothing:
- * payloads of one event type differ, and a field that is absent has nothing to hide.
+ * Replaces the value at `segments[index..]` below `value` with `mask`, in place, and returns
+ * `value` (or `mask`, at the end of the path). A path that leads nowhere (a missing member, an
+ * index past the end, a member of a string) changes nothing: payloads of one event type
+ * differ, and a field that is absent has nothing to hide.
  */
 function replaceAt(value, segments, index, mask) {
   if (index === segments.length) return mask;
   const segment = segments[index];
   const below = (child) => replaceAt(child, segments, index + 1, mask);
   if (Array.isArray(value)) {
-    if (segment === WILDCARD) return value.map(below);
+    if (segment === WILDCARD) return updateEach(value, below);
     const position = arrayIndex(segment);
-    if (position === undefined || position >= value.length) return value;
-    const copy = value.slice();
-    copy[position] = below(value[position]);
-    return copy;
+    if (position !== undefined && position < value.length) {
+      value[position] = below(value[position]);
+    }
+    return value;
   }
   if (isObject(value)) {
-    if (segment === WILDCARD) return mapValues(value, below);
-    if (!Object.hasOwn(value, segment)) return value;
-    // A computed key defines an own property even for "__proto__", as JSON.parse does.
-    return { ...value, [segment]: below(value[segment]) };
+    if (segment === WILDCARD) return updateEach(value, below);
+    if (Object.hasOwn(value, segment)) setMember(value, segment, below(value[segment]));
+    return value;
   }
   return value;
 }
@@ -145,11 +147,26 @@ function arrayIndex(segment) {
   return /^(?:0|[1-9]\d*)$/.test(segment) ? Number(segment) : undefined;
 }
 
-/** Applies `f` to every string value (not to member names) found in `value`, at any depth. */
-function mapStrings(value, f) {
-  if (typeof value === "string") return f(value);
-  if (Array.isArray(value)) return value.map((item) => mapStrings(item, f));
-  if (isObject(value)) return mapValues(value, (member) => mapStrings(member, f));
+/**
+ * Masks every string value (not member names) found in `value`, at any depth, in place;
+ * returns `value`, or the masked string for a string. A loop with no callbacks: function
+ * calls are what costs most in the interpreter.
+ */
+function maskStrings(value, options) {
+  if (typeof value === "string") return maskText(value, options);
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const member = value[i];
+      if (typeof member === "string") value[i] = maskText(member, options);
+      else if (typeof member === "object" && member !== null) maskStrings(member, options);
+    }
+  } else if (isObject(value)) {
+    for (const key of Object.keys(value)) {
+      const member = value[key];
+      if (typeof member === "string") setMember(value, key, maskText(member, options));
+      else if (typeof member === "object" && member !== null) maskStrings(member, options);
+    }
+  }
   return value;
 }
 
@@ -192,8 +209,26 @@ export function passesLuhn(digits) {
   return sum % 10 === 0;
 }
 
-function mapValues(object, f) {
-  return Object.fromEntries(Object.entries(object).map(([key, member]) => [key, f(member)]));
+/** Replaces every element of an array, or every member of an object, with `f` of it. */
+function updateEach(container, f) {
+  if (Array.isArray(container)) {
+    for (let i = 0; i < container.length; i++) container[i] = f(container[i]);
+  } else {
+    for (const key of Object.keys(container)) setMember(container, key, f(container[key]));
+  }
+  return container;
+}
+
+/**
+ * `object[key] = member`, as an own property even for the key "__proto__" (which JSON.parse
+ * makes an own member, but which an assignment would take for the prototype).
+ */
+function setMember(object, key, member) {
+  if (key === "__proto__") {
+    Object.defineProperty(object, key, { value: member, writable: true, enumerable: true, configurable: true });
+  } else {
+    object[key] = member;
+  }
 }
 
 function isObject(value) {

@@ -99,11 +99,20 @@ describe("paths", () => {
     assert.equal(redact({ a: 1 }, readConfig({ paths: [""] })), DEFAULT_MASK);
   });
 
-  it("does not modify the body it is given", () => {
+  it("redacts the body it is given in place, and returns it", () => {
     const event = fixture("stripe/event_test_signature.json");
-    const before = structuredClone(event);
-    redact(event, readConfig({ paths: ["/data/object/email"], emails: true }));
-    assert.deepEqual(event, before);
+    const result = redact(event, readConfig({ paths: ["/data/object/email"], emails: true }));
+    assert.equal(result, event);
+    assert.equal(event.data.object.email, DEFAULT_MASK);
+  });
+
+  it("keeps a member named __proto__ an own member", () => {
+    const body = JSON.parse('{"__proto__": {"email": "a@example.com"}, "x": "b@example.com"}');
+    const result = redact(body, readConfig({ paths: ["/__proto__/email"], emails: true }));
+    assert.equal(Object.getPrototypeOf(result), Object.prototype);
+    assert.deepEqual(Object.keys(result), ["__proto__", "x"]);
+    assert.equal(result["__proto__"].email, DEFAULT_MASK);
+    assert.equal(result.x, "b***@example.com");
   });
 });
 
