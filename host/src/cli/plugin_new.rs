@@ -157,8 +157,10 @@ mod templates {
     pub const JAVASCRIPT: &[(&str, &str)] = files!("javascript": "plugin.js", "filter.js",
         "filter.test.js", "package.json", "Makefile", "README.md", "gitignore");
     pub const ASSEMBLYSCRIPT: &[(&str, &str)] = files!("assemblyscript": "assembly/index.ts",
-        "assembly/filter.ts", "assembly/json.ts", "assembly/tsconfig.json",
-        "test/filter.test.mjs", "test/plugin.mjs", "package.json", "Makefile", "README.md",
+        "assembly/filter.ts",
+        "assembly/json.ts" from "../../../plugins/sample/assembly/json.ts",
+        "assembly/tsconfig.json", "test/filter.test.mjs",
+        "test/plugin.mjs" from "../../../plugins/sample/test/plugin.mjs", "package.json", "Makefile", "README.md",
         "gitignore");
 }
 

@@ -3,6 +3,11 @@
 // skipping everything else byte by byte, and decodes only the strings and numbers it is
 // asked for. The host always sends valid JSON, so the reader checks no more than it needs to
 // find its way; text that is not JSON makes it `throw`, which in this plugin is a trap.
+//
+//   const envelope = Value.parse(ptr, length);
+//   const config = envelope.member("config");             // Value | null
+//   const name = envelope.find("/body/repository/full_name"); // a JSON pointer (RFC 6901)
+//   if (name !== null) name.asString();                    // string | null
 
 const TAB: u8 = 0x09;
 const LF: u8 = 0x0a;
@@ -70,6 +75,20 @@ export class Value {
     } while (cursor.accept(COMMA));
     cursor.expect(CLOSE_BRACE);
     return null;
+  }
+
+  /** The elements of this array; none when this is not an array. */
+  elements(): Value[] {
+    const values: Value[] = [];
+    if (this.kind != Kind.Array) return values;
+    const cursor = this.inside();
+    if (cursor.accept(CLOSE_BRACKET)) return values;
+    do {
+      values.push(cursor.value());
+      cursor.skip();
+    } while (cursor.accept(COMMA));
+    cursor.expect(CLOSE_BRACKET);
+    return values;
   }
 
   /** The element at `index` of this array; null when this is not an array or is shorter. */
