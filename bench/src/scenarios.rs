@@ -471,7 +471,7 @@ async fn reload(bench: &Bench<'_>) -> anyhow::Result<()> {
     let mut swap_times = Vec::new();
     for n in 0..bench.settings.swaps {
         let bytes = with_custom_section(&original, format!("version {n}").as_bytes());
-        let sha = xtask_sha256(&bytes);
+        let sha = sha256_hex(&bytes);
         let temp = dir.path().join(".swapped.wasm.tmp");
         std::fs::write(&temp, &bytes)?;
         let written = Instant::now();
@@ -522,7 +522,7 @@ async fn reload(bench: &Bench<'_>) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn xtask_sha256(bytes: &[u8]) -> String {
+fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(bytes))
 }

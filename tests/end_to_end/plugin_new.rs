@@ -167,11 +167,7 @@ fn a_scaffolded_rust_filter_passes_its_test_builds_and_runs() {
     let built = plugin.join("target/wasm32-wasip2/release/demo_filter.wasm");
     std::fs::create_dir_all(built.parent().unwrap()).unwrap();
     std::fs::copy(wasm, &built).unwrap();
-    let mut test = std::process::Command::new(env!("CARGO_BIN_EXE_wasmhook"));
-    test.current_dir(&plugin)
-        .args(["test", "-c", "routes.toml"])
-        .env("GITHUB_WEBHOOK_SECRET", "unused");
-    let tested = test.output().unwrap();
+    let tested = route_tests(&plugin);
     assert_eq!(tested.status.code(), Some(0), "{}", printed(&tested));
     assert!(String::from_utf8_lossy(&tested.stdout).contains("2 passed, 0 failed"));
 
@@ -198,6 +194,17 @@ fn a_scaffolded_rust_filter_passes_its_test_builds_and_runs() {
         std::fs::read_to_string(plugin.join("Cargo.toml")).unwrap(),
         manifest
     );
+}
+
+/// `wasmhook test -c routes.toml` in a scaffolded plugin's folder `dir`; its routes.toml names
+/// a GitHub secret, which route tests do not use.
+fn route_tests(dir: &Path) -> Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_wasmhook"))
+        .current_dir(dir)
+        .args(["test", "-c", "routes.toml"])
+        .env("GITHUB_WEBHOOK_SECRET", "unused")
+        .output()
+        .expect("running wasmhook test")
 }
 
 /// `make [target]` in `dir` with the checkout's toolchains (see `xtask::toolchains`) and
@@ -255,11 +262,7 @@ fn scaffold_passes_its_tests(lang: &str, toolchain: xtask::toolchains::Toolchain
     let routes = std::fs::read_to_string(plugin.join("routes.toml")).unwrap();
     let run_tests = |routes: &str| {
         std::fs::write(plugin.join("routes.toml"), routes).unwrap();
-        let mut test = std::process::Command::new(env!("CARGO_BIN_EXE_wasmhook"));
-        test.current_dir(&plugin)
-            .args(["test", "-c", "routes.toml"])
-            .env("GITHUB_WEBHOOK_SECRET", "unused");
-        test.output().unwrap()
+        route_tests(&plugin)
     };
     let passed = run_tests(&routes);
     assert_eq!(passed.status.code(), Some(0), "{}", printed(&passed));

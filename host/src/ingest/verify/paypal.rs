@@ -177,6 +177,22 @@ mod tests {
             .await
     }
 
+    /// [`check`] of `vector`'s webhook id and body with `headers`, at [`FIXTURE_NOW`].
+    async fn check_vector(
+        vector: &Vector,
+        headers: &HeaderMap,
+        certs: &Certificates,
+    ) -> Result<(), Rejection> {
+        check(
+            &vector.webhook_id,
+            headers,
+            &vector.body,
+            FIXTURE_NOW,
+            certs,
+        )
+        .await
+    }
+
     #[tokio::test]
     async fn accepts_every_fixture_vector() {
         let certs = pinned_certs();
@@ -253,17 +269,7 @@ mod tests {
             "paypal-transmission-time",
             HeaderValue::from_str(&later).unwrap(),
         );
-        assert!(
-            check(
-                &vector.webhook_id,
-                &headers,
-                &vector.body,
-                FIXTURE_NOW,
-                &certs
-            )
-            .await
-            .is_err()
-        );
+        assert!(check_vector(vector, &headers, &certs).await.is_err());
 
         // Another vector's signature.
         let mut headers = vector.headers.clone();
@@ -271,32 +277,14 @@ mod tests {
             "paypal-transmission-sig",
             vectors()[1].headers["paypal-transmission-sig"].clone(),
         );
-        assert!(
-            check(
-                &vector.webhook_id,
-                &headers,
-                &vector.body,
-                FIXTURE_NOW,
-                &certs
-            )
-            .await
-            .is_err()
-        );
+        assert!(check_vector(vector, &headers, &certs).await.is_err());
 
         let mut headers = vector.headers.clone();
         headers.insert(
             "paypal-transmission-sig",
             HeaderValue::from_static("not base64!"),
         );
-        let err = check(
-            &vector.webhook_id,
-            &headers,
-            &vector.body,
-            FIXTURE_NOW,
-            &certs,
-        )
-        .await
-        .unwrap_err();
+        let err = check_vector(vector, &headers, &certs).await.unwrap_err();
         assert_eq!(err.message, "PAYPAL-TRANSMISSION-SIG is not base64");
     }
 
@@ -313,15 +301,7 @@ mod tests {
         ] {
             let mut headers = vector.headers.clone();
             headers.remove(name);
-            let err = check(
-                &vector.webhook_id,
-                &headers,
-                &vector.body,
-                FIXTURE_NOW,
-                &certs,
-            )
-            .await
-            .unwrap_err();
+            let err = check_vector(vector, &headers, &certs).await.unwrap_err();
             assert_eq!(err.status, 401);
             assert_eq!(
                 err.message,
@@ -330,15 +310,7 @@ mod tests {
         }
         let mut headers = vector.headers.clone();
         headers.insert("paypal-auth-algo", HeaderValue::from_static("SHA1withRSA"));
-        let err = check(
-            &vector.webhook_id,
-            &headers,
-            &vector.body,
-            FIXTURE_NOW,
-            &certs,
-        )
-        .await
-        .unwrap_err();
+        let err = check_vector(vector, &headers, &certs).await.unwrap_err();
         assert_eq!(
             err.message,
             "PAYPAL-AUTH-ALGO SHA1withRSA is not supported; PayPal signs with SHA256withRSA"
@@ -391,15 +363,7 @@ mod tests {
         ] {
             let mut headers = vector.headers.clone();
             headers.insert("paypal-cert-url", HeaderValue::from_str(url).unwrap());
-            let err = check(
-                &vector.webhook_id,
-                &headers,
-                &vector.body,
-                FIXTURE_NOW,
-                &certs,
-            )
-            .await
-            .unwrap_err();
+            let err = check_vector(vector, &headers, &certs).await.unwrap_err();
             assert_eq!(err.status, 401);
             assert!(
                 err.message.contains("refusing to fetch it"),

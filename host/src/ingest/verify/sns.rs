@@ -302,6 +302,18 @@ mod tests {
         sns.verify(&post(body, now).incoming(), certs).await
     }
 
+    /// Why `sns` refuses `message` at [`FIXTURE_NOW`]; panics if it accepts it.
+    async fn rejection(sns: &Sns, message: &serde_json::Value, certs: &Certificates) -> Rejection {
+        check(
+            sns,
+            &serde_json::to_vec(message).unwrap(),
+            FIXTURE_NOW,
+            certs,
+        )
+        .await
+        .unwrap_err()
+    }
+
     #[tokio::test]
     async fn accepts_every_fixture_vector() {
         let sns = Sns::new(vec![FIXTURE_TOPICS.to_owned()]);
@@ -356,26 +368,12 @@ mod tests {
         ] {
             let mut message = fixture_json(FIXTURES, file);
             message[field] = value;
-            let err = check(
-                &sns,
-                &serde_json::to_vec(&message).unwrap(),
-                FIXTURE_NOW,
-                &certs,
-            )
-            .await
-            .unwrap_err();
+            let err = rejection(&sns, &message, &certs).await;
             assert_eq!(err.status, 401, "{file} {field}");
         }
         let mut message = fixture_json(FIXTURES, "notification.sigv1.no-subject.json");
         message["MessageId"] = json!("11405cc3-9ac7-56d5-b45d-079e8f7a8ede");
-        let err = check(
-            &sns,
-            &serde_json::to_vec(&message).unwrap(),
-            FIXTURE_NOW,
-            &certs,
-        )
-        .await
-        .unwrap_err();
+        let err = rejection(&sns, &message, &certs).await;
         assert_eq!(
             err.message,
             "the SNS Signature does not match the message and its SigningCertURL certificate"
@@ -441,14 +439,7 @@ mod tests {
         ] {
             let mut message = fixture_json(FIXTURES, "notification.sigv1.no-subject.json");
             message["SigningCertURL"] = json!(url);
-            let err = check(
-                &sns,
-                &serde_json::to_vec(&message).unwrap(),
-                FIXTURE_NOW,
-                &certs,
-            )
-            .await
-            .unwrap_err();
+            let err = rejection(&sns, &message, &certs).await;
             assert_eq!(err.status, 401);
             assert!(
                 err.message.contains("refusing to fetch it"),
@@ -474,27 +465,13 @@ mod tests {
         ] {
             let mut message = fixture_json(FIXTURES, "notification.sigv1.no-subject.json");
             message.as_object_mut().unwrap().remove(field);
-            let err = check(
-                &sns,
-                &serde_json::to_vec(&message).unwrap(),
-                FIXTURE_NOW,
-                &certs,
-            )
-            .await
-            .unwrap_err();
+            let err = rejection(&sns, &message, &certs).await;
             assert_eq!(err.status, 401, "{field}");
             assert_eq!(err.message, format!("the SNS message has no {field}"));
         }
         let mut message = fixture_json(FIXTURES, "notification.sigv1.no-subject.json");
         message["SignatureVersion"] = json!("3");
-        let err = check(
-            &sns,
-            &serde_json::to_vec(&message).unwrap(),
-            FIXTURE_NOW,
-            &certs,
-        )
-        .await
-        .unwrap_err();
+        let err = rejection(&sns, &message, &certs).await;
         assert_eq!(
             err.message,
             "SNS SignatureVersion 3 is not supported (1 or 2)"
