@@ -6,6 +6,12 @@
 // works on the body in place, because the body is a fresh parse that belongs to the call, and
 // because copying every object costs far more than the redaction in an interpreter without a
 // JIT, which is how the component runs it.
+//
+// The same interpreter sets the style of the hot paths. Measured inside the component, a
+// `for...of` loop over `Object.keys` costs eight times an indexed loop (every step is a call to
+// the self-hosted iterator), and a `String.prototype.replace` costs about 6 µs even when nothing
+// matches, against about 1 µs for a `test`. So the loops are indexed, and a cheap test comes
+// before every replace.
 
 export const DEFAULT_MASK = "[redacted]";
 
@@ -56,8 +62,9 @@ export function transform(envelope) {
  */
 export function readConfig(config) {
   if (!isObject(config)) throw new Error("config must be an object");
-  for (const key of Object.keys(config)) {
-    if (!CONFIG_KEYS.has(key)) throw new Error(`unknown config key "${key}"`);
+  const keys = Object.keys(config);
+  for (let i = 0; i < keys.length; i++) {
+    if (!CONFIG_KEYS.has(keys[i])) throw new Error(`unknown config key "${keys[i]}"`);
   }
   const paths = config.paths ?? [];
   if (!Array.isArray(paths)) throw new Error("config.paths must be an array of JSON pointers");
@@ -94,6 +101,7 @@ export function parsePointer(pointer) {
     .split("/")
     .map((segment) => {
       if (segment === "*") return WILDCARD;
+      if (!segment.includes("~")) return segment;
       if (/~(?![01])/.test(segment)) {
         throw new Error(`path "${pointer}" has a "~" not followed by 0 or 1`);
       }
@@ -149,39 +157,51 @@ function arrayIndex(segment) {
 
 /**
  * Masks every string value (not member names) found in `value`, at any depth, in place;
- * returns `value`, or the masked string for a string. A loop with no callbacks: function
- * calls are what costs most in the interpreter.
+ * returns `value`, or the masked string for a string. Strings too short to hold an address or
+ * a card number, most of a payload, are skipped without a call to `maskText`.
  */
 function maskStrings(value, options) {
   if (typeof value === "string") return maskText(value, options);
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
       const member = value[i];
-      if (typeof member === "string") value[i] = maskText(member, options);
-      else if (typeof member === "object" && member !== null) maskStrings(member, options);
+      if (typeof member === "string") {
+        if (member.length >= SHORTEST_MATCH) value[i] = maskText(member, options);
+      } else if (typeof member === "object" && member !== null) maskStrings(member, options);
     }
   } else if (isObject(value)) {
-    for (const key of Object.keys(value)) {
-      const member = value[key];
-      if (typeof member === "string") setMember(value, key, maskText(member, options));
-      else if (typeof member === "object" && member !== null) maskStrings(member, options);
+    const keys = Object.keys(value);
+    for (let i = 0; i < keys.length; i++) {
+      const member = value[keys[i]];
+      if (typeof member === "string") {
+        if (member.length < SHORTEST_MATCH) continue;
+        const masked = maskText(member, options);
+        if (masked !== member) setMember(value, keys[i], masked);
+      } else if (typeof member === "object" && member !== null) maskStrings(member, options);
     }
   }
   return value;
 }
 
-// Many strings hold no `@` or no digit: the cheap checks first spare them the full patterns,
-// which SpiderMonkey runs without a JIT inside WebAssembly.
+// Almost no string holds an `@` or a run of 13 digits: the cheap checks spare the others the
+// replace.
 function maskText(text, { emails, cardNumbers }) {
   let result = text;
   if (emails && result.includes("@")) {
     result = result.replace(EMAIL, (_, first, domain) => `${first}***@${domain}`);
   }
-  if (cardNumbers && DIGIT.test(result)) result = result.replace(CARD_CANDIDATE, maskCardNumber);
+  if (cardNumbers && result.length >= 13 && THIRTEEN_DIGITS.test(result)) {
+    result = result.replace(CARD_CANDIDATE, maskCardNumber);
+  }
   return result;
 }
 
-const DIGIT = /\d/;
+// What every card number candidate contains. Without the `g` flag, so `test` keeps no state.
+const THIRTEEN_DIGITS = /\d(?:[ -]?\d){12}/;
+
+// The length of the shortest e-mail address the pattern takes, `a@b.co`; every card number is
+// longer.
+const SHORTEST_MATCH = 6;
 
 /**
  * Masks every digit of a card number but the last four, keeping any spaces or hyphens between
@@ -214,7 +234,8 @@ function updateEach(container, f) {
   if (Array.isArray(container)) {
     for (let i = 0; i < container.length; i++) container[i] = f(container[i]);
   } else {
-    for (const key of Object.keys(container)) setMember(container, key, f(container[key]));
+    const keys = Object.keys(container);
+    for (let i = 0; i < keys.length; i++) setMember(container, keys[i], f(container[keys[i]]));
   }
   return container;
 }
