@@ -21,7 +21,7 @@ pub use attempt::content_headers;
 pub use subscriber::Subscriber;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -50,6 +50,10 @@ pub struct Delivery {
     disabled: Mutex<BTreeMap<String, (i64, String)>>,
     /// Set when shutting down: no new attempts start.
     stopping: AtomicBool,
+    /// The earliest time (Unix ms) a pending message is known to fall due later than now, or
+    /// `i64::MAX`: the retries this process scheduled, and what the store said when last
+    /// asked. Lets the dispatcher sleep until then without asking the store on every wake.
+    next_scheduled: AtomicI64,
 }
 
 struct Lane {
@@ -76,6 +80,7 @@ impl Delivery {
             lanes: Mutex::new(HashMap::new()),
             disabled: Mutex::new(disabled),
             stopping: AtomicBool::new(false),
+            next_scheduled: AtomicI64::new(i64::MIN),
         });
         tokio::spawn(delivery.clone().dispatch());
         Ok(delivery)
@@ -114,6 +119,7 @@ impl Delivery {
     }
 
     async fn dispatch(self: Arc<Self>) {
+        let mut idle_since = tokio::time::Instant::now();
         while !self.stopping.load(Ordering::SeqCst) {
             let now = crate::clock::now_ms();
             let topology = self.reloader.current();
@@ -126,15 +132,34 @@ impl Delivery {
                     tracing::error!(subscriber = %name, %error, "cannot read due messages");
                 }
             }
-            let sleep = match self.store.next_due_after(now).await {
-                Ok(Some(at)) => Duration::from_millis((at - crate::clock::now_ms()).max(0) as u64),
-                _ => MAX_IDLE,
-            };
+            if self.next_scheduled.load(Ordering::SeqCst) <= now || idle_since.elapsed() >= MAX_IDLE
+            {
+                self.look_up_next_scheduled(now).await;
+                idle_since = tokio::time::Instant::now();
+            }
+            let next = self.next_scheduled.load(Ordering::SeqCst);
+            let sleep =
+                Duration::from_millis(next.saturating_sub(crate::clock::now_ms()).max(0) as u64);
             tokio::select! {
                 _ = self.wake.notified() => {}
                 _ = tokio::time::sleep(sleep.min(MAX_IDLE)) => {}
             }
         }
+    }
+
+    /// Asks the store when the next message falls due after `now`. Cleared first, so that a
+    /// retry scheduled while the store is read, and perhaps committed too late to be seen,
+    /// still lowers it.
+    async fn look_up_next_scheduled(&self, now: i64) {
+        self.next_scheduled.store(i64::MAX, Ordering::SeqCst);
+        let next = match self.store.next_due_after(now).await {
+            Ok(next) => next.unwrap_or(i64::MAX),
+            Err(error) => {
+                tracing::error!(%error, "cannot read when the next message falls due");
+                now + MAX_IDLE.as_millis() as i64
+            }
+        };
+        self.next_scheduled.fetch_min(next, Ordering::SeqCst);
     }
 
     /// Starts attempts for the subscriber's due messages, as many as it has permits for.
@@ -215,6 +240,8 @@ impl Delivery {
         {
             // The message stays pending as it was, and is attempted again: at least once.
             tracing::error!(message = %message.id, %error, "cannot record a delivery attempt");
+        } else if let AttemptOutcome::RetryAt(at) = outcome {
+            self.next_scheduled.fetch_min(at, Ordering::SeqCst);
         }
         self.mark_in_flight(name, &message.id, false);
         // Released only now, so that a drain waiting for every permit waits for the record too.

@@ -158,35 +158,28 @@ impl Store {
         self.read(move |conn| {
             let mut query =
                 conn.prepare_cached(if per_key { DUE_PER_KEY } else { DUE_CONCURRENT })?;
-            let rows = query.query_map(
-                params![subscriber, now, (limit + in_flight.len()) as i64],
-                |row| {
-                    Ok((
-                        row.get::<_, String>(0)?,
-                        row.get::<_, String>(1)?,
-                        row.get::<_, Option<Vec<u8>>>(2)?,
-                        row.get::<_, u32>(3)?,
-                    ))
-                },
-            )?;
+            let mut rows =
+                query.query(params![subscriber, now, (limit + in_flight.len()) as i64])?;
             let mut due = Vec::new();
-            for row in rows {
-                let (id, headers, body, attempts) = row?;
+            while due.len() < limit
+                && let Some(row) = rows.next()?
+            {
+                // Messages in flight come first, being the oldest due: the id alone tells them
+                // apart, without reading their bodies.
+                let id: String = row.get(0)?;
                 if in_flight.contains(&id) {
                     continue;
                 }
-                let headers: BTreeMap<String, String> = serde_json::from_str(&headers)
-                    .map_err(|e| StoreError::Corrupt(format!("message {id} headers: {e}")))?;
+                let headers: BTreeMap<String, String> =
+                    serde_json::from_str(&row.get::<_, String>(1)?)
+                        .map_err(|e| StoreError::Corrupt(format!("message {id} headers: {e}")))?;
                 due.push(DueMessage {
-                    id,
-                    subscriber: subscriber.clone(),
                     headers,
-                    body: Bytes::from(body.unwrap_or_default()),
-                    attempts,
+                    body: Bytes::from(row.get::<_, Option<Vec<u8>>>(2)?.unwrap_or_default()),
+                    attempts: row.get(3)?,
+                    subscriber: subscriber.clone(),
+                    id,
                 });
-                if due.len() == limit {
-                    break;
-                }
             }
             Ok(due)
         })

@@ -19,8 +19,14 @@ use super::Topology;
 use super::reload::Reloader;
 
 /// Quiet time after the last change before reloading: long enough to merge an editor's
-/// write-rename-chmod burst into one reload, short enough to feel immediate.
-const DEBOUNCE: Duration = Duration::from_millis(150);
+/// write-rename-chmod burst (a few milliseconds) into one reload, short enough that a new
+/// plugin serves within a quarter of a second of its write, compile included. A reload that
+/// catches a file half-written reports it and keeps the last good version; the write's end
+/// triggers the next one.
+const DEBOUNCE: Duration = Duration::from_millis(50);
+
+/// How often the debouncer looks for changes that have been quiet for [`DEBOUNCE`].
+const DEBOUNCE_TICK: Duration = Duration::from_millis(10);
 
 /// Watches until the process ends; reloads run on the blocking pool, one at a time.
 pub fn spawn(reloader: Arc<Reloader>) -> anyhow::Result<()> {
@@ -28,7 +34,7 @@ pub fn spawn(reloader: Arc<Reloader>) -> anyhow::Result<()> {
     let notify = changed.clone();
     let mut debouncer = new_debouncer(
         DEBOUNCE,
-        None,
+        Some(DEBOUNCE_TICK),
         move |result: notify_debouncer_full::DebounceEventResult| match result {
             Ok(events) if !events.is_empty() => notify.notify_one(),
             Ok(_) => {}
