@@ -393,7 +393,7 @@ fn plugin_costs(bench: &Bench<'_>) -> anyhow::Result<()> {
         bench.settings.calls
     );
     println!(
-        "{:<34} {:>10} {:>12} {:>12} {:>12} {:>12}",
+        "{:<38} {:>10} {:>12} {:>12} {:>12} {:>12}",
         "plugin", "first call", "fresh p50", "fresh mean", "reuse p50", "reuse mean"
     );
     for plugin in EXAMPLES {
@@ -406,7 +406,7 @@ fn plugin_costs(bench: &Bench<'_>) -> anyhow::Result<()> {
             None
         };
         println!(
-            "{:<34} {:>10} {:>12} {:>12} {:>12} {:>12}",
+            "{:<38} {:>10} {:>12} {:>12} {:>12} {:>12}",
             format!(
                 "{} ({})",
                 plugin.file.trim_end_matches(".wasm"),
