@@ -245,7 +245,8 @@ fn open_connection(path: &Path, read_only: bool) -> Result<Connection, StoreErro
     // Room for every statement the writer runs, savepoints included, and for the readers'.
     conn.set_prepared_statement_cache_capacity(64);
     if !read_only {
-        // WAL lets readers run beside the writer; FULL makes every commit durable.
+        // WAL lets readers run beside the writer; FULL makes every commit durable (the
+        // writer lowers it to NORMAL for batches no one is told about, see `writer`).
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
