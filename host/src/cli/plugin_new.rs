@@ -156,7 +156,8 @@ mod templates {
         "test_event_filter.py", "Makefile", "README.md", "gitignore");
     pub const JAVASCRIPT: &[(&str, &str)] = files!("javascript": "plugin.js", "filter.js",
         "filter.test.js", "package.json", "Makefile", "README.md", "gitignore");
-    pub const ASSEMBLYSCRIPT: &[(&str, &str)] = files!("assemblyscript": "assembly/index.ts",
+    pub const ASSEMBLYSCRIPT: &[(&str, &str)] = files!("assemblyscript":
+        "assembly/index.ts" from "../../../plugins/sample/assembly/index.ts",
         "assembly/filter.ts",
         "assembly/json.ts" from "../../../plugins/sample/assembly/json.ts",
         "assembly/tsconfig.json", "test/filter.test.mjs",
@@ -166,6 +167,10 @@ mod templates {
 
 /// The routes.toml of every scaffold, with two route tests of the plugin.
 const ROUTES_TOML: &str = include_str!("templates/routes.toml");
+
+/// The `make test` target of every template built with `make`: the plugin run on
+/// `example.json` with and without a config that drops it, then the route tests.
+const TEST_TARGET: &str = include_str!("templates/test.mk");
 
 /// The version of the SDK this wasmhook was released with, as a Cargo requirement ("0.1").
 fn sdk_requirement() -> String {
@@ -343,7 +348,9 @@ fn rust_files(name: &str, kind: Kind, folder: &Path) -> Vec<(String, String)> {
 
 /// The files of a `make` template, with the example envelope and routes.toml.
 fn made_files(name: &str, made: &Made) -> Vec<(String, String)> {
+    // `test_target` first: it holds `{{name}}` itself.
     let values = [
+        ("test_target", TEST_TARGET.trim_end().to_owned()),
         ("name", name.to_owned()),
         ("crate_name", crate_name(name)),
         ("example_config", FILTER_CONFIG_JSON.to_owned()),

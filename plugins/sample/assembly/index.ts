@@ -8,7 +8,7 @@
 // price of the rewind: no global may keep a heap object from one call to the next.
 
 import { Value } from "./json";
-import { decide } from "./sample";
+import { decide } from "./filter";
 
 /** The result record of `handle`: 12 bytes, aligned to 4, in static memory, not on the heap. */
 const RESULT = memory.data(12, 4);

@@ -3,7 +3,7 @@
 // Strings go in as UTF-8 bytes written through cabi_realloc; cabi_post_handle frees them.
 
 import { Value } from "../assembly/json";
-import { hash, inSample, keyAt } from "../assembly/sample";
+import { hash, inSample, keyAt } from "../assembly/filter";
 
 export { cabi_realloc, handle, cabi_post_handle } from "../assembly/index";
 export { inSample };
