@@ -6,7 +6,7 @@
  * github-actions[bot]). `config.ignore_logins` adds accounts to drop, such as a machine user
  * that GitHub counts as a "User". An event without a sender passes.
  */
-#include "drop_bots.h"
+#include "plugin.h"
 
 #include <stdarg.h>
 #include <stdbool.h>
@@ -81,7 +81,7 @@ static bool is_ignored(const struct json_value *sender, const struct json_value 
     return false;
 }
 
-enum verdict drop_bots(const struct json_value *envelope, char *message, size_t size) {
+enum verdict filter(const struct json_value *envelope, char *message, size_t size) {
     if (!envelope || envelope->type != JSON_OBJECT) {
         complain(message, size, "the envelope is not a JSON object");
         return VERDICT_ERROR;

@@ -7,7 +7,7 @@
 #include <dirent.h>
 #include <string.h>
 
-#include "drop_bots.h"
+#include "plugin.h"
 #include "json.h"
 #include "testing.h"
 
@@ -19,7 +19,7 @@ static enum verdict verdict_on(const char *envelope) {
         return VERDICT_ERROR;
     }
     char message[160] = "";
-    enum verdict verdict = drop_bots(json_root(&doc), message, sizeof message);
+    enum verdict verdict = filter(json_root(&doc), message, sizeof message);
     json_free(&doc);
     CHECK((verdict == VERDICT_ERROR) == (message[0] != '\0'));
     return verdict;
@@ -179,7 +179,7 @@ static void test_bad_config(void) {
     const char *typo = "{\"config\": {\"ignore_login\": []}}";
     char message[160];
     if (CHECK(json_parse(&doc, typo, strlen(typo)))) {
-        CHECK(drop_bots(json_root(&doc), message, sizeof message) == VERDICT_ERROR);
+        CHECK(filter(json_root(&doc), message, sizeof message) == VERDICT_ERROR);
         CHECK(strcmp(message, "unknown config key \"ignore_login\" (the only key is ignore_logins)") == 0);
         json_free(&doc);
     }

@@ -143,7 +143,8 @@ mod templates {
         };
     }
 
-    pub const C: &[(&str, &str)] = files!("c": "plugin.c", "plugin.h", "main.c",
+    pub const C: &[(&str, &str)] = files!("c": "plugin.c", "plugin.h",
+        "main.c" from "../../../plugins/drop-bots/main.c",
         "json.c" from "../../../plugins/drop-bots/json.c",
         "json.h" from "../../../plugins/drop-bots/json.h",
         "test_plugin.c", "Makefile", "README.md", "gitignore");

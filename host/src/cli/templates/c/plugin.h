@@ -21,4 +21,7 @@ enum verdict {
  */
 enum verdict filter(const struct json_value *envelope, char *message, size_t size);
 
+/* How the plugin names itself in its error messages. */
+#define PLUGIN_NAME "{{name}}"
+
 #endif

@@ -1,9 +1,9 @@
 /*
- * drop-bots: the decision, apart from reading stdin and writing stdout, so that it can be
- * unit-tested natively.
+ * drop-bots: the decision, apart from reading stdin and writing stdout (main.c), so that it
+ * can be unit-tested natively.
  */
-#ifndef DROP_BOTS_H
-#define DROP_BOTS_H
+#ifndef PLUGIN_H
+#define PLUGIN_H
 
 #include <stddef.h>
 
@@ -19,6 +19,9 @@ enum verdict {
  * Decides on one envelope (the parsed JSON the host sends). On VERDICT_ERROR, `message`
  * (`size` bytes) says why, for the operator.
  */
-enum verdict drop_bots(const struct json_value *envelope, char *message, size_t size);
+enum verdict filter(const struct json_value *envelope, char *message, size_t size);
+
+/* How the plugin names itself in its error messages. */
+#define PLUGIN_NAME "drop-bots"
 
 #endif
