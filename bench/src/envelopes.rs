@@ -4,6 +4,7 @@
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
@@ -19,6 +20,9 @@ pub struct Example {
     /// The plugin's `config`, as JSON.
     pub config: &'static str,
 }
+
+/// A plugin's entry point: envelope JSON in, result JSON out.
+pub type Handle = fn(&[u8]) -> Result<Vec<u8>, String>;
 
 /// A function plugin: a transform, with an empty `config`.
 const TRANSFORM: Example = Example {
@@ -233,11 +237,49 @@ fn mailchimp_form() -> Value {
     )
 }
 
+/// The example's envelope as the host hands it to the plugin: with the plugin's `config`.
+pub fn envelope_bytes(example: &Example) -> anyhow::Result<Vec<u8>> {
+    let mut envelope = (example.envelope)();
+    envelope["config"] = serde_json::from_str(example.config)?;
+    Ok(serde_json::to_vec(&envelope)?)
+}
+
+/// Per-call p50 and mean of the native build over `calls` calls, after as many warm-up calls.
+pub fn time_native(handle: Handle, envelope: &[u8], calls: u32) -> anyhow::Result<Timing> {
+    let calls = calls.max(2) as usize;
+    let mut took = Vec::with_capacity(calls);
+    for round in 0..2 * calls {
+        let start = Instant::now();
+        let result = handle(std::hint::black_box(envelope));
+        let elapsed = start.elapsed();
+        if let Err(message) = result {
+            bail!("the native build failed: {message}");
+        }
+        if round >= calls {
+            took.push(elapsed);
+        }
+    }
+    took.sort_unstable();
+    let micros = |duration: Duration| duration.as_secs_f64() * 1e6;
+    Ok(Timing {
+        first: "-".into(),
+        p50_us: micros(took[calls / 2]),
+        mean_us: micros(took.iter().sum::<Duration>() / calls as u32),
+    })
+}
+
 /// The figures of one `plugin run --repeat`.
 pub struct Timing {
     pub first: String,
-    pub p50: String,
-    pub mean: String,
+    pub p50_us: f64,
+    pub mean_us: f64,
+}
+
+impl Timing {
+    /// The one with the lower p50.
+    pub fn lower(a: Timing, b: Timing) -> Timing {
+        if b.p50_us < a.p50_us { b } else { a }
+    }
 }
 
 /// `wasmhook plugin run --repeat calls [--reuse]` on the example's envelope and config.
@@ -288,9 +330,14 @@ pub fn time_calls(
         .lines()
         .find(|l| l.starts_with("then "))
         .context("no `then N calls` line")?;
+    let micros = |name: &str| -> anyhow::Result<f64> {
+        let figure =
+            field(repeated, &format!("{name} "), " µs").with_context(|| format!("no {name}"))?;
+        Ok(figure.parse()?)
+    };
     Ok(Timing {
         first,
-        p50: field(repeated, "p50 ", ",").context("no p50")?,
-        mean: field(repeated, "mean ", ",").context("no mean")?,
+        p50_us: micros("p50")?,
+        mean_us: micros("mean")?,
     })
 }

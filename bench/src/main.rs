@@ -8,6 +8,7 @@
 mod envelopes;
 mod events;
 mod load;
+mod native;
 mod process;
 mod scenarios;
 mod servers;
@@ -36,6 +37,9 @@ struct Cli {
     /// Calls per plugin and mode in the `plugins` scenario.
     #[arg(long, default_value_t = 2_000)]
     calls: u32,
+    /// Rounds of the `plugins` scenario; each figure is the best of them.
+    #[arg(long, default_value_t = 3)]
+    rounds: u32,
     /// Plugin swaps in the `reload` scenario.
     #[arg(long, default_value_t = 100)]
     swaps: u32,

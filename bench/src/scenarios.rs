@@ -7,9 +7,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use crate::envelopes::{EXAMPLES, time_calls};
+use crate::envelopes::{EXAMPLES, Example, Timing, envelope_bytes, time_calls, time_native};
 use crate::events::{github_source, signed_push};
 use crate::load::{Load, Request, Sent};
+use crate::native;
 use crate::process::{CpuMeter, memory_kib};
 use crate::servers::Server;
 use crate::sink::Sink;
@@ -21,6 +22,7 @@ pub struct Settings {
     concurrency: usize,
     max_time: Duration,
     calls: u32,
+    rounds: u32,
     swaps: u32,
     root: PathBuf,
 }
@@ -33,6 +35,7 @@ impl Settings {
             concurrency: if smoke { 4 } else { cli.concurrency },
             max_time: cli.max_time,
             calls: if smoke { 20 } else { cli.calls },
+            rounds: if smoke { 1 } else { cli.rounds.max(1) },
             swaps: if smoke { 5 } else { cli.swaps },
             root: xtask::repo_root(),
         }
@@ -388,38 +391,102 @@ async fn bodies(bench: &Bench<'_>) -> anyhow::Result<()> {
 }
 
 fn plugin_costs(bench: &Bench<'_>) -> anyhow::Result<()> {
+    let (calls, rounds) = (bench.settings.calls, bench.settings.rounds);
     println!(
-        "\n== 5. plugin cost per event (2 KiB envelope), `wasmhook plugin run --repeat {}`",
-        bench.settings.calls
+        "\n== 5. plugin cost per event (2 KiB envelope), `wasmhook plugin run --repeat {calls}`, \
+         best of {rounds} rounds"
     );
+    let mut best: Vec<Option<PluginCost>> = EXAMPLES.iter().map(|_| None).collect();
+    for round in 1..=rounds {
+        eprintln!("plugin costs: round {round} of {rounds}…");
+        for (plugin, best) in EXAMPLES.iter().zip(&mut best) {
+            let cost = PluginCost::measure(bench, plugin)?;
+            *best = Some(match best.take() {
+                Some(earlier) => earlier.best(cost),
+                None => cost,
+            });
+        }
+    }
     println!(
-        "{:<38} {:>10} {:>12} {:>12} {:>12} {:>12}",
-        "plugin", "first call", "fresh p50", "fresh mean", "reuse p50", "reuse mean"
+        "{:<38} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>13}",
+        "plugin",
+        "first call",
+        "fresh p50",
+        "fresh mean",
+        "reuse p50",
+        "reuse mean",
+        "native p50",
+        "fresh÷native"
     );
-    for plugin in EXAMPLES {
-        let wasm = bench.plugin(plugin.file)?;
-        let calls = bench.settings.calls;
-        let fresh = time_calls(&bench.wasmhook, wasm, plugin, calls, false)?;
-        let reused = if plugin.function {
-            Some(time_calls(&bench.wasmhook, wasm, plugin, calls, true)?)
-        } else {
-            None
-        };
+    let micros = |figure: Option<f64>| figure.map_or("-".into(), |us| format!("{us:.1} µs"));
+    for (plugin, cost) in EXAMPLES.iter().zip(best.into_iter().flatten()) {
+        let PluginCost {
+            fresh,
+            reused,
+            native,
+        } = cost;
         println!(
-            "{:<38} {:>10} {:>12} {:>12} {:>12} {:>12}",
+            "{:<38} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>13}",
             format!(
                 "{} ({})",
                 plugin.file.trim_end_matches(".wasm"),
                 plugin.language
             ),
             fresh.first,
-            fresh.p50,
-            fresh.mean,
-            reused.as_ref().map_or("-", |r| r.p50.as_str()),
-            reused.as_ref().map_or("-", |r| r.mean.as_str()),
+            micros(Some(fresh.p50_us)),
+            micros(Some(fresh.mean_us)),
+            micros(reused.as_ref().map(|r| r.p50_us)),
+            micros(reused.as_ref().map(|r| r.mean_us)),
+            micros(native.as_ref().map(|n| n.p50_us)),
+            native.map_or("-".into(), |n| format!("{:.0}×", fresh.p50_us / n.p50_us)),
         );
     }
     Ok(())
+}
+
+/// One example plugin's cost per call: a fresh instance each call, a reused instance (function
+/// plugins), and the same source compiled natively (the Rust examples).
+struct PluginCost {
+    fresh: Timing,
+    reused: Option<Timing>,
+    native: Option<Timing>,
+}
+
+impl PluginCost {
+    fn measure(bench: &Bench<'_>, plugin: &Example) -> anyhow::Result<Self> {
+        let wasm = bench.plugin(plugin.file)?;
+        let calls = bench.settings.calls;
+        let reused = if plugin.function {
+            Some(time_calls(&bench.wasmhook, wasm, plugin, calls, true)?)
+        } else {
+            None
+        };
+        let native = match native::handle(plugin.file) {
+            Some(handle) => Some(time_native(handle, &envelope_bytes(plugin)?, calls)?),
+            None => None,
+        };
+        Ok(Self {
+            fresh: time_calls(&bench.wasmhook, wasm, plugin, calls, false)?,
+            reused,
+            native,
+        })
+    }
+
+    /// Each figure the better (lower p50) of two measurements: on a shared machine, the run least
+    /// disturbed by other work is the closest to what the code costs.
+    fn best(self, other: Self) -> Self {
+        fn lower(a: Option<Timing>, b: Option<Timing>) -> Option<Timing> {
+            match (a, b) {
+                (Some(a), Some(b)) => Some(Timing::lower(a, b)),
+                (a, b) => a.or(b),
+            }
+        }
+        Self {
+            fresh: Timing::lower(self.fresh, other.fresh),
+            reused: lower(self.reused, other.reused),
+            native: lower(self.native, other.native),
+        }
+    }
 }
 
 /// `bytes` with a custom section appended: the same plugin, different bytes (a new version).

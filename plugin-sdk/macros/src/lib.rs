@@ -3,8 +3,9 @@
 //!
 //! Each macro keeps the function as written and, when compiling for WebAssembly, adds the
 //! `handle` export of the `wasmhook:plugin` world that parses the envelope, calls the
-//! function and serialises its result. On other targets nothing is added, so the function can
-//! be unit-tested natively.
+//! function and serialises its result. On other targets it adds the same entry point as
+//! `pub fn wasmhook_handle(envelope: &[u8]) -> Result<Vec<u8>, String>`, so the plugin can be
+//! unit-tested and measured natively.
 
 use proc_macro::TokenStream;
 use proc_macro2::TokenStream as TokenStream2;
@@ -120,15 +121,16 @@ fn generate(kind: Kind, function: &ItemFn) -> TokenStream2 {
             ::wasmhook_plugin_sdk::bindings::export!(WasmhookPlugin);
         };
 
-        // Natively there is no export. This still type-checks the function's signature (so
-        // native `cargo check` and `cargo test` report what the WebAssembly build would) and
-        // keeps the function from looking unused.
+        /// The plugin's `handle` export compiled for the host: the same envelope bytes in,
+        /// the same result bytes out. Native harnesses and benchmarks call it to compare the
+        /// plugin with its WebAssembly build; it also makes native `cargo check` report what
+        /// the WebAssembly build would.
         #[cfg(not(target_arch = "wasm32"))]
-        const _: () = {
-            #[allow(dead_code)]
-            fn check() -> ::std::result::Result<::std::vec::Vec<u8>, ::std::string::String> {
-                #runner(&[], #name)
-            }
-        };
+        #[allow(dead_code)]
+        pub fn wasmhook_handle(
+            envelope: &[u8],
+        ) -> ::std::result::Result<::std::vec::Vec<u8>, ::std::string::String> {
+            #runner(envelope, #name)
+        }
     }
 }
