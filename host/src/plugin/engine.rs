@@ -7,6 +7,7 @@ use tokio::sync::Semaphore;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use super::cache::CompileCache;
+use super::function_cache::FunctionCache;
 use super::sandbox::{ComponentSandbox, ModuleSandbox};
 use std::path::PathBuf;
 
@@ -74,6 +75,9 @@ fn engine_config(pool_for: Option<usize>) -> Config {
     config.epoch_interruption(true);
     config.wasm_component_model(true);
     config.parallel_compilation(true);
+    config
+        .enable_incremental_compilation(Arc::new(FunctionCache::default()))
+        .expect("the incremental cache is compiled in");
     if let Some(concurrency) = pool_for {
         let slots = u32::try_from(concurrency)
             .unwrap_or(u32::MAX / 64)

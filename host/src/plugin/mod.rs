@@ -28,6 +28,7 @@ mod compiled;
 mod encode;
 mod engine;
 mod error;
+mod function_cache;
 mod sandbox;
 
 pub use cache::user_cache_dir;
