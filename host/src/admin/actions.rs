@@ -60,7 +60,7 @@ pub async fn replay_event(
         .await
         .map_err(ApiError::internal)?;
     let event = event.ok_or_else(|| ApiError::not_found(format!("no event {id}")))?;
-    admin.ingest.pipeline.submit(event);
+    admin.ingest.pipeline.submit(std::sync::Arc::new(event));
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({ "id": id, "status": "received" })),

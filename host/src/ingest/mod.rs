@@ -145,7 +145,7 @@ async fn accept(ingest: &Ingest, received: &Received, body: Body) -> Result<Answ
         return answer.map(Answer::Handshake).map_err(rejected);
     }
     let content_type = verify::header(&received.headers, "content-type");
-    envelope::parse_body(content_type, &body)
+    envelope::check_body(content_type, &body)
         .map_err(|error| ApiError::new(StatusCode::BAD_REQUEST, error.to_string()))?;
     let dedup = topology
         .config
@@ -153,10 +153,10 @@ async fn accept(ingest: &Ingest, received: &Received, body: Body) -> Result<Answ
         .get(source)
         .and_then(|config| config.dedup.as_ref())
         .and_then(|dedup| dedup::key(dedup, verifier, &incoming));
-    let event = new_event(received, verifier, &incoming, body.clone());
+    let event = Arc::new(new_event(received, verifier, &incoming, body.clone()));
     let inserted = ingest
         .store
-        .insert_event(event.clone(), dedup)
+        .insert_event(Arc::clone(&event), dedup)
         .await
         .map_err(|error| {
             tracing::error!(%error, "cannot store an event");

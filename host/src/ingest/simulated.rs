@@ -33,7 +33,7 @@ pub fn event_as_verified(
         headers,
     );
     let content_type = verify::header(&received.headers, "content-type");
-    envelope::parse_body(content_type, &body)?;
+    envelope::check_body(content_type, &body)?;
     let incoming = received.incoming(&body, clock);
     Ok(new_event(&received, verifier, &incoming, body.clone()))
 }

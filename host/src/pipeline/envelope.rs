@@ -22,19 +22,13 @@ pub fn parse_body(
     content_type: Option<&str>,
     bytes: &[u8],
 ) -> Result<(&'static str, Value), BodyError> {
-    let media_type = content_type
-        .and_then(|value| value.split(';').next())
-        .map(|value| value.trim().to_ascii_lowercase())
-        .unwrap_or_default();
-    if media_type == "application/json" || media_type.ends_with("+json") {
+    let media_type = media_type(content_type);
+    if declares_json(media_type) {
         return serde_json::from_slice(bytes)
             .map(|value| ("body", value))
-            .map_err(|error| BodyError {
-                content_type: "JSON",
-                reason: error.to_string(),
-            });
+            .map_err(invalid_json);
     }
-    if media_type == "application/x-www-form-urlencoded" {
+    if media_type.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
         let form = url::form_urlencoded::parse(bytes)
             .map(|(key, value)| (key.into_owned(), Value::String(value.into_owned())))
             .collect();
@@ -50,6 +44,90 @@ pub fn parse_body(
         Ok(text) => ("body", Value::String(text.to_owned())),
         Err(_) => ("body_base64", Value::String(BASE64.encode(bytes))),
     })
+}
+
+/// Fails exactly when [`parse_body`] would, without building the body: ingest answers `400`
+/// to a body declared as JSON that is not, and the envelope is built later, once per route.
+pub fn check_body(content_type: Option<&str>, bytes: &[u8]) -> Result<(), BodyError> {
+    if declares_json(media_type(content_type)) {
+        serde_json::from_slice::<ValidJson>(bytes).map_err(invalid_json)?;
+    }
+    Ok(())
+}
+
+/// The media type of a `content-type` value, without parameters; empty when there is none.
+fn media_type(content_type: Option<&str>) -> &str {
+    content_type
+        .and_then(|value| value.split(';').next())
+        .map_or("", str::trim)
+}
+
+fn declares_json(media_type: &str) -> bool {
+    media_type.eq_ignore_ascii_case("application/json")
+        || media_type
+            .get(media_type.len().saturating_sub(5)..)
+            .is_some_and(|suffix| suffix.eq_ignore_ascii_case("+json"))
+}
+
+fn invalid_json(error: serde_json::Error) -> BodyError {
+    BodyError {
+        content_type: "JSON",
+        reason: error.to_string(),
+    }
+}
+
+/// Any JSON document, checked by the same parser, on the same path, as a [`Value`] (so the
+/// same documents fail, lone surrogates in strings included) but kept nowhere: strings are
+/// borrowed from the input or from the parser's scratch buffer, nothing is allocated.
+/// `serde::de::IgnoredAny` would be cheaper still but skips strings without decoding them.
+struct ValidJson;
+
+impl<'de> serde::Deserialize<'de> for ValidJson {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(ValidJson)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for ValidJson {
+    type Value = ValidJson;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+        formatter.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<ValidJson, E> {
+        Ok(ValidJson)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<ValidJson, E> {
+        Ok(ValidJson)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<ValidJson, E> {
+        Ok(ValidJson)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<ValidJson, E> {
+        Ok(ValidJson)
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<ValidJson, E> {
+        Ok(ValidJson)
+    }
+
+    fn visit_unit<E>(self) -> Result<ValidJson, E> {
+        Ok(ValidJson)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<ValidJson, A::Error> {
+        while seq.next_element::<ValidJson>()?.is_some() {}
+        Ok(ValidJson)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<ValidJson, A::Error> {
+        while map.next_entry::<ValidJson, ValidJson>()?.is_some() {}
+        Ok(ValidJson)
+    }
 }
 
 /// Builds the envelope of an event; `headers` starts empty, `config` is set per plugin.
@@ -119,5 +197,53 @@ pub fn kind(value: &Value) -> &'static str {
         Value::String(_) => "a string",
         Value::Array(_) => "an array",
         Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn check_body_fails_exactly_when_parse_body_does() {
+        let deep_enough = format!("{}{}", "[".repeat(127), "]".repeat(127));
+        let too_deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        let bodies: &[&[u8]] = &[
+            br#"{"a": [1, -2, 3.5e10, true, null, "x\n\u00e9\ud83d\ude00"], "a": {}}"#,
+            b"  42 ",
+            deep_enough.as_bytes(),
+            too_deep.as_bytes(),
+            br#"{"lone": "\ud800"}"#,
+            br#"{"bad escape": "\q"}"#,
+            b"{\"control\": \"a\x01b\"}",
+            b"[1e999]",
+            b"{\"a\": 1} trailing",
+            b"{\"a\": 1,}",
+            b"\xff\xfe",
+            b"",
+        ];
+        for content_type in [
+            Some("application/json"),
+            Some("Application/Problem+JSON; charset=utf-8"),
+        ] {
+            for body in bodies {
+                let parsed = parse_body(content_type, body)
+                    .map(drop)
+                    .map_err(|e| e.to_string());
+                let checked = check_body(content_type, body).map_err(|e| e.to_string());
+                assert_eq!(checked, parsed, "{}", String::from_utf8_lossy(body));
+            }
+        }
+        assert!(check_body(Some("application/json"), br#"{"lone": "\ud800"}"#).is_err());
+        for content_type in [
+            None,
+            Some("text/plain"),
+            Some("application/x-www-form-urlencoded"),
+        ] {
+            for body in bodies {
+                assert!(parse_body(content_type, body).is_ok());
+                assert!(check_body(content_type, body).is_ok());
+            }
+        }
     }
 }

@@ -39,7 +39,7 @@ struct Inner {
     reloader: Arc<Reloader>,
     /// Woken whenever new messages are committed.
     delivery: Arc<Notify>,
-    queue: mpsc::Sender<NewEvent>,
+    queue: mpsc::Sender<Arc<NewEvent>>,
     in_flight: Mutex<HashSet<String>>,
     /// Woken whenever an event leaves `in_flight`, for a drain to re-check.
     settled: Notify,
@@ -74,7 +74,7 @@ impl Pipeline {
     }
 
     /// Hands a committed event to the pipeline; never waits.
-    pub fn submit(&self, event: NewEvent) {
+    pub fn submit(&self, event: Arc<NewEvent>) {
         self.inner
             .in_flight
             .lock()
@@ -106,7 +106,7 @@ impl Pipeline {
         }
     }
 
-    async fn run(self, mut events: mpsc::Receiver<NewEvent>) {
+    async fn run(self, mut events: mpsc::Receiver<Arc<NewEvent>>) {
         let slots = Arc::new(Semaphore::new(MAX_EVENTS_IN_FLIGHT));
         while let Some(event) = events.recv().await {
             let slot = slots.clone().acquire_owned().await.expect("never closed");
@@ -131,11 +131,12 @@ impl Pipeline {
                         break;
                     }
                 };
-                let fresh: Vec<NewEvent> = {
+                let fresh: Vec<Arc<NewEvent>> = {
                     let mut in_flight = self.inner.in_flight.lock().expect("in-flight events");
                     events
                         .into_iter()
                         .filter(|event| in_flight.insert(event.id.clone()))
+                        .map(Arc::new)
                         .collect()
                 };
                 if fresh.is_empty() {
@@ -152,7 +153,7 @@ impl Pipeline {
     }
 
     /// Runs every route of the event's source, then commits all messages at once.
-    async fn process(&self, event: NewEvent) {
+    async fn process(&self, event: Arc<NewEvent>) {
         let topology = self.inner.reloader.current();
         let messages = routes::messages_for(&self.inner.engine, &topology, &event).await;
         let id = event.id.clone();

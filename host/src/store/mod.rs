@@ -99,7 +99,7 @@ impl Store {
     /// Commits a new event, unless `dedup` finds it is a redelivery. Returns once durable.
     pub async fn insert_event(
         &self,
-        event: NewEvent,
+        event: Arc<NewEvent>,
         dedup: Option<Dedup>,
     ) -> Result<Inserted, StoreError> {
         Ok(

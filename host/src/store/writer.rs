@@ -10,7 +10,7 @@ const MAX_BATCH: usize = 1024;
 
 pub(super) enum Write {
     InsertEvent {
-        event: NewEvent,
+        event: std::sync::Arc<NewEvent>,
         dedup: Option<Dedup>,
     },
     FinishEvent {
