@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::Semaphore;
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use super::cache::CompileCache;
 use super::function_cache::FunctionCache;
@@ -17,6 +17,14 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(1);
 /// Instances the pooling allocator keeps slots for, per allowed concurrent call. Warm
 /// instances of `reuse = true` plugins hold slots too, hence the headroom.
 const POOL_SLOTS_PER_CALL: u32 = 4;
+
+/// Bytes of a freed instance's linear memory reset in place, rather than returned to the
+/// kernel, so the next instance in the slot starts without page faults. With `PAGEMAP_SCAN`
+/// (Linux 6.7 and later) only the pages the instance dirtied are reset, which is what makes a
+/// megabyte cheap: a Rust plugin's stack and heap fit, and a fresh call of push-only fell from
+/// about 60 to 23 µs, of the Go example from 1.2 to 0.55 ms. Without the ioctl the whole
+/// megabyte would be cleared on every free, so older kernels keep 64 KiB.
+const KEEP_RESIDENT: usize = 1024 * 1024;
 
 pub struct PluginEngine {
     pub(super) engine: Engine,
@@ -83,6 +91,7 @@ fn engine_config(pool_for: Option<usize>) -> Config {
             .unwrap_or(u32::MAX / 64)
             .saturating_mul(POOL_SLOTS_PER_CALL)
             + 16;
+        let pagemap_scan = PoolingAllocationConfig::is_pagemap_scan_available();
         let mut pool = PoolingAllocationConfig::new();
         pool.total_component_instances(slots)
             .total_core_instances(slots * 8)
@@ -92,10 +101,17 @@ fn engine_config(pool_for: Option<usize>) -> Config {
             .max_memories_per_component(4)
             .max_tables_per_component(16)
             .max_tables_per_module(4)
-            // Memory pages kept mapped after an instance is freed: enough for a small plugin's
-            // stack and data, small enough that reuse stays cheap (see notes on pooling).
-            .linear_memory_keep_resident(64 * 1024)
-            .table_keep_resident(16 * 1024);
+            .linear_memory_keep_resident(if pagemap_scan {
+                KEEP_RESIDENT
+            } else {
+                64 * 1024
+            })
+            .table_keep_resident(16 * 1024)
+            .pagemap_scan(if pagemap_scan {
+                Enabled::Yes
+            } else {
+                Enabled::No
+            });
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     }
     config
