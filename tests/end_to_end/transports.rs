@@ -1,5 +1,6 @@
 //! Every way a plugin can be carried works in a route: a command component (`wasi:cli/run`),
-//! and a function plugin keeping warm instances (`reuse = true`).
+//! and a function plugin keeping warm instances (`reuse = true`); a fresh instance keeps
+//! nothing of the one before it.
 
 use crate::common::*;
 
@@ -72,4 +73,34 @@ async fn a_reused_function_plugin_serves_event_after_event() {
             vec![json!({ "n": n })]
         );
     }
+}
+
+/// What the `count` mode of chaos counted, event after event, through one router.
+async fn counts(reuse: bool) -> Vec<u64> {
+    let sink = Subscriber::ok().await;
+    let keys = format!("config = {{ mode = \"count\" }}\nreuse = {reuse}");
+    let router = Router::start(&through(&plugins().chaos, &keys, &sink)).await;
+    let mut counts = Vec::new();
+    for n in 0..6 {
+        let id = accepted(
+            router
+                .post_hook("plain", json!({ "n": n }).to_string(), &[])
+                .await,
+        );
+        let bodies = delivered_bodies(&router, &sink, &id).await;
+        counts.push(bodies[0]["calls"].as_u64().expect("a count"));
+    }
+    counts
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fresh_instance_starts_from_the_plugins_own_memory_and_a_reused_one_keeps_it() {
+    // Fresh instances reuse pooled memory slots: whatever the last instance wrote there must
+    // be gone, so every event is the plugin's first call.
+    assert_eq!(counts(false).await, vec![1; 6]);
+    let reused = counts(true).await;
+    assert!(
+        reused.windows(2).any(|pair| pair[1] > pair[0]),
+        "a warm instance keeps its statics: {reused:?}"
+    );
 }

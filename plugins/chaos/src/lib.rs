@@ -5,6 +5,7 @@
 //! `big-output`, default 2 MiB), `lines` (for `stderr`, default 1). See the README.
 
 use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::Deserialize;
 use wasmhook_plugin_sdk::{Envelope, Error, Output, Value, serde_json};
@@ -27,6 +28,9 @@ enum Mode {
     BigOutput,
     /// Writes `lines` lines to stderr, then returns a plugin error.
     Stderr,
+    /// Counts its calls in a static and adds the count to an object body as `calls`: always 1
+    /// with fresh instances, whose memory starts anew; rising with `reuse = true`.
+    Count,
 }
 
 #[derive(Debug, Deserialize)]
@@ -52,6 +56,9 @@ fn default_lines() -> usize {
 
 const CHUNK: usize = 1 << 20;
 
+/// Calls of this instance so far (`count`).
+static CALLS: AtomicU64 = AtomicU64::new(0);
+
 #[wasmhook_plugin_sdk::handler]
 fn chaos(e: Envelope) -> Result<Value, Error> {
     let config: Config = e.config_as()?;
@@ -63,6 +70,14 @@ fn chaos(e: Envelope) -> Result<Value, Error> {
         Mode::Trap => panic!("chaos: asked to trap"),
         Mode::Error => Err(Error::new("chaos: asked to fail")),
         Mode::BigOutput => Ok(Value::String(big_string(config.bytes))),
+        Mode::Count => {
+            let calls = CALLS.fetch_add(1, Ordering::Relaxed) + 1;
+            let mut e = e;
+            if let Some(body) = e.body.as_object_mut() {
+                body.insert("calls".into(), calls.into());
+            }
+            Ok(serde_json::to_value(Output::identity(e))?)
+        }
         Mode::Stderr => {
             for n in 1..=config.lines {
                 eprintln!("chaos: line {n} on stderr, as asked");
@@ -157,6 +172,13 @@ mod tests {
     #[should_panic(expected = "chaos: asked to trap")]
     fn trap_panics() {
         let _ = chaos(with(json!({"mode": "trap"})));
+    }
+
+    #[test]
+    fn count_adds_the_calls_so_far_to_the_body() {
+        let calls = |e| chaos(e).unwrap()["body"]["calls"].as_u64().unwrap();
+        let first = calls(with(json!({"mode": "count"})));
+        assert_eq!(calls(with(json!({"mode": "count"}))), first + 1);
     }
 
     #[test]
