@@ -22,9 +22,12 @@ const POOL_SLOTS_PER_CALL: u32 = 4;
 /// kernel, so the next instance in the slot starts without page faults. With `PAGEMAP_SCAN`
 /// (Linux 6.7 and later) only the pages the instance dirtied are reset, which is what makes a
 /// megabyte cheap: a Rust plugin's stack and heap fit, and a fresh call of push-only fell from
-/// about 60 to 23 µs, of the Go example from 1.2 to 0.55 ms. Without the ioctl the whole
-/// megabyte would be cleared on every free, so older kernels keep 64 KiB.
+/// about 60 to 25-35 µs (docs/benchmarks.md). Without the ioctl the whole megabyte would be
+/// cleared on every free, so older kernels keep [`KEEP_RESIDENT_WITHOUT_SCAN`].
 const KEEP_RESIDENT: usize = 1024 * 1024;
+
+/// Enough for a small plugin's stack and data, small enough to clear on every free.
+const KEEP_RESIDENT_WITHOUT_SCAN: usize = 64 * 1024;
 
 pub struct PluginEngine {
     pub(super) engine: Engine,
@@ -91,7 +94,12 @@ fn engine_config(pool_for: Option<usize>) -> Config {
             .unwrap_or(u32::MAX / 64)
             .saturating_mul(POOL_SLOTS_PER_CALL)
             + 16;
-        let pagemap_scan = PoolingAllocationConfig::is_pagemap_scan_available();
+        let (keep_resident, pagemap_scan) = if PoolingAllocationConfig::is_pagemap_scan_available()
+        {
+            (KEEP_RESIDENT, Enabled::Yes)
+        } else {
+            (KEEP_RESIDENT_WITHOUT_SCAN, Enabled::No)
+        };
         let mut pool = PoolingAllocationConfig::new();
         pool.total_component_instances(slots)
             .total_core_instances(slots * 8)
@@ -101,17 +109,9 @@ fn engine_config(pool_for: Option<usize>) -> Config {
             .max_memories_per_component(4)
             .max_tables_per_component(16)
             .max_tables_per_module(4)
-            .linear_memory_keep_resident(if pagemap_scan {
-                KEEP_RESIDENT
-            } else {
-                64 * 1024
-            })
+            .linear_memory_keep_resident(keep_resident)
             .table_keep_resident(16 * 1024)
-            .pagemap_scan(if pagemap_scan {
-                Enabled::Yes
-            } else {
-                Enabled::No
-            });
+            .pagemap_scan(pagemap_scan);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     }
     config
