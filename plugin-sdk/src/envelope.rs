@@ -92,11 +92,11 @@ macro_rules! deserialize_with_extra {
                         mut map: A,
                     ) -> Result<$type, A::Error> {
                         let mut value = $type::default();
-                        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-                            match key.as_ref() {
+                        while let Some(MemberName(name)) = map.next_key()? {
+                            match name.as_ref() {
                                 $($key => value.$field = map.next_value()?,)*
                                 _ => {
-                                    value.extra.insert(key.into_owned(), map.next_value()?);
+                                    value.extra.insert(name.into_owned(), map.next_value()?);
                                 }
                             }
                         }
@@ -107,6 +107,32 @@ macro_rules! deserialize_with_extra {
             }
         }
     };
+}
+
+/// A member name, borrowed from the input when it has no escapes: known members cost no
+/// allocation. (`Cow<str>`'s own `Deserialize` always allocates.)
+struct MemberName<'de>(std::borrow::Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for MemberName<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Name;
+        impl<'de> serde::de::Visitor<'de> for Name {
+            type Value = MemberName<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a member name")
+            }
+            fn visit_borrowed_str<E>(self, name: &'de str) -> Result<Self::Value, E> {
+                Ok(MemberName(std::borrow::Cow::Borrowed(name)))
+            }
+            fn visit_str<E>(self, name: &str) -> Result<Self::Value, E> {
+                Ok(MemberName(std::borrow::Cow::Owned(name.to_owned())))
+            }
+            fn visit_string<E>(self, name: String) -> Result<Self::Value, E> {
+                Ok(MemberName(std::borrow::Cow::Owned(name)))
+            }
+        }
+        deserializer.deserialize_str(Name)
+    }
 }
 
 deserialize_with_extra!(Envelope {
