@@ -26,7 +26,7 @@ pub use verify::Verifier;
 
 use crate::api_error::ApiError;
 use crate::pipeline::{Pipeline, envelope};
-use crate::store::{Inserted, NewEvent, Store};
+use crate::store::{EventStatus, Inserted, NewEvent, Store};
 use crate::telemetry;
 use crate::topology::reload::Reloader;
 use request::Received;
@@ -154,9 +154,15 @@ async fn accept(ingest: &Ingest, received: &Received, body: Body) -> Result<Answ
         .and_then(|config| config.dedup.as_ref())
         .and_then(|dedup| dedup::key(dedup, verifier, &incoming));
     let event = Arc::new(new_event(received, verifier, &incoming, body.clone()));
+    let routed = !topology.routes_for(source).is_empty();
+    let status = if routed {
+        EventStatus::Received
+    } else {
+        EventStatus::Processed
+    };
     let inserted = ingest
         .store
-        .insert_event(Arc::clone(&event), dedup)
+        .insert_event(Arc::clone(&event), dedup, status)
         .await
         .map_err(|error| {
             tracing::error!(%error, "cannot store an event");
@@ -167,7 +173,9 @@ async fn accept(ingest: &Ingest, received: &Received, body: Body) -> Result<Answ
     }
     telemetry::event_accepted(source, &event.id, event.event_type.as_deref());
     let id = event.id.clone();
-    ingest.pipeline.submit(event);
+    if routed {
+        ingest.pipeline.submit(event);
+    }
     Ok(Answer::Accepted(id))
 }
 

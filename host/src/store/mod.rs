@@ -97,17 +97,23 @@ impl Store {
     }
 
     /// Commits a new event, unless `dedup` finds it is a redelivery. Returns once durable.
+    /// `status` is `Received` for the pipeline to run it, or `Processed` for an event whose
+    /// source has no routes: one write instead of two, and nothing for the pipeline to do.
     pub async fn insert_event(
         &self,
         event: Arc<NewEvent>,
         dedup: Option<Dedup>,
+        status: EventStatus,
     ) -> Result<Inserted, StoreError> {
-        Ok(
-            match self.write(Write::InsertEvent { event, dedup }).await? {
-                Written::Duplicate(first) => Inserted::Duplicate(first),
-                _ => Inserted::New,
-            },
-        )
+        let write = Write::InsertEvent {
+            event,
+            dedup,
+            status,
+        };
+        Ok(match self.write(write).await? {
+            Written::Duplicate(first) => Inserted::Duplicate(first),
+            _ => Inserted::New,
+        })
     }
 
     /// Commits the pipeline's messages for an event and marks it processed, atomically.

@@ -3,7 +3,9 @@
 use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Attempt, AttemptOutcome, Dedup, MessageStatus, NewEvent, NewMessage, StoreError};
+use super::{
+    Attempt, AttemptOutcome, Dedup, EventStatus, MessageStatus, NewEvent, NewMessage, StoreError,
+};
 
 /// The most writes one transaction takes; bounds the latency a large backlog adds to each.
 const MAX_BATCH: usize = 1024;
@@ -12,6 +14,7 @@ pub(super) enum Write {
     InsertEvent {
         event: std::sync::Arc<NewEvent>,
         dedup: Option<Dedup>,
+        status: EventStatus,
     },
     FinishEvent {
         event_id: String,
@@ -166,7 +169,9 @@ fn run(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
 fn apply(conn: &Connection, write: &Write) -> Result<Written, StoreError> {
     let done = |result: Result<(), StoreError>| result.map(|()| Written::Done);
     match write {
-        Write::InsertEvent { event, dedup } => insert_event(conn, event, dedup.as_ref()),
+        Write::InsertEvent { event, dedup, status } => {
+            insert_event(conn, event, dedup.as_ref(), *status)
+        }
         Write::FinishEvent { event_id, messages } => done(finish_event(conn, event_id, messages)),
         Write::RecordAttempt { message_id, attempt, outcome } => {
             done(record_attempt(conn, message_id, attempt, *outcome))
@@ -200,6 +205,7 @@ fn insert_event(
     conn: &Connection,
     event: &NewEvent,
     dedup: Option<&Dedup>,
+    status: EventStatus,
 ) -> Result<Written, StoreError> {
     if let Some(dedup) = dedup {
         let seen: Option<(String, i64)> = conn
@@ -223,7 +229,7 @@ fn insert_event(
     let request = serde_json::to_string(&event.request).expect("request metadata serialises");
     conn.prepare_cached(
         "INSERT INTO events (id, source, type, received_at, request, body, status)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'received')",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?
     .execute(params![
         event.id,
@@ -231,7 +237,8 @@ fn insert_event(
         event.event_type,
         event.received_at,
         request,
-        &event.body[..]
+        &event.body[..],
+        status.as_str()
     ])?;
     Ok(Written::Done)
 }
