@@ -2,6 +2,7 @@
 //! its messages wait as `pending`, the other subscribers of the route carry on, and a restart
 //! keeps it off.
 
+use std::collections::BTreeSet;
 use std::time::{Duration, SystemTime};
 
 use crate::common::*;
@@ -114,5 +115,49 @@ async fn a_gone_subscriber_waits_switched_off_until_it_is_enabled() {
         ci.received().len(),
         5,
         "the other subscriber got each event once"
+    );
+}
+
+/// More messages wait than delivery holds in memory for a subscriber (some hundreds): those
+/// held and those left in the store all go out once it is enabled, each exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backlog_larger_than_memory_holds_is_delivered_whole_and_once_each() {
+    const BACKLOG: usize = 600;
+    let old = Subscriber::always(410).await;
+    let router = Router::start(&plain_route(&[("old", &old, r#"retry = ["100ms"]"#)])).await;
+    let first = post(&router, 0).await;
+    router
+        .wait_event(&first, "the 410 attempt recorded", |event| {
+            let attempts = |m: &Value| m["attempts"].as_array().map_or(0, Vec::len);
+            messages(event).iter().any(|m| attempts(m) == 1)
+        })
+        .await;
+    assert_eq!(subscriber(&router, "old").await["disabled"], true);
+
+    let mut events = vec![first];
+    for n in 1..=BACKLOG {
+        events.push(post(&router, n).await);
+    }
+    old.answer_always(200);
+    let (status, answer) = router.admin_post("/api/subscribers/old/enable").await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let received = old.wait_for_requests(BACKLOG + 2, WAIT).await;
+    let bodies: BTreeSet<u64> = received[1..]
+        .iter()
+        .map(|request| request.json()["n"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        bodies,
+        (0..=BACKLOG as u64).collect(),
+        "every event's message arrived"
+    );
+    for id in &events {
+        let event = router.wait_settled(id).await;
+        assert_eq!(message_to(&event, "old")["status"], "delivered", "{event}");
+    }
+    assert_eq!(
+        old.received().len(),
+        BACKLOG + 2,
+        "one attempt each, and one more for the message first answered 410"
     );
 }

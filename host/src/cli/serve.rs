@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
 
 use crate::admin::{self, Admin};
 use crate::delivery::Delivery;
@@ -48,15 +47,13 @@ pub async fn serve(config_path: PathBuf, watch_builds: bool) -> anyhow::Result<E
         }
     };
     let store = Store::open(&config.server.data_dir)?;
-    let wake = Arc::new(Notify::new());
     let delivery = Delivery::start(
         store.clone(),
         reloader.clone(),
-        wake.clone(),
         config.server.delivery_concurrency,
     )
     .await?;
-    let pipeline = Pipeline::start(store.clone(), engine, reloader.clone(), wake);
+    let pipeline = Pipeline::start(store.clone(), engine, reloader.clone(), delivery.clone());
     watch::spawn(reloader.clone())?;
     if watch_builds {
         rebuild::spawn(reloader.clone())?;

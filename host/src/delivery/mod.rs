@@ -1,34 +1,39 @@
 //! Delivery: every pending message is POSTed to its subscriber until it is delivered or its
 //! retries are used up (SPEC section 6).
 //!
-//! The store is the queue. The dispatcher asks it, per subscriber, for messages whose next
-//! attempt is due, up to the permits that subscriber has free; each attempt's result is
-//! committed with the message's new state before the message may be picked again. A message
-//! is thus never attempted twice at once, and after a crash every message still `pending` is
-//! simply due again: delivery is at-least-once.
+//! The store is the queue of record. The pipeline hands new messages over as it commits them
+//! (see [`lanes`]), and the dispatcher reads the store, per subscriber, for the rest whose next
+//! attempt is due: retries, and what a lane had no room for. Either way a subscriber starts no
+//! more than its permits allow, and each attempt's result is committed with the message's new
+//! state before the message may be picked again. A message is thus never attempted twice at
+//! once, and after a crash every message still `pending` is simply due again: delivery is
+//! at-least-once.
 //!
-//! Each subscriber has its own lane (permits and in-flight set), so a slow or dead subscriber
-//! holds only its own permits and never delays the others. A subscriber that answers
+//! Each subscriber has its own lane (permits and claimed messages), so a slow or dead
+//! subscriber holds only its own permits and never delays the others. A subscriber that answers
 //! `410 Gone` is disabled (kept in the store, so it stays disabled across restarts) until an
 //! operator enables it again; its messages wait as `pending`. With `ordering = "per-key"`
 //! the store only offers the oldest pending message of each key (see `Store::due_messages`).
 
 mod attempt;
+mod lanes;
 mod retry;
 mod subscriber;
 
 pub use attempt::content_headers;
 pub use subscriber::Subscriber;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
+
+use lanes::Lanes;
 use std::time::Duration;
 
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
 use crate::config::Ordering as DeliveryOrder;
-use crate::store::{AttemptOutcome, DueMessage, Store, StoreError};
+use crate::store::{AttemptOutcome, DueMessage, MessageStatus, NewMessage, Store, StoreError};
 use crate::telemetry;
 use crate::topology::reload::Reloader;
 
@@ -40,12 +45,11 @@ pub struct Delivery {
     reloader: Arc<Reloader>,
     client: reqwest::Client,
     /// Woken when messages are committed or an attempt finishes.
-    wake: Arc<Notify>,
+    wake: Notify,
     /// All deliveries in flight at once, over every subscriber: bounds sockets and memory.
     global: Arc<Semaphore>,
     global_permits: usize,
-    /// Per subscriber: its permits (its `concurrency`) and the messages it has in flight.
-    lanes: Mutex<HashMap<String, Lane>>,
+    lanes: Lanes,
     /// Subscribers disabled by a `410 Gone`: when (Unix ms) and why.
     disabled: Mutex<BTreeMap<String, (i64, String)>>,
     /// Set when shutting down: no new attempts start.
@@ -56,17 +60,18 @@ pub struct Delivery {
     next_scheduled: AtomicI64,
 }
 
-struct Lane {
-    concurrency: usize,
-    permits: Arc<Semaphore>,
-    in_flight: HashSet<String>,
+/// An event's pending messages, claimed for their lanes before their commit.
+#[derive(Default)]
+pub struct Handover {
+    claimed: Vec<DueMessage>,
+    /// Subscribers with a message their lane did not take: it is to be read from the store.
+    unclaimed: Vec<String>,
 }
 
 impl Delivery {
     pub async fn start(
         store: Store,
         reloader: Arc<Reloader>,
-        wake: Arc<Notify>,
         concurrency: usize,
     ) -> Result<Arc<Delivery>, StoreError> {
         let disabled = store.disabled_subscribers().await?;
@@ -74,10 +79,10 @@ impl Delivery {
             store,
             reloader,
             client: attempt::client(),
-            wake,
+            wake: Notify::new(),
             global: Arc::new(Semaphore::new(concurrency.max(1))),
             global_permits: concurrency.max(1),
-            lanes: Mutex::new(HashMap::new()),
+            lanes: Lanes::default(),
             disabled: Mutex::new(disabled),
             stopping: AtomicBool::new(false),
             next_scheduled: AtomicI64::new(i64::MIN),
@@ -88,6 +93,54 @@ impl Delivery {
 
     /// Looks at the store now, e.g. after a message was made due by hand.
     pub fn wake(&self) {
+        self.lanes.store_changed_everywhere();
+        self.wake.notify_one();
+    }
+
+    /// Claims an event's pending messages for their subscribers' lanes before they are
+    /// committed, so that no store read can start them first. Subscribers with per-key
+    /// ordering take theirs from the store, which knows the order across restarts.
+    pub fn claim(&self, messages: &[NewMessage]) -> Handover {
+        let topology = self.reloader.current();
+        let mut handover = Handover::default();
+        for message in messages {
+            let (MessageStatus::Pending, Some(body)) = (message.status, &message.body) else {
+                continue;
+            };
+            let name = &message.subscriber;
+            let per_key = topology
+                .subscribers
+                .get(name)
+                .is_some_and(|s| s.config.ordering == DeliveryOrder::PerKey);
+            if !per_key && self.lanes.claim_new(name, &message.id, body.len()) {
+                handover.claimed.push(DueMessage {
+                    id: message.id.clone(),
+                    subscriber: name.clone(),
+                    headers: message.headers.clone(),
+                    body: body.clone(),
+                    attempts: 0,
+                });
+            } else {
+                handover.unclaimed.push(name.clone());
+            }
+        }
+        handover
+    }
+
+    /// Once the claimed messages' commit ended: committed, they are ready to start; otherwise
+    /// their claims are given up.
+    pub fn hand_over(&self, handover: Handover, committed: bool) {
+        for message in handover.claimed {
+            let name = message.subscriber.clone();
+            if committed {
+                self.lanes.make_ready(&name, [message]);
+            } else {
+                self.lanes.release(&name, [message.id]);
+            }
+        }
+        for name in handover.unclaimed {
+            self.lanes.store_changed(&name);
+        }
         self.wake.notify_one();
     }
 
@@ -103,7 +156,7 @@ impl Delivery {
             .lock()
             .expect("disabled subscribers")
             .remove(name);
-        self.wake.notify_one();
+        self.wake();
         Ok(was)
     }
 
@@ -122,6 +175,13 @@ impl Delivery {
         let mut idle_since = tokio::time::Instant::now();
         while !self.stopping.load(Ordering::SeqCst) {
             let now = crate::clock::now_ms();
+            if self.next_scheduled.load(Ordering::SeqCst) <= now || idle_since.elapsed() >= MAX_IDLE
+            {
+                // A retry fell due, or a while passed: every lane reads the store again.
+                self.lanes.store_changed_everywhere();
+                self.look_up_next_scheduled(now).await;
+                idle_since = tokio::time::Instant::now();
+            }
             let topology = self.reloader.current();
             let disabled = self.disabled();
             for (name, subscriber) in &topology.subscribers {
@@ -131,11 +191,6 @@ impl Delivery {
                 if let Err(error) = self.dispatch_due(name, subscriber, now).await {
                     tracing::error!(subscriber = %name, %error, "cannot read due messages");
                 }
-            }
-            if self.next_scheduled.load(Ordering::SeqCst) <= now || idle_since.elapsed() >= MAX_IDLE
-            {
-                self.look_up_next_scheduled(now).await;
-                idle_since = tokio::time::Instant::now();
             }
             let next = self.next_scheduled.load(Ordering::SeqCst);
             let sleep =
@@ -152,7 +207,14 @@ impl Delivery {
     /// still lowers it.
     async fn look_up_next_scheduled(&self, now: i64) {
         self.next_scheduled.store(i64::MAX, Ordering::SeqCst);
-        let next = match self.store.next_due_after(now).await {
+        let subscribers = self
+            .reloader
+            .current()
+            .subscribers
+            .keys()
+            .cloned()
+            .collect();
+        let next = match self.store.next_due_after(subscribers, now).await {
             Ok(next) => next.unwrap_or(i64::MAX),
             Err(error) => {
                 tracing::error!(%error, "cannot read when the next message falls due");
@@ -162,14 +224,15 @@ impl Delivery {
         self.next_scheduled.fetch_min(next, Ordering::SeqCst);
     }
 
-    /// Starts attempts for the subscriber's due messages, as many as it has permits for.
+    /// Starts attempts for the subscriber's due messages, as many as it has permits for: those
+    /// in the store it does not hold first (they are older), then those handed over.
     async fn dispatch_due(
         self: &Arc<Self>,
         name: &str,
         subscriber: &Arc<Subscriber>,
         now: i64,
     ) -> Result<(), StoreError> {
-        let (permits, in_flight) = self.lane(name, subscriber.config.concurrency);
+        let permits = self.lanes.permits(name, subscriber.config.concurrency);
         let free = permits
             .available_permits()
             .min(self.global.available_permits());
@@ -177,18 +240,31 @@ impl Delivery {
             return Ok(());
         }
         let per_key = subscriber.config.ordering == DeliveryOrder::PerKey;
-        let due = self
-            .store
-            .due_messages(name.to_owned(), now, free, in_flight, per_key)
-            .await?;
-        for message in due {
+        if per_key {
+            self.lanes.return_ready_to_store(name);
+        }
+        let mut due = Vec::new();
+        if let Some((claimed, mark)) = self.lanes.store_read(name, per_key) {
+            let found = self
+                .store
+                .due_messages(name.to_owned(), now, free, claimed, per_key)
+                .await?;
+            let complete = found.len() < free;
+            due = self.lanes.claim_read(name, mark, found, complete);
+        }
+        if !per_key && due.len() < free {
+            due.extend(self.lanes.take_ready(name, free - due.len()));
+        }
+        let mut due = due.into_iter();
+        while let Some(message) = due.next() {
             let (Ok(lane_permit), Ok(global_permit)) = (
                 permits.clone().try_acquire_owned(),
                 self.global.clone().try_acquire_owned(),
             ) else {
+                self.lanes
+                    .put_back(name, std::iter::once(message).chain(due).collect());
                 break;
             };
-            self.mark_in_flight(name, &message.id, true);
             let delivery = self.clone();
             let subscriber = subscriber.clone();
             tokio::spawn(async move {
@@ -233,17 +309,23 @@ impl Delivery {
         if outcome == AttemptOutcome::Dead {
             telemetry::message_dead(name, &message.id, answer.attempt.error.as_deref());
         }
-        if let Err(error) = self
+        let recorded = self
             .store
             .record_attempt(message.id.clone(), answer.attempt, outcome)
-            .await
-        {
+            .await;
+        self.lanes.finished(name, &message.id);
+        match recorded {
             // The message stays pending as it was, and is attempted again: at least once.
-            tracing::error!(message = %message.id, %error, "cannot record a delivery attempt");
-        } else if let AttemptOutcome::RetryAt(at) = outcome {
-            self.next_scheduled.fetch_min(at, Ordering::SeqCst);
+            Err(error) => {
+                tracing::error!(message = %message.id, %error, "cannot record a delivery attempt");
+                self.lanes.store_changed(name);
+            }
+            Ok(()) => {
+                if let AttemptOutcome::RetryAt(at) = outcome {
+                    self.next_scheduled.fetch_min(at, Ordering::SeqCst);
+                }
+            }
         }
-        self.mark_in_flight(name, &message.id, false);
         // Released only now, so that a drain waiting for every permit waits for the record too.
         drop(permits);
         self.wake.notify_one();
@@ -257,33 +339,6 @@ impl Delivery {
             .insert(name.to_owned(), (crate::clock::now_ms(), reason.clone()));
         if let Err(error) = self.store.disable_subscriber(name.to_owned(), reason).await {
             tracing::error!(subscriber = name, %error, "cannot record that the subscriber is disabled");
-        }
-    }
-
-    /// The subscriber's permits and in-flight set, renewing the permits if its
-    /// `concurrency` changed in a reload.
-    fn lane(&self, name: &str, concurrency: usize) -> (Arc<Semaphore>, HashSet<String>) {
-        let mut lanes = self.lanes.lock().expect("delivery lanes");
-        let lane = lanes.entry(name.to_owned()).or_insert_with(|| Lane {
-            concurrency,
-            permits: Arc::new(Semaphore::new(concurrency)),
-            in_flight: HashSet::new(),
-        });
-        if lane.concurrency != concurrency {
-            lane.concurrency = concurrency;
-            lane.permits = Arc::new(Semaphore::new(concurrency));
-        }
-        (lane.permits.clone(), lane.in_flight.clone())
-    }
-
-    fn mark_in_flight(&self, name: &str, message_id: &str, in_flight: bool) {
-        let mut lanes = self.lanes.lock().expect("delivery lanes");
-        if let Some(lane) = lanes.get_mut(name) {
-            if in_flight {
-                lane.in_flight.insert(message_id.to_owned());
-            } else {
-                lane.in_flight.remove(message_id);
-            }
         }
     }
 }

@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::{Notify, Semaphore, mpsc};
 
+use crate::delivery::Delivery;
 use crate::plugin::PluginEngine;
 use crate::store::{NewEvent, Store};
 use crate::topology::reload::Reloader;
@@ -37,8 +38,8 @@ struct Inner {
     store: Store,
     engine: Arc<PluginEngine>,
     reloader: Arc<Reloader>,
-    /// Woken whenever new messages are committed.
-    delivery: Arc<Notify>,
+    /// Takes the messages over as they are committed.
+    delivery: Arc<Delivery>,
     queue: mpsc::Sender<Arc<NewEvent>>,
     in_flight: Mutex<HashSet<String>>,
     /// Woken whenever an event leaves `in_flight`, for a drain to re-check.
@@ -52,7 +53,7 @@ impl Pipeline {
         store: Store,
         engine: Arc<PluginEngine>,
         reloader: Arc<Reloader>,
-        delivery: Arc<Notify>,
+        delivery: Arc<Delivery>,
     ) -> Pipeline {
         let (queue, events) = mpsc::channel(QUEUE);
         let pipeline = Pipeline {
@@ -157,19 +158,18 @@ impl Pipeline {
         let topology = self.inner.reloader.current();
         let messages = routes::messages_for(&self.inner.engine, &topology, &event).await;
         let id = event.id.clone();
+        let handover = self.inner.delivery.claim(&messages);
         let result = self.inner.store.finish_event(id.clone(), messages).await;
+        self.inner.delivery.hand_over(handover, result.is_ok());
         self.inner
             .in_flight
             .lock()
             .expect("in-flight events")
             .remove(&id);
         self.inner.settled.notify_waiters();
-        match result {
-            Ok(()) => self.inner.delivery.notify_one(),
-            // The event stays `received` and is processed again by the next sweep.
-            Err(error) => {
-                tracing::error!(event = %id, %error, "cannot commit the event's messages")
-            }
+        // The event stays `received` and is processed again by the next sweep.
+        if let Err(error) = result {
+            tracing::error!(event = %id, %error, "cannot commit the event's messages");
         }
     }
 }

@@ -35,7 +35,8 @@ CREATE TABLE IF NOT EXISTS messages (
     next_attempt_at INTEGER
 );
 CREATE INDEX IF NOT EXISTS messages_due ON messages (subscriber, next_attempt_at) WHERE status = 'pending';
-CREATE INDEX IF NOT EXISTS messages_pending_by_due ON messages (next_attempt_at) WHERE status = 'pending';
+-- Stores made before delivery looked up retries per subscriber had an index for it.
+DROP INDEX IF EXISTS messages_pending_by_due;
 CREATE INDEX IF NOT EXISTS messages_by_event ON messages (event_id);
 CREATE INDEX IF NOT EXISTS messages_by_status ON messages (status, created_at);
 CREATE INDEX IF NOT EXISTS messages_pending_by_key ON messages (subscriber, key, event_seq)
