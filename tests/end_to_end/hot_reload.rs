@@ -178,4 +178,18 @@ async fn routes_toml_edits_rewire_the_router_and_a_broken_edit_changes_nothing()
         json!({ "n": 3 })
     );
     assert_eq!(a.received().len(), 3);
+
+    // What an editor that rewrites the file in place leaves for a moment: not a wiring.
+    std::fs::write(router.config_path(), "").unwrap();
+    router
+        .wait_for_log("an error for the empty file", WAIT, |l| {
+            l.contains("the file is empty") && l.contains(r#""level":"ERROR""#)
+        })
+        .await;
+    let event = send(4).await;
+    assert_eq!(messages(&event).len(), 2, "still the old wiring: {event}");
+    assert_eq!(
+        b.wait_for_requests(3, WAIT).await[2].json(),
+        json!({ "n": 4 })
+    );
 }
