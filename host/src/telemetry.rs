@@ -109,6 +109,14 @@ pub fn config_reload_failed(path: &Path, message: &str) {
     tracing::error!(path = %path.display(), error = message, "routes.toml reload failed; the running routes keep serving");
 }
 
+/// One group commit of the store's writer: writes per commit (the ratio of the two counters)
+/// tells how many events share one fsync.
+pub fn store_committed(writes: usize, elapsed: Duration) {
+    counter!("wasmhook_store_commits_total").increment(1);
+    counter!("wasmhook_store_writes_total").increment(writes as u64);
+    histogram!("wasmhook_store_commit_seconds").record(elapsed.as_secs_f64());
+}
+
 pub fn delivery_attempted(
     subscriber: &str,
     message_id: &str,

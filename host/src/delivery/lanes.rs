@@ -7,6 +7,11 @@
 //! there. A lane counts the changes that may have left due messages in the store that it does
 //! not hold, and the dispatcher reads the store for that lane only while some are unseen.
 //!
+//! While a lane has unseen changes it takes no new messages: they wait in the store behind
+//! those it could not take, and the dispatcher reads them in order once the ready ones are
+//! started. So a store read skips no more than the messages in flight, and a burst past the
+//! lane's room is delivered in acceptance order.
+//!
 //! A message is *claimed* from the moment it is handed over or read from the store until its
 //! attempt is recorded. A claimed message is never claimed again, so it is never attempted
 //! twice at once, and a store read skips the claimed ones.
@@ -87,10 +92,13 @@ impl Lanes {
         })
     }
 
-    /// Claims a message that is about to be committed, if the lane has room to hold it ready.
+    /// Claims a message that is about to be committed, if the lane has room to hold it ready
+    /// and the store holds none it lacks.
     pub fn claim_new(&self, name: &str, id: &str, body: usize) -> bool {
         self.with(name, |lane| {
-            lane.has_room(body) && lane.claimed.insert(id.to_owned())
+            lane.store_changes == lane.store_seen
+                && lane.has_room(body)
+                && lane.claimed.insert(id.to_owned())
         })
     }
 
@@ -210,12 +218,22 @@ mod tests {
         }
     }
 
+    /// A lane that has read the store and found everything due.
+    fn caught_up(concurrency: usize) -> Lanes {
+        let lanes = Lanes::default();
+        lanes.permits("s", concurrency);
+        let (_, mark) = lanes.store_read("s", false).expect("unseen at start");
+        lanes.claim_read("s", mark, Vec::new(), true);
+        lanes
+    }
+
     #[test]
     fn a_message_is_claimed_once_whether_handed_over_or_read_from_the_store() {
-        let lanes = Lanes::default();
+        let lanes = caught_up(4);
         assert!(lanes.claim_new("s", "m1", 2));
         assert!(!lanes.claim_new("s", "m1", 2), "claimed twice");
-        let (claimed, mark) = lanes.store_read("s", false).expect("unseen at start");
+        lanes.store_changed("s");
+        let (claimed, mark) = lanes.store_read("s", false).expect("a change");
         assert!(claimed.contains("m1"));
         let read = lanes.claim_read("s", mark, vec![due("m1"), due("m2")], true);
         assert_eq!(
@@ -228,19 +246,15 @@ mod tests {
 
     #[test]
     fn the_store_is_read_again_only_after_a_change_it_has_not_answered() {
-        let lanes = Lanes::default();
-        let (_, mark) = lanes.store_read("s", false).unwrap();
-        lanes.claim_read("s", mark, Vec::new(), true);
+        let lanes = caught_up(4);
         assert!(lanes.store_read("s", false).is_none(), "nothing new");
         assert!(
             lanes.store_read("s", true).is_some(),
             "per-key reads always"
         );
 
-        let (_, mark) = {
-            lanes.store_changed("s");
-            lanes.store_read("s", false).expect("a change")
-        };
+        lanes.store_changed("s");
+        let (_, mark) = lanes.store_read("s", false).expect("a change");
         lanes.store_changed("s");
         lanes.claim_read("s", mark, Vec::new(), true);
         assert!(
@@ -257,9 +271,8 @@ mod tests {
     }
 
     #[test]
-    fn a_full_lane_leaves_new_messages_to_the_store() {
-        let lanes = Lanes::default();
-        lanes.permits("s", 1);
+    fn a_full_lane_leaves_new_messages_to_the_store_until_it_has_read_them() {
+        let lanes = caught_up(1);
         let room = (0..2 * READY_MESSAGES)
             .take_while(|n| lanes.claim_new("s", &format!("m{n}"), 2))
             .count();
@@ -269,5 +282,14 @@ mod tests {
             !lanes.claim_new("s", "big", READY_BYTES + 1),
             "too many bytes"
         );
+
+        lanes.store_changed("s");
+        assert!(
+            !lanes.claim_new("s", "next", 2),
+            "behind what waits in the store"
+        );
+        let (_, mark) = lanes.store_read("s", false).unwrap();
+        lanes.claim_read("s", mark, Vec::new(), true);
+        assert!(lanes.claim_new("s", "next", 2), "caught up");
     }
 }

@@ -225,7 +225,9 @@ impl Delivery {
     }
 
     /// Starts attempts for the subscriber's due messages, as many as it has permits for: those
-    /// in the store it does not hold first (they are older), then those handed over.
+    /// its lane holds ready first, then, with permits to spare, those in the store it does not
+    /// hold. (A lane takes no new messages while the store may hold some it lacks, so its ready
+    /// ones are older than those.)
     async fn dispatch_due(
         self: &Arc<Self>,
         name: &str,
@@ -233,28 +235,44 @@ impl Delivery {
         now: i64,
     ) -> Result<(), StoreError> {
         let permits = self.lanes.permits(name, subscriber.config.concurrency);
-        let free = permits
-            .available_permits()
-            .min(self.global.available_permits());
-        if free == 0 {
-            return Ok(());
-        }
         let per_key = subscriber.config.ordering == DeliveryOrder::PerKey;
         if per_key {
             self.lanes.return_ready_to_store(name);
+        } else {
+            let ready = self.lanes.take_ready(name, self.free(&permits));
+            self.start_attempts(name, subscriber, &permits, ready);
         }
-        let mut due = Vec::new();
+        let free = self.free(&permits);
+        if free == 0 {
+            return Ok(());
+        }
         if let Some((claimed, mark)) = self.lanes.store_read(name, per_key) {
             let found = self
                 .store
                 .due_messages(name.to_owned(), now, free, claimed, per_key)
                 .await?;
             let complete = found.len() < free;
-            due = self.lanes.claim_read(name, mark, found, complete);
+            let due = self.lanes.claim_read(name, mark, found, complete);
+            self.start_attempts(name, subscriber, &permits, due);
         }
-        if !per_key && due.len() < free {
-            due.extend(self.lanes.take_ready(name, free - due.len()));
-        }
+        Ok(())
+    }
+
+    /// Permits free for one subscriber: its own, within the global bound.
+    fn free(&self, permits: &Semaphore) -> usize {
+        permits
+            .available_permits()
+            .min(self.global.available_permits())
+    }
+
+    /// Starts an attempt for each claimed message while permits last; puts the rest back.
+    fn start_attempts(
+        self: &Arc<Self>,
+        name: &str,
+        subscriber: &Arc<Subscriber>,
+        permits: &Arc<Semaphore>,
+        due: Vec<DueMessage>,
+    ) {
         let mut due = due.into_iter();
         while let Some(message) = due.next() {
             let (Ok(lane_permit), Ok(global_permit)) = (
@@ -263,7 +281,7 @@ impl Delivery {
             ) else {
                 self.lanes
                     .put_back(name, std::iter::once(message).chain(due).collect());
-                break;
+                return;
             };
             let delivery = self.clone();
             let subscriber = subscriber.clone();
@@ -273,7 +291,6 @@ impl Delivery {
                     .await;
             });
         }
-        Ok(())
     }
 
     async fn deliver(

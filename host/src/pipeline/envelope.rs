@@ -178,14 +178,17 @@ pub fn split_output(output: Value) -> Result<Vec<Map<String, Value>>, String> {
     }
 }
 
-/// A message's fields replace the envelope's; everything else is carried.
-pub fn merge(envelope: &Envelope, message: Map<String, Value>) -> Envelope {
-    let mut merged = envelope.clone();
-    if message.contains_key("body") {
-        merged.remove("body_base64");
+/// A message's fields replace the envelope's; everything else is carried. Only what is
+/// carried is copied: a transform usually replaces the body, the envelope's largest part.
+pub fn merge(envelope: &Envelope, mut message: Map<String, Value>) -> Envelope {
+    let replaces_body = message.contains_key("body");
+    for (key, value) in envelope {
+        let replaced = replaces_body && key == "body_base64";
+        if !replaced && !message.contains_key(key) {
+            message.insert(key.clone(), value.clone());
+        }
     }
-    merged.extend(message);
-    merged
+    message
 }
 
 /// A short description of a JSON value's type, for error messages.

@@ -30,8 +30,17 @@ pub async fn messages_for(
         }
     };
     let mut messages = Vec::new();
-    for route in routes {
-        let run = run_route(engine, route.clone(), envelope.clone()).await;
+    let last = routes.len() - 1;
+    let mut envelope = Some(envelope);
+    for (n, route) in routes.iter().enumerate() {
+        // The last route takes the envelope itself rather than a copy.
+        let input = if n == last {
+            envelope.take()
+        } else {
+            envelope.clone()
+        };
+        let input = input.expect("taken by the last route only");
+        let run = run_route(engine, route.clone(), input).await;
         messages.extend(messages::from_run(event, route, run));
     }
     messages

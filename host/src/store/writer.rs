@@ -120,6 +120,7 @@ impl Writer {
     /// with `NORMAL`: in WAL mode that still writes the transaction to the log before
     /// returning, so a crash of the process loses nothing, and the next fsync covers it too.
     fn commit(&mut self, batch: &mut Vec<Queued>) {
+        let started = std::time::Instant::now();
         let mut results = Vec::with_capacity(batch.len());
         let full_sync = batch.iter().any(|(write, _)| write.acknowledged());
         let outcome = (|| -> Result<(), rusqlite::Error> {
@@ -154,6 +155,7 @@ impl Writer {
             }
             return;
         }
+        crate::telemetry::store_committed(batch.len(), started.elapsed());
         for ((_, done), result) in batch.drain(..).zip(results) {
             let _ = done.send(result);
         }
