@@ -26,8 +26,6 @@ pub use subscriber::Subscriber;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
-
-use lanes::Lanes;
 use std::time::Duration;
 
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
@@ -36,6 +34,7 @@ use crate::config::Ordering as DeliveryOrder;
 use crate::store::{AttemptOutcome, DueMessage, MessageStatus, NewMessage, Store, StoreError};
 use crate::telemetry;
 use crate::topology::reload::Reloader;
+use lanes::Lanes;
 
 /// The dispatcher looks at the store at least this often, whatever it was told.
 const MAX_IDLE: Duration = Duration::from_secs(5);
