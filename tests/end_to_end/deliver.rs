@@ -1,4 +1,5 @@
-//! A GitHub push goes through a filter and a transform and reaches Slack, signed.
+//! What a subscriber receives: a GitHub push through a filter and a transform reaches Slack,
+//! signed; through a route without plugins, an event's body arrives as it was sent.
 
 use crate::common::signature::{now_unix, verify_standard_webhook};
 use crate::common::*;
@@ -81,4 +82,20 @@ subscribers = ["slack"]
         "webhook-id is the message id"
     );
     assert_eq!(attempt_statuses(message), [json!(200)]);
+}
+
+/// Without plugins, the subscriber gets the provider's JSON exactly as it was sent: its member
+/// order, spacing and number forms, not the same JSON written out again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_route_without_plugins_passes_the_json_body_on_byte_for_byte() {
+    let ci = Subscriber::ok().await;
+    let router = Router::start(&plain_route(&[("ci", &ci, "")])).await;
+    let sent = "{\"zeta\": 1,\n  \"alpha\": [1.50, 2e3, \"caf\\u00e9\"] }";
+    for headers in [JSON, &[]] {
+        accepted(router.post_hook("plain", sent, headers).await);
+    }
+    for received in ci.wait_for_requests(2, WAIT).await {
+        assert_eq!(received.body, sent.as_bytes());
+        assert_eq!(received.header("content-type"), Some("application/json"));
+    }
 }

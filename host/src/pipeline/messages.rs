@@ -54,6 +54,23 @@ fn settled(
         .collect()
 }
 
+/// One pending message per subscriber of a route without plugins, whose body is the event's
+/// JSON body as it came: what [`deliverable`] makes of the unchanged envelope, but with the
+/// provider's bytes rather than the same JSON serialised again.
+pub fn unchanged(event: &NewEvent, route: &Route) -> Vec<NewMessage> {
+    let key = default_key(event, event.event_type.as_deref());
+    route
+        .subscribers
+        .iter()
+        .map(|subscriber| NewMessage {
+            message_type: event.event_type.clone(),
+            key: Some(key.clone()),
+            body: Some(event.body.clone()),
+            ..blank(event, route, subscriber, Vec::new())
+        })
+        .collect()
+}
+
 /// One pending message per subscriber the envelope goes to.
 fn deliverable(
     event: &NewEvent,
@@ -75,7 +92,7 @@ fn deliverable(
         .get("key")
         .and_then(Value::as_str)
         .map(str::to_owned)
-        .unwrap_or_else(|| format!("{}:{}", event.source, message_type.as_deref().unwrap_or("")));
+        .unwrap_or_else(|| default_key(event, message_type.as_deref()));
     targets
         .into_iter()
         .map(|subscriber| NewMessage {
@@ -137,6 +154,11 @@ fn headers(envelope: &Envelope) -> BTreeMap<String, String> {
             Some((name.to_ascii_lowercase(), value))
         })
         .collect()
+}
+
+/// The ordering key of a message that names none: its source and type.
+fn default_key(event: &NewEvent, message_type: Option<&str>) -> String {
+    format!("{}:{}", event.source, message_type.unwrap_or(""))
 }
 
 fn blank(event: &NewEvent, route: &Route, subscriber: &str, plugins: Vec<String>) -> NewMessage {

@@ -20,21 +20,32 @@ pub async fn messages_for(
     if routes.is_empty() {
         return Vec::new();
     }
-    let envelope = match envelope::from_event(event) {
-        Ok(envelope) => envelope,
-        Err(error) => {
-            return routes
-                .iter()
-                .flat_map(|route| messages::failed(event, route, error.to_string(), Vec::new()))
-                .collect();
+    let json_body = envelope::is_json(envelope::content_type(event), &event.body);
+    // A route without plugins passes a JSON body on as it came: nothing to parse or rebuild.
+    let unchanged =
+        |route: &Route| json_body && route.filters.is_empty() && route.transforms.is_empty();
+    let mut with_plugins = routes.iter().filter(|route| !unchanged(route)).count();
+    let mut envelope = None;
+    if with_plugins > 0 {
+        match envelope::from_event(event) {
+            Ok(built) => envelope = Some(built),
+            Err(error) => {
+                return routes
+                    .iter()
+                    .flat_map(|route| messages::failed(event, route, error.to_string(), Vec::new()))
+                    .collect();
+            }
         }
-    };
+    }
     let mut messages = Vec::new();
-    let last = routes.len() - 1;
-    let mut envelope = Some(envelope);
-    for (n, route) in routes.iter().enumerate() {
-        // The last route takes the envelope itself rather than a copy.
-        let input = if n == last {
+    for route in routes {
+        if unchanged(route) {
+            messages.extend(messages::unchanged(event, route));
+            continue;
+        }
+        with_plugins -= 1;
+        // The last route with plugins takes the envelope itself rather than a copy.
+        let input = if with_plugins == 0 {
             envelope.take()
         } else {
             envelope.clone()
