@@ -20,10 +20,11 @@ pub async fn messages_for(
     if routes.is_empty() {
         return Vec::new();
     }
-    let json_body = envelope::is_json(envelope::content_type(event), &event.body);
     // A route without plugins passes a JSON body on as it came: nothing to parse or rebuild.
-    let unchanged =
-        |route: &Route| json_body && route.filters.is_empty() && route.transforms.is_empty();
+    let plain = |route: &Route| route.filters.is_empty() && route.transforms.is_empty();
+    let json_body = routes.iter().any(|route| plain(route))
+        && envelope::is_json(envelope::content_type(event), &event.body);
+    let unchanged = |route: &Route| json_body && plain(route);
     let mut with_plugins = routes.iter().filter(|route| !unchanged(route)).count();
     let mut envelope = None;
     if with_plugins > 0 {
