@@ -102,22 +102,18 @@ impl Lanes {
         })
     }
 
-    /// Makes claimed messages ready, now that they are committed.
-    pub fn make_ready(&self, name: &str, messages: impl IntoIterator<Item = DueMessage>) {
+    /// Makes a claimed message ready, now that it is committed.
+    pub fn make_ready(&self, name: &str, message: DueMessage) {
         self.with(name, |lane| {
-            for message in messages {
-                lane.ready_bytes += message.body.len();
-                lane.ready.push_back(message);
-            }
+            lane.ready_bytes += message.body.len();
+            lane.ready.push_back(message);
         })
     }
 
-    /// Gives claims up, e.g. when their commit failed: the store decides again.
-    pub fn release(&self, name: &str, ids: impl IntoIterator<Item = String>) {
+    /// Gives a claim up, e.g. when its commit failed: the store decides again.
+    pub fn release(&self, name: &str, id: &str) {
         self.with(name, |lane| {
-            for id in ids {
-                lane.claimed.remove(&id);
-            }
+            lane.claimed.remove(id);
             lane.store_changes += 1;
         })
     }

@@ -132,9 +132,9 @@ impl Delivery {
         for message in handover.claimed {
             let name = message.subscriber.clone();
             if committed {
-                self.lanes.make_ready(&name, [message]);
+                self.lanes.make_ready(&name, message);
             } else {
-                self.lanes.release(&name, [message.id]);
+                self.lanes.release(&name, &message.id);
             }
         }
         for name in handover.unclaimed {

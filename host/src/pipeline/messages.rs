@@ -58,17 +58,13 @@ fn settled(
 /// JSON body as it came: what [`deliverable`] makes of the unchanged envelope, but with the
 /// provider's bytes rather than the same JSON serialised again.
 pub fn unchanged(event: &NewEvent, route: &Route) -> Vec<NewMessage> {
-    let key = default_key(event, event.event_type.as_deref());
-    route
-        .subscribers
-        .iter()
-        .map(|subscriber| NewMessage {
-            message_type: event.event_type.clone(),
-            key: Some(key.clone()),
-            body: Some(event.body.clone()),
-            ..blank(event, route, subscriber, Vec::new())
-        })
-        .collect()
+    let content = Content {
+        message_type: event.event_type.clone(),
+        key: default_key(event, event.event_type.as_deref()),
+        headers: BTreeMap::new(),
+        body: event.body.clone(),
+    };
+    pending(event, route, &route.subscribers, content, &[])
 }
 
 /// One pending message per subscriber the envelope goes to.
@@ -82,8 +78,6 @@ fn deliverable(
         Ok(targets) => targets,
         Err(reason) => return failed(event, route, reason, plugins.to_vec()),
     };
-    let body = body_bytes(&envelope);
-    let headers = headers(&envelope);
     let message_type = envelope
         .get("type")
         .and_then(Value::as_str)
@@ -93,14 +87,38 @@ fn deliverable(
         .and_then(Value::as_str)
         .map(str::to_owned)
         .unwrap_or_else(|| default_key(event, message_type.as_deref()));
+    let content = Content {
+        message_type,
+        key,
+        headers: headers(&envelope),
+        body: body_bytes(&envelope),
+    };
+    pending(event, route, targets, content, plugins)
+}
+
+/// What a message carries, the same for every subscriber it goes to.
+struct Content {
+    message_type: Option<String>,
+    key: String,
+    headers: BTreeMap<String, String>,
+    body: Bytes,
+}
+
+/// One pending message carrying `content` per subscriber in `targets`.
+fn pending<'a>(
+    event: &NewEvent,
+    route: &Route,
+    targets: impl IntoIterator<Item = &'a String>,
+    content: Content,
+    plugins: &[String],
+) -> Vec<NewMessage> {
     targets
         .into_iter()
         .map(|subscriber| NewMessage {
-            status: MessageStatus::Pending,
-            message_type: message_type.clone(),
-            key: Some(key.clone()),
-            headers: headers.clone(),
-            body: Some(body.clone()),
+            message_type: content.message_type.clone(),
+            key: Some(content.key.clone()),
+            headers: content.headers.clone(),
+            body: Some(content.body.clone()),
             ..blank(event, route, subscriber, plugins.to_vec())
         })
         .collect()
