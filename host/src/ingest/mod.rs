@@ -191,7 +191,7 @@ fn new_event(
         source: received.source.clone(),
         event_type: verifier.event_type(incoming),
         received_at: crate::clock::now_ms(),
-        request: received.meta(),
+        request: received.meta(&verifier.credentials()),
         body,
     }
 }

@@ -3,6 +3,7 @@
 //! exactly what the provider's own SDK checks, comparing secrets in constant time.
 
 mod certificates;
+mod credentials;
 mod eventgrid;
 mod github;
 mod hmac_sha256;
@@ -27,6 +28,7 @@ pub(crate) mod test_support;
 use http::HeaderMap;
 
 pub use certificates::Certificates;
+pub use credentials::{Credentials, REDACTED};
 pub use incoming::{Handshake, Incoming};
 
 use crate::config::Verify;
