@@ -1,6 +1,8 @@
 //! `[sources.NAME]`: where events come in (`POST /hooks/NAME`), how they are verified, and how
 //! redeliveries are recognized (`verify.rs`, `dedup.rs`).
 
+use std::time::Duration;
+
 use super::dedup::{DedupConfig, read_dedup};
 use super::diagnostic::Sink;
 use super::table::{Table, Value};
@@ -34,5 +36,17 @@ impl SourceConfig {
             verify: verify?,
             dedup: dedup?,
         })
+    }
+
+    /// How long the store must remember this source's delivery ids and replay keys: the
+    /// longer of its `dedup` window and its scheme's replay window.
+    #[must_use]
+    pub fn remembered_for(&self) -> Duration {
+        let dedup = self.dedup.as_ref().map(|dedup| dedup.window);
+        dedup
+            .into_iter()
+            .chain(self.verify.replay_window())
+            .max()
+            .unwrap_or_default()
     }
 }

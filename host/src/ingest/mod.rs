@@ -147,12 +147,10 @@ async fn accept(ingest: &Ingest, received: &Received, body: Body) -> Result<Answ
     let content_type = verify::header(&received.headers, "content-type");
     envelope::check_body(content_type, &body)
         .map_err(|error| ApiError::new(StatusCode::BAD_REQUEST, error.to_string()))?;
-    let dedup = topology
-        .config
-        .sources
-        .get(source)
-        .and_then(|config| config.dedup.as_ref())
-        .and_then(|dedup| dedup::key(dedup, verifier, &incoming));
+    let config = topology.config.sources.get(source);
+    let dedup = config
+        .map(|config| dedup::keys(config, verifier, &incoming))
+        .unwrap_or_default();
     let event = Arc::new(new_event(received, verifier, &incoming, body.clone()));
     let routed = !topology.routes_for(source).is_empty();
     let status = if routed {
