@@ -54,6 +54,8 @@ pub fn router(ingest: Ingest) -> Router {
 /// What the sender is told.
 enum Answer {
     Accepted(String),
+    /// Stored, and answered as the source or its scheme asks (Slack slash commands).
+    Acknowledged(Handshake),
     Duplicate(String),
     Handshake(Handshake),
 }
@@ -96,6 +98,7 @@ async fn answer(
             axum::Json(serde_json::json!({ "id": id })),
         )
             .into_response(),
+        Ok(Answer::Acknowledged(reply)) => request::handshake_response(reply),
         Ok(Answer::Duplicate(id)) => {
             telemetry::event_duplicate(&received.source, &id);
             (
@@ -151,6 +154,9 @@ async fn accept(ingest: &Ingest, received: &Received, body: Body) -> Result<Answ
     let dedup = config
         .map(|config| dedup::keys(config, verifier, &incoming))
         .unwrap_or_default();
+    let ack = config
+        .and_then(|config| config.ack.clone())
+        .or_else(|| verifier.acknowledgement(&incoming));
     let event = Arc::new(new_event(received, verifier, &incoming, body.clone()));
     let routed = !topology.routes_for(source).is_empty();
     let status = if routed {
@@ -174,7 +180,10 @@ async fn accept(ingest: &Ingest, received: &Received, body: Body) -> Result<Answ
     if routed {
         ingest.pipeline.submit(event);
     }
-    Ok(Answer::Accepted(id))
+    Ok(match ack {
+        Some(ack) => Answer::Acknowledged((&ack).into()),
+        None => Answer::Accepted(id),
+    })
 }
 
 /// The event stored for a verified POST: what plugins will see of the request.

@@ -12,6 +12,7 @@
 //! takes as a credential is not kept with the event ([`Credentials`]), and what it signed
 //! with a timestamp is remembered while that timestamp is accepted ([`Verifier::replay_key`]).
 
+mod acknowledgement;
 mod certificates;
 mod credentials;
 mod eventgrid;

@@ -12,6 +12,7 @@ use url::form_urlencoded;
 
 use super::incoming::{Handshake, Incoming};
 use super::{Rejection, header, hmac_sha256_matches, signature_header};
+use crate::config::Acknowledgement;
 
 pub struct Slack {
     secret: Vec<u8>,
@@ -58,6 +59,13 @@ impl Slack {
     pub fn replay_key(&self, req: &Incoming<'_>) -> Option<String> {
         let signature = header(req.headers, "x-slack-signature")?;
         decoded_signature(signature).map(hex::encode)
+    }
+
+    /// Slash commands and interactive payloads (form bodies) are acknowledged with the empty
+    /// `200` Slack expects: anything else would be posted back to the user, and a `202`
+    /// shows them an error. Events API requests keep the usual answer.
+    pub fn acknowledgement(&self, req: &Incoming<'_>) -> Option<Acknowledgement> {
+        (!is_events_api(req.body)).then(Acknowledgement::empty)
     }
 
     /// Events API: the inner `event.type` of an `event_callback` (`reaction_added`), else the
