@@ -1,7 +1,8 @@
 //! Pruning: the store keeps settled events for `retention` and events with dead messages for
 //! `dead_retention` (routes.toml `[server]`), then removes them, so it does not grow forever.
-//! Provider delivery ids are kept for the longest `dedup` window of any source, whatever the
-//! retention, so a redelivery is recognised for as long as promised.
+//! Provider delivery ids and replay keys are kept for the longest window of any source (its
+//! `dedup` window, or as long as its scheme accepts a signed timestamp), whatever the
+//! retention, so a redelivery or a replay is recognised for as long as promised.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -47,8 +48,7 @@ fn expiry(config: &Config, now: i64) -> Expiry {
     let longest_window = config
         .sources
         .values()
-        .filter_map(|source| source.dedup.as_ref())
-        .map(|dedup| dedup.window)
+        .map(crate::config::SourceConfig::remembered_for)
         .max();
     Expiry {
         settled_before: before(config.server.retention),

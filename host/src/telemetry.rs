@@ -157,3 +157,15 @@ pub fn subscriber_disabled(subscriber: &str, reason: &str) {
         "subscriber disabled; POST /api/subscribers/{subscriber}/enable to resume"
     );
 }
+
+/// A signing certificate fetched from a provider (PayPal, SNS), or not: `outcome` is
+/// `fetched`, `failed` or `refused` (the minute's fetches are used up). Not labelled by URL,
+/// which the sender chooses.
+pub fn certificate_fetch(url: &str, outcome: &'static str, error: Option<&str>) {
+    counter!("wasmhook_certificate_fetches_total", "outcome" => outcome).increment(1);
+    match outcome {
+        "fetched" => tracing::info!(url, "signing certificate fetched"),
+        "failed" => tracing::warn!(url, error, "cannot fetch a signing certificate"),
+        _ => tracing::debug!(url, "certificate fetch refused: too many this minute"),
+    }
+}

@@ -12,6 +12,7 @@ mod deliver;
 mod fan_out;
 mod filter;
 mod gone;
+mod hostile_senders;
 mod hot_reload;
 mod isolation;
 mod languages;

@@ -72,9 +72,9 @@ pub use plugin::{OnError, PluginConfig};
 pub use route::RouteConfig;
 pub use route_test::{Expectation, ExpectedMessage, RouteTest, TestBody};
 pub use server::ServerConfig;
-pub use source::SourceConfig;
+pub use source::{AckBody, Acknowledgement, SourceConfig};
 pub use subscriber::{Ordering, SubscriberConfig};
-pub use verify::{DEFAULT_TOLERANCE, SignatureEncoding, Verify};
+pub use verify::{DEFAULT_TOLERANCE, MAX_CLOCK_AHEAD, SignatureEncoding, Verify};
 
 use diagnostic::Sink;
 use route::{Known, RouteDraft};

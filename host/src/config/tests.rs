@@ -368,7 +368,8 @@ fn reads_the_provider_schemes() {
     assert_eq!(
         verify("paypal"),
         Verify::Paypal {
-            webhook_id: "0FV983392A0531201".into()
+            webhook_id: "0FV983392A0531201".into(),
+            tolerance: Duration::from_hours(96),
         }
     );
     let Verify::Sendgrid {
@@ -431,7 +432,8 @@ fn reads_the_provider_schemes() {
             topics: vec![
                 "arn:aws:sns:us-east-2:123456789012:MyTopic".into(),
                 "arn:aws:sns:*:123456789012:*".into()
-            ]
+            ],
+            tolerance: Duration::from_hours(2),
         }
     );
     assert_eq!(

@@ -56,8 +56,11 @@ pub enum Verify {
     Slack { secret: String, tolerance: Duration },
     /// `scheme = "paypal"`: `PAYPAL-TRANSMISSION-SIG` with the certificate at
     /// `PAYPAL-CERT-URL`, over a string that includes `webhook_id`, the id PayPal shows for the
-    /// webhook (letters and digits).
-    Paypal { webhook_id: String },
+    /// webhook (letters and digits); `PAYPAL-TRANSMISSION-TIME` at most `tolerance` old.
+    Paypal {
+        webhook_id: String,
+        tolerance: Duration,
+    },
     /// `scheme = "sendgrid"`: the ECDSA signature of the Event Webhook with `public_key`, the
     /// base64 of a DER SubjectPublicKeyInfo (P-256) as SendGrid shows it; the timestamp within
     /// `tolerance`.
@@ -86,8 +89,11 @@ pub enum Verify {
     },
     /// `scheme = "sns"`: the SNS signature with the certificate at `SigningCertURL`; the
     /// `TopicArn` must match one of `topics` (never empty; `arn:aws:sns:REGION:ACCOUNT:NAME`,
-    /// where a segment may be `*`).
-    Sns { topics: Vec<String> },
+    /// where a segment may be `*`); `Timestamp` at most `tolerance` old.
+    Sns {
+        topics: Vec<String>,
+        tolerance: Duration,
+    },
     /// `scheme = "eventgrid"`: when `secret` is set, it must be in `header` (lower-cased) or
     /// `?code=`; CloudEvents `OPTIONS` answered for a `WebHook-Request-Origin` in
     /// `allowed_origins` (host names, lower-cased, never empty).
@@ -105,6 +111,19 @@ pub enum Verify {
 /// How long a signed timestamp may be off where a scheme has `tolerance`: five minutes, as the
 /// providers' own libraries allow.
 pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(300);
+
+/// How old `PAYPAL-TRANSMISSION-TIME` may be: PayPal retries a delivery up to 25 times over
+/// three days, and whether a retry is signed at a new time is not documented, so a day more.
+pub const DEFAULT_PAYPAL_TOLERANCE: Duration = Duration::from_hours(4 * 24);
+
+/// How old an SNS `Timestamp` may be: SNS sends the same signed message on every retry, and an
+/// HTTP/S delivery policy retries for at most an hour; twice that leaves room for throttling.
+pub const DEFAULT_SNS_TOLERANCE: Duration = Duration::from_hours(2);
+
+/// How far ahead of the router's clock a signed timestamp may be, for schemes whose
+/// `tolerance` only says how old it may be: clocks differ a little, and a long tolerance is no
+/// reason to accept a time far in the future.
+pub const MAX_CLOCK_AHEAD: Duration = Duration::from_secs(300);
 
 /// Where Event Grid's shared secret is read by default.
 const DEFAULT_EVENTGRID_HEADER: &str = "aeg-sas-key";
@@ -135,6 +154,25 @@ impl Verify {
             Verify::Openstack { .. } => Scheme::Openstack,
         };
         scheme.name()
+    }
+
+    /// How long a verified request's replay key is remembered: as long as its signed timestamp
+    /// is accepted, from the earliest to the latest moment the clock can read then. `None` for
+    /// schemes that sign no timestamp.
+    #[must_use]
+    pub fn replay_window(&self) -> Option<Duration> {
+        match self {
+            // Accepted from `tolerance` before to `tolerance` after the timestamp.
+            Verify::Slack { tolerance, .. }
+            | Verify::Mailgun { tolerance, .. }
+            | Verify::Sendgrid { tolerance, .. } => Some(*tolerance * 2),
+            Verify::StandardWebhooks { .. } => Some(DEFAULT_TOLERANCE * 2),
+            // Accepted until `tolerance` after the timestamp, and from a little before it.
+            Verify::Stripe { tolerance, .. }
+            | Verify::Paypal { tolerance, .. }
+            | Verify::Sns { tolerance, .. } => Some(*tolerance + MAX_CLOCK_AHEAD),
+            _ => None,
+        }
     }
 }
 
@@ -189,7 +227,11 @@ const SCHEMES: &[(&str, Scheme, &[&str])] = &[
     ("stripe", Scheme::Stripe, &["scheme", "secret", "tolerance"]),
     ("shopify", Scheme::Shopify, &["scheme", "secret"]),
     ("slack", Scheme::Slack, &["scheme", "secret", "tolerance"]),
-    ("paypal", Scheme::Paypal, &["scheme", "webhook_id"]),
+    (
+        "paypal",
+        Scheme::Paypal,
+        &["scheme", "webhook_id", "tolerance"],
+    ),
     (
         "sendgrid",
         Scheme::Sendgrid,
@@ -203,7 +245,7 @@ const SCHEMES: &[(&str, Scheme, &[&str])] = &[
         &["scheme", "signing_key", "tolerance"],
     ),
     ("websub", Scheme::Websub, &["scheme", "secret", "topics"]),
-    ("sns", Scheme::Sns, &["scheme", "topics"]),
+    ("sns", Scheme::Sns, &["scheme", "topics", "tolerance"]),
     (
         "eventgrid",
         Scheme::Eventgrid,
@@ -291,11 +333,12 @@ pub(super) fn read_verify(what: &str, value: &Value<'_>, sink: &mut Sink<'_>) ->
 /// The settings of `scheme`, each key checked and reported on its own; `None` if any is bad.
 fn read_scheme(scheme: Scheme, table: &Table<'_, '_>, sink: &mut Sink<'_>) -> Option<Verify> {
     let secret = |sink: &mut Sink<'_>| table.required::<SharedSecret>("secret", sink).map(|s| s.0);
-    let tolerance = |sink: &mut Sink<'_>| {
+    let tolerance_or = |default: Duration, sink: &mut Sink<'_>| {
         table
-            .optional("tolerance", Tolerance(DEFAULT_TOLERANCE), sink)
+            .optional("tolerance", Tolerance(default), sink)
             .map(|t| t.0)
     };
+    let tolerance = |sink: &mut Sink<'_>| tolerance_or(DEFAULT_TOLERANCE, sink);
     Some(match scheme {
         Scheme::None => Verify::None,
         Scheme::HmacSha256 => {
@@ -345,9 +388,14 @@ fn read_scheme(scheme: Scheme, table: &Table<'_, '_>, sink: &mut Sink<'_>) -> Op
                 tolerance: tolerance?,
             }
         }
-        Scheme::Paypal => Verify::Paypal {
-            webhook_id: table.required::<PaypalWebhookId>("webhook_id", sink)?.0,
-        },
+        Scheme::Paypal => {
+            let webhook_id = table.required::<PaypalWebhookId>("webhook_id", sink);
+            let tolerance = tolerance_or(DEFAULT_PAYPAL_TOLERANCE, sink);
+            Verify::Paypal {
+                webhook_id: webhook_id?.0,
+                tolerance: tolerance?,
+            }
+        }
         Scheme::Sendgrid => {
             let public_key = table.required::<SendgridPublicKey>("public_key", sink);
             let tolerance = tolerance(sink);
@@ -387,17 +435,18 @@ fn read_scheme(scheme: Scheme, table: &Table<'_, '_>, sink: &mut Sink<'_>) -> Op
                 topics: topics?.into_iter().map(|t| t.0).collect(),
             }
         }
-        Scheme::Sns => Verify::Sns {
-            topics: table
-                .required_list::<SnsTopicArn>(
-                    "topics",
-                    "list the ARN of each topic whose messages this source accepts",
-                    sink,
-                )?
-                .into_iter()
-                .map(|t| t.0)
-                .collect(),
-        },
+        Scheme::Sns => {
+            let topics = table.required_list::<SnsTopicArn>(
+                "topics",
+                "list the ARN of each topic whose messages this source accepts",
+                sink,
+            );
+            let tolerance = tolerance_or(DEFAULT_SNS_TOLERANCE, sink);
+            Verify::Sns {
+                topics: topics?.into_iter().map(|t| t.0).collect(),
+                tolerance: tolerance?,
+            }
+        }
         Scheme::Eventgrid => {
             let secret = table.optional::<Option<HeaderSecret>>("secret", None, sink);
             let header = table.optional(

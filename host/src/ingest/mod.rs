@@ -54,6 +54,8 @@ pub fn router(ingest: Ingest) -> Router {
 /// What the sender is told.
 enum Answer {
     Accepted(String),
+    /// Stored, and answered as the source or its scheme asks (Slack slash commands).
+    Acknowledged(Handshake),
     Duplicate(String),
     Handshake(Handshake),
 }
@@ -96,6 +98,7 @@ async fn answer(
             axum::Json(serde_json::json!({ "id": id })),
         )
             .into_response(),
+        Ok(Answer::Acknowledged(reply)) => request::handshake_response(reply),
         Ok(Answer::Duplicate(id)) => {
             telemetry::event_duplicate(&received.source, &id);
             (
@@ -147,12 +150,13 @@ async fn accept(ingest: &Ingest, received: &Received, body: Body) -> Result<Answ
     let content_type = verify::header(&received.headers, "content-type");
     envelope::check_body(content_type, &body)
         .map_err(|error| ApiError::new(StatusCode::BAD_REQUEST, error.to_string()))?;
-    let dedup = topology
-        .config
-        .sources
-        .get(source)
-        .and_then(|config| config.dedup.as_ref())
-        .and_then(|dedup| dedup::key(dedup, verifier, &incoming));
+    let config = topology.config.sources.get(source);
+    let dedup = config
+        .map(|config| dedup::keys(config, verifier, &incoming))
+        .unwrap_or_default();
+    let ack = config
+        .and_then(|config| config.ack.clone())
+        .or_else(|| verifier.acknowledgement(&incoming));
     let event = Arc::new(new_event(received, verifier, &incoming, body.clone()));
     let routed = !topology.routes_for(source).is_empty();
     let status = if routed {
@@ -176,7 +180,10 @@ async fn accept(ingest: &Ingest, received: &Received, body: Body) -> Result<Answ
     if routed {
         ingest.pipeline.submit(event);
     }
-    Ok(Answer::Accepted(id))
+    Ok(match ack {
+        Some(ack) => Answer::Acknowledged((&ack).into()),
+        None => Answer::Accepted(id),
+    })
 }
 
 /// The event stored for a verified POST: what plugins will see of the request.
@@ -191,7 +198,7 @@ fn new_event(
         source: received.source.clone(),
         event_type: verifier.event_type(incoming),
         received_at: crate::clock::now_ms(),
-        request: received.meta(),
+        request: received.meta(&verifier.credentials()),
         body,
     }
 }

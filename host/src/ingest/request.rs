@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 
-use super::verify::{Handshake, Incoming, header};
+use super::verify::{Credentials, Handshake, Incoming, REDACTED, header};
 use crate::api_error::ApiError;
 use crate::store::RequestMeta;
 
@@ -99,19 +99,42 @@ impl Received {
         }
     }
 
-    /// What is kept with the event so plugins see the request on every (re)run.
-    pub fn meta(&self) -> RequestMeta {
+    /// What is kept with the event so plugins see the request on every (re)run, each of the
+    /// scheme's `credentials` replaced by [`REDACTED`].
+    pub fn meta(&self, credentials: &Credentials) -> RequestMeta {
         let headers = self
             .headers
             .iter()
             .filter_map(|(name, value)| {
-                Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
+                let value = if credentials.is_header(name.as_str()) {
+                    REDACTED
+                } else {
+                    value.to_str().ok()?
+                };
+                Some((name.as_str().to_owned(), value.to_owned()))
             })
             .collect();
+        let query = self
+            .query_map
+            .iter()
+            .map(|(name, value)| {
+                let value = if credentials.is_query(name) {
+                    REDACTED
+                } else {
+                    value
+                };
+                (name.clone(), value.to_owned())
+            })
+            .collect();
+        let path = if credentials.path && !self.rest.is_empty() {
+            format!("/hooks/{}/{REDACTED}", self.source)
+        } else {
+            self.path()
+        };
         RequestMeta {
             method: self.method.to_string(),
-            path: self.path(),
-            query: self.query_map.clone(),
+            path,
+            query,
             headers,
         }
     }
@@ -164,4 +187,54 @@ pub fn handshake_response(handshake: Handshake) -> Response {
         }
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn received(rest: &str, query: &str, headers: &[(&'static str, &'static str)]) -> Received {
+        let mut map = HeaderMap::new();
+        for (name, value) in headers {
+            map.insert(*name, HeaderValue::from_static(value));
+        }
+        Received::new(
+            "list".into(),
+            rest.into(),
+            Some(query.into()),
+            Method::POST,
+            map,
+        )
+    }
+
+    #[test]
+    fn credentials_are_redacted_and_the_rest_kept() {
+        let credentials = Credentials {
+            headers: vec!["authorization".into(), "x-secret".into()],
+            query: vec!["secret"],
+            path: true,
+        };
+        let request = received(
+            "s3cr3t",
+            "secret=s3cr3t&page=2",
+            &[
+                ("authorization", "Bearer t0ken"),
+                ("x-secret", "s3cr3t"),
+                ("x-request-id", "r-1"),
+            ],
+        );
+        let meta = request.meta(&credentials);
+        assert_eq!(meta.path, "/hooks/list/[redacted]");
+        assert_eq!(meta.query["secret"], REDACTED);
+        assert_eq!(meta.query["page"], "2");
+        assert_eq!(meta.headers["authorization"], REDACTED);
+        assert_eq!(meta.headers["x-secret"], REDACTED);
+        assert_eq!(meta.headers["x-request-id"], "r-1");
+
+        let nothing = request.meta(&Credentials::default());
+        assert_eq!(nothing.path, "/hooks/list/s3cr3t");
+        assert_eq!(nothing.headers["authorization"], "Bearer t0ken");
+        // Without a rest, the path is the source's.
+        assert_eq!(received("", "", &[]).meta(&credentials).path, "/hooks/list");
+    }
 }

@@ -96,13 +96,14 @@ impl Store {
         })
     }
 
-    /// Commits a new event, unless `dedup` finds it is a redelivery. Returns once durable.
+    /// Commits a new event, unless one of the `dedup` keys finds it is a redelivery or a
+    /// replay. Returns once durable.
     /// `status` is `Received` for the pipeline to run it, or `Processed` for an event whose
     /// source has no routes: one write instead of two, and nothing for the pipeline to do.
     pub async fn insert_event(
         &self,
         event: Arc<NewEvent>,
-        dedup: Option<Dedup>,
+        dedup: Vec<Dedup>,
         status: EventStatus,
     ) -> Result<Inserted, StoreError> {
         let write = Write::InsertEvent {

@@ -113,8 +113,8 @@ pub struct DueMessage {
     pub attempts: u32,
 }
 
-/// A provider delivery id to check an event against: a redelivery within `window_ms` of the
-/// first delivery is answered without storing a new event.
+/// A key to check an event against, a provider delivery id or a replay key: a request with
+/// the same key within `window_ms` of the first is answered without storing a new event.
 #[derive(Debug, Clone)]
 pub struct Dedup {
     pub key: String,

@@ -13,7 +13,7 @@ const MAX_BATCH: usize = 1024;
 pub(super) enum Write {
     InsertEvent {
         event: std::sync::Arc<NewEvent>,
-        dedup: Option<Dedup>,
+        dedup: Vec<Dedup>,
         status: EventStatus,
     },
     FinishEvent {
@@ -172,7 +172,7 @@ fn apply(conn: &Connection, write: &Write) -> Result<Written, StoreError> {
     let done = |result: Result<(), StoreError>| result.map(|()| Written::Done);
     match write {
         Write::InsertEvent { event, dedup, status } => {
-            insert_event(conn, event, dedup.as_ref(), *status)
+            insert_event(conn, event, dedup, *status)
         }
         Write::FinishEvent { event_id, messages } => done(finish_event(conn, event_id, messages)),
         Write::RecordAttempt { message_id, attempt, outcome } => {
@@ -202,14 +202,15 @@ fn rows(changed: rusqlite::Result<usize>) -> Result<Written, StoreError> {
     Ok(Written::Rows(changed?))
 }
 
-/// Inserts the event, unless its provider delivery id was seen within the window.
+/// Inserts the event, unless one of its keys (a provider delivery id, a replay key) was seen
+/// within its window.
 fn insert_event(
     conn: &Connection,
     event: &NewEvent,
-    dedup: Option<&Dedup>,
+    dedup: &[Dedup],
     status: EventStatus,
 ) -> Result<Written, StoreError> {
-    if let Some(dedup) = dedup {
+    for dedup in dedup {
         let seen: Option<(String, i64)> = conn
             .prepare_cached(
                 "SELECT event_id, received_at FROM dedup WHERE source = ?1 AND key = ?2",
@@ -223,6 +224,8 @@ fn insert_event(
         {
             return Ok(Written::Duplicate(event_id));
         }
+    }
+    for dedup in dedup {
         conn.prepare_cached(
             "INSERT OR REPLACE INTO dedup (source, key, event_id, received_at) VALUES (?1, ?2, ?3, ?4)",
         )?

@@ -1,7 +1,7 @@
 //! Mailgun: the JSON body's `signature` object, `{timestamp, token, signature}`, where
 //! `signature` is the hex HMAC-SHA256 of `timestamp` then `token` with the webhook signing key,
 //! the timestamp within 300 s. The type is `event-data.event`; a retry keeps `event-data.id`.
-//! Mailgun signs the timestamp and token, not the rest of the body.
+//! Mailgun signs the timestamp and token, not the rest of the body: a token is taken once.
 
 use serde_json::json;
 
@@ -129,4 +129,30 @@ async fn stale_and_forged_mailgun_events_are_refused_and_nothing_is_stored() {
             Some("delivered"),
         )
         .await;
+}
+
+/// Mailgun signs only `timestamp` and `token`, so a captured signature object could carry any
+/// event data: a token already taken is answered as a duplicate, whatever the event data
+/// around it and whatever the source's `dedup`, and still after a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_captured_signature_is_taken_once() {
+    let now = 1_534_108_637;
+    let wiring = format!(
+        "{}[sources.keep_all]\ndedup = false\nverify = {{ scheme = \"mailgun\", signing_key = {KEY:?} }}\n",
+        wiring(KEY)
+    );
+    let mut router = start_at(now, &wiring).await;
+    let hooks = Hooks::new(&router);
+    let real: Value = fixture_json("mailgun/anymail.delivered.signed.json");
+    let first = hooks.accepts(webhook(&real), Some("delivered")).await;
+    let mut forged = real.clone();
+    forged["event-data"]["id"] = json!("forged-event-1");
+    forged["event-data"]["event"] = json!("failed");
+    hooks.duplicate(webhook(&forged), &first).await;
+
+    let to_keep_all = webhook(&real).to("keep_all");
+    let kept = hooks.accepts(to_keep_all.clone(), Some("delivered")).await;
+    hooks.duplicate(to_keep_all.clone(), &kept).await;
+    router.restart().await;
+    Hooks::new(&router).duplicate(to_keep_all, &kept).await;
 }

@@ -3,7 +3,9 @@
 //! (JSON), slash commands and interactive payloads (forms) share one URL. The type is the
 //! inner `event.type` of an `event_callback`, a command's `command`, an interactive payload's
 //! `type`; Events API retries keep `event_id`. `url_verification` is answered with its
-//! challenge.
+//! challenge. Slash commands and interactive payloads are stored and acknowledged with the
+//! empty `200` Slack expects (or the source's own `ack`), so that nothing is echoed back to
+//! the channel.
 
 use crate::common::providers::*;
 
@@ -55,10 +57,12 @@ async fn commands_events_and_interactions_are_stored_and_url_verification_is_ans
     let router = start_at(now, &wiring(&v)).await;
     let hooks = Hooks::new(&router);
 
-    // The signed slash command from Slack's docs.
-    hooks
-        .accepts(vector_request(&v), Some("/webhook-collect"))
+    // The signed slash command from Slack's docs: stored, answered with an empty 200.
+    let command = hooks
+        .acknowledges(vector_request(&v), 200, b"", Some("/webhook-collect"))
         .await;
+    // Sent again, it is the same request: a duplicate, as any other.
+    hooks.duplicate(vector_request(&v), &command).await;
 
     // Events API: the fixture's reaction_added, then one with an event_id, retried.
     let reaction = fixture("slack/events-api.reaction_added.json");
@@ -87,8 +91,10 @@ async fn commands_events_and_interactions_are_stored_and_url_verification_is_ans
         .append_pair("payload", payload)
         .finish();
     hooks
-        .accepts(
+        .acknowledges(
             signed(secret, now, form.as_bytes(), FORM),
+            200,
+            b"",
             Some("block_actions"),
         )
         .await;
@@ -193,7 +199,63 @@ async fn stale_and_forged_slack_requests_are_refused_and_nothing_is_stored() {
     // Signed at the edges of the tolerance, it passes.
     for sent in [now - 300, now + 300] {
         hooks
-            .accepts(signed(secret, sent, &body, FORM), Some("/webhook-collect"))
+            .acknowledges(
+                signed(secret, sent, &body, FORM),
+                200,
+                b"",
+                Some("/webhook-collect"),
+            )
             .await;
     }
+}
+
+/// A source's `ack` answers every event it stores: a slash command gets the message Slack
+/// shows the user, an Events API event the same. Duplicates and refusals are answered as
+/// always.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_sets_its_own_acknowledgement() {
+    let v = vector();
+    let now = v["now_for_test"].as_i64().unwrap();
+    let secret = v["signing_secret"].as_str().unwrap();
+    let wiring = format!(
+        "[sources.slack]\nack = {{ status = 200, body = {{ text = \"On it\" }} }}\nverify = {{ scheme = \"slack\", secret = {} }}\n\
+         [sources.plain]\nack = {{ body = \"thanks\" }}\n",
+        v["signing_secret"]
+    );
+    let router = start_at(now, &wiring).await;
+    let hooks = Hooks::new(&router);
+    let on_it = br#"{"text":"On it"}"#;
+
+    let command = vector_request(&v);
+    let first = hooks
+        .acknowledges(command.clone(), 200, on_it, Some("/webhook-collect"))
+        .await;
+    let answer = hooks.send(&command).await;
+    assert_eq!(answer.header("content-type"), Some("application/json"));
+    assert_eq!(answer.json(), json!({ "id": first, "duplicate": true }));
+    let mention = br#"{"type":"event_callback","event_id":"Ev1","event":{"type":"app_mention"}}"#;
+    hooks
+        .acknowledges(
+            signed(secret, now, mention, JSON_TYPE),
+            200,
+            on_it,
+            Some("app_mention"),
+        )
+        .await;
+    hooks
+        .refuses(
+            command.body(tampered(&vector_request(&v).body)),
+            "tampered body",
+        )
+        .await;
+
+    let answer = hooks.send(&post("plain", b"{}".to_vec()).json()).await;
+    assert_eq!(
+        (answer.status.as_u16(), answer.body.as_slice()),
+        (200, &b"thanks"[..])
+    );
+    assert_eq!(
+        answer.header("content-type"),
+        Some("text/plain; charset=utf-8")
+    );
 }

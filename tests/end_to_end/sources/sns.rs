@@ -85,20 +85,28 @@ fn sns_server(now: &str, e2e_cert: &Path) -> String {
 }
 
 /// `sns` takes the fixtures' account and the SES topics of anymail's samples (one of which has
-/// a 10-digit account, hence the `*`); `orders` one topic only.
-fn sns_wiring() -> String {
+/// a 10-digit account, hence the `*`), with `extra` keys in its `verify` table; `orders` one
+/// topic only; `keep_all` the fixtures' account, with every request a new event
+/// (`dedup = false`).
+fn sns_wiring(extra: &str) -> String {
     format!(
-        "[sources.sns]\nverify = {{ scheme = \"sns\", topics = [{SNS_TOPICS:?}, \"arn:aws:sns:us-west-2:123456789012:SES_Notifications\", \"arn:aws:sns:us-east-1:*:SES_Events\"] }}\n\
-         [sources.orders]\nverify = {{ scheme = \"sns\", topics = [\"arn:aws:sns:us-east-1:123456789012:orders\"] }}\n"
+        "[sources.sns]\nverify = {{ scheme = \"sns\", topics = [{SNS_TOPICS:?}, \"arn:aws:sns:us-west-2:123456789012:SES_Notifications\", \"arn:aws:sns:us-east-1:*:SES_Events\"]{extra} }}\n\
+         [sources.orders]\nverify = {{ scheme = \"sns\", topics = [\"arn:aws:sns:us-east-1:123456789012:orders\"] }}\n\
+         [sources.keep_all]\ndedup = false\nverify = {{ scheme = \"sns\", topics = [{SNS_TOPICS:?}] }}\n"
     )
 }
 
 /// A router for the SNS stories at `now`, with this test's certificate written beside it.
 async fn sns_router(now: &str) -> (Router, tempfile::TempDir) {
+    sns_router_with(now, "").await
+}
+
+/// [`sns_router`] with `extra` keys in the `sns` source's `verify` table.
+async fn sns_router_with(now: &str, extra: &str) -> (Router, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let cert = dir.path().join("e2e-sns.pem");
     std::fs::write(&cert, E2E_CERT_PEM).unwrap();
-    let router = Router::start_with_server(&sns_server(now, &cert), &sns_wiring()).await;
+    let router = Router::start_with_server(&sns_server(now, &cert), &sns_wiring(extra)).await;
     (router, dir)
 }
 
@@ -116,8 +124,10 @@ fn sns_post(source: &str, message: &Value) -> Hook {
         )
 }
 
-/// `message` signed by this test's key (SignatureVersion 2), as SNS signs.
+/// `message` published at [`SNS_NOW`] and signed by this test's key (SignatureVersion 2), as
+/// SNS stamps and signs it.
 fn sns_sign(mut message: Value) -> Value {
+    message["Timestamp"] = json!(SNS_NOW);
     let kind = message["Type"].as_str().unwrap().to_owned();
     let fields: &[&str] = if kind == "Notification" {
         &[
@@ -303,7 +313,8 @@ async fn forged_and_expired_messages_are_refused_and_nothing_is_stored() {
         )
         .await;
 
-    let (later, _later_dir) = sns_router(SNS_EXPIRED).await;
+    // However long the tolerance, an expired certificate's signatures no longer count.
+    let (later, _later_dir) = sns_router_with(SNS_EXPIRED, ", tolerance = \"30d\"").await;
     let expired = Hooks::new(&later)
         .refuses(sns_post("sns", &message), "an expired certificate")
         .await;
@@ -311,4 +322,57 @@ async fn forged_and_expired_messages_are_refused_and_nothing_is_stored() {
         expired.contains("valid") || expired.contains("expired"),
         "{expired}"
     );
+}
+
+/// A message is taken once: replayed to a source that keeps every request (`dedup = false`),
+/// even after a restart, it is answered as a duplicate. Once its `Timestamp` is older than the
+/// tolerance (`"2h"` unless set: SNS retries for at most an hour), or more than five minutes
+/// ahead, it is refused before any certificate is looked at.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_captured_message_is_taken_once_and_only_while_it_is_recent() {
+    let message = fixture_json("aws-sns/notification.sigv2.with-subject.json");
+    let published = unix(message["Timestamp"].as_str().unwrap());
+    let (mut router, _dir) = sns_router(SNS_NOW).await;
+    let hooks = Hooks::new(&router);
+    let first = hooks
+        .accepts(sns_post("keep_all", &message), Some("Notification"))
+        .await;
+    hooks
+        .duplicate(sns_post("keep_all", &message), &first)
+        .await;
+    router.restart().await;
+    Hooks::new(&router)
+        .duplicate(sns_post("keep_all", &message), &first)
+        .await;
+
+    let at = |unix: i64| {
+        humantime::format_rfc3339_seconds(
+            std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix as u64),
+        )
+        .to_string()
+    };
+    let two_hours = 2 * 3600;
+    for (now, extra, why) in [
+        (
+            published + two_hours + 1,
+            "",
+            "a Timestamp older than 2 hours",
+        ),
+        (published - 301, "", "a Timestamp more than 5 minutes ahead"),
+        (
+            published + 600,
+            ", tolerance = \"5m\"",
+            "older than the configured tolerance",
+        ),
+    ] {
+        let (router, _dir) = sns_router_with(&at(now), extra).await;
+        let refused = Hooks::new(&router)
+            .refuses(sns_post("sns", &message), why)
+            .await;
+        assert!(refused.contains("Timestamp"), "{refused}");
+    }
+    let (router, _dir) = sns_router_with(&at(published + two_hours), "").await;
+    Hooks::new(&router)
+        .accepts(sns_post("sns", &message), Some("Notification"))
+        .await;
 }

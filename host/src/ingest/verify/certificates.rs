@@ -4,9 +4,10 @@
 //! A certificate comes from a PEM file pinned for its URL in config (tests, air-gapped sites),
 //! or else is fetched over HTTPS, and only from the provider's own hosts ([`HostRule`]): the URL
 //! is chosen by whoever sends the request, so fetching from anywhere else would let a forger
-//! sign with a key of their own. Fetches follow no redirect, give up after 5 seconds and read
-//! at most 64 KiB; parsed certificates are kept in memory by URL (at most 64). A failed fetch
-//! is a 401: the provider redelivers later.
+//! sign with a key of their own. Fetches follow no redirect, give up after 5 seconds, read at
+//! most 64 KiB, and happen at most [`FETCHES_PER_MINUTE`] times a minute; parsed certificates
+//! are kept in memory by URL (at most 64). A failed fetch is a 401: the provider redelivers
+//! later.
 //!
 //! The certificate's validity period is checked by the schemes against the router's clock
 //! ([`Certificate::check_valid_at`]), so tests can verify old fixtures with a fixed clock.
@@ -14,7 +15,7 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use ring::signature::{self as ring_signature, UnparsedPublicKey};
 use url::Url;
@@ -25,11 +26,18 @@ use x509_cert::ext::pkix::name::GeneralName;
 use x509_cert::spki::SubjectPublicKeyInfoRef;
 
 use super::Rejection;
+use crate::telemetry;
 
 /// How long one certificate fetch may take.
 pub const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 /// The largest certificate body read from a provider.
 pub const MAX_CERTIFICATE_BYTES: usize = 64 * 1024;
+/// How many certificates are fetched a minute, all URLs together. A provider changes its
+/// signing certificate about once a year, but the URL is the sender's to choose: without this,
+/// every request naming a new URL on the provider's host would make wasmhook call that host,
+/// for up to [`FETCH_TIMEOUT`] each. Past it, a request naming a certificate not yet known is
+/// answered 503 (the provider retries); a known one is served from memory as before.
+pub const FETCHES_PER_MINUTE: u32 = 10;
 /// How many fetched certificates are kept in memory; the oldest is dropped first.
 pub const CACHE_CAPACITY: usize = 64;
 
@@ -309,6 +317,37 @@ struct Inner {
     /// Pinned files read so far (a file that failed to read is tried again next time).
     pinned_read: Mutex<HashMap<String, Arc<Certificate>>>,
     fetched: Mutex<Cache>,
+    budget: Mutex<FetchBudget>,
+}
+
+/// The fetches left in the current minute.
+struct FetchBudget {
+    per_minute: u32,
+    minute_started: Instant,
+    used: u32,
+}
+
+impl FetchBudget {
+    fn new(per_minute: u32) -> FetchBudget {
+        FetchBudget {
+            per_minute,
+            minute_started: Instant::now(),
+            used: 0,
+        }
+    }
+
+    /// Takes one fetch, if any is left this minute.
+    fn take(&mut self) -> bool {
+        if self.minute_started.elapsed() >= Duration::from_secs(60) {
+            self.minute_started = Instant::now();
+            self.used = 0;
+        }
+        if self.used >= self.per_minute {
+            return false;
+        }
+        self.used += 1;
+        true
+    }
 }
 
 #[derive(Default)]
@@ -329,8 +368,16 @@ impl Certificates {
                 client,
                 pinned_read: Mutex::default(),
                 fetched: Mutex::default(),
+                budget: Mutex::new(FetchBudget::new(FETCHES_PER_MINUTE)),
             }),
         }
+    }
+
+    /// Lets a test fetch more than [`FETCHES_PER_MINUTE`] certificates.
+    #[cfg(test)]
+    fn with_fetches_per_minute(self, per_minute: u32) -> Certificates {
+        *lock(&self.inner.budget) = FetchBudget::new(per_minute);
+        self
     }
 
     /// The certificate at `url`: pinned in config, cached, or fetched if `allowed` permits
@@ -343,12 +390,28 @@ impl Certificates {
         if let Some(certificate) = lock(&self.inner.fetched).by_url.get(url) {
             return Ok(Arc::clone(certificate));
         }
-        let body = fetch(&self.inner.client, &parsed, "the signing certificate").await?;
-        let certificate = Certificate::parse(&body).map_err(|err| {
-            Rejection::unauthorized(format!(
-                "the signing certificate at {url} is unusable: {err}"
-            ))
-        })?;
+        if !lock(&self.inner.budget).take() {
+            telemetry::certificate_fetch(url, "refused", None);
+            return Err(Rejection {
+                status: 503,
+                message: format!(
+                    "more than {FETCHES_PER_MINUTE} signing certificates were fetched in the last minute; retry later"
+                ),
+            });
+        }
+        let certificate = fetch(&self.inner.client, &parsed, "the signing certificate")
+            .await
+            .and_then(|body| {
+                Certificate::parse(&body).map_err(|err| {
+                    Rejection::unauthorized(format!(
+                        "the signing certificate at {url} is unusable: {err}"
+                    ))
+                })
+            })
+            .inspect_err(|rejection| {
+                telemetry::certificate_fetch(url, "failed", Some(&rejection.message));
+            })?;
+        telemetry::certificate_fetch(url, "fetched", None);
         let certificate = Arc::new(certificate);
         let mut cache = lock(&self.inner.fetched);
         if cache
@@ -784,7 +847,7 @@ mod tests {
     #[tokio::test]
     async fn the_cache_is_bounded() {
         let (base, hits) = serve().await;
-        let certs = Certificates::new(BTreeMap::new(), client());
+        let certs = Certificates::new(BTreeMap::new(), client()).with_fetches_per_minute(u32::MAX);
         for n in 0..=CACHE_CAPACITY {
             certs
                 .get(&format!("{base}/cert.pem?n={n}"), LOCAL)
@@ -803,6 +866,39 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(hits.load(Ordering::SeqCst), CACHE_CAPACITY + 2);
+    }
+
+    /// A sender names the certificate URL: however many new URLs requests name, the provider's
+    /// host is called at most [`FETCHES_PER_MINUTE`] times a minute; past that, a request
+    /// naming a certificate not yet known is told to come back later (503), and one naming a
+    /// known certificate is served as before.
+    #[tokio::test]
+    async fn fetches_of_new_urls_are_bounded_per_minute() {
+        let (base, hits) = serve().await;
+        let certs = Certificates::new(BTreeMap::new(), client());
+        for n in 0..FETCHES_PER_MINUTE {
+            certs
+                .get(&format!("{base}/cert.pem?n={n}"), LOCAL)
+                .await
+                .unwrap();
+        }
+        for n in FETCHES_PER_MINUTE..FETCHES_PER_MINUTE + 20 {
+            let err = certs
+                .get(&format!("{base}/cert.pem?n={n}"), LOCAL)
+                .await
+                .unwrap_err();
+            assert_eq!(err.status, 503, "{}", err.message);
+            assert_eq!(
+                err.message,
+                "more than 10 signing certificates were fetched in the last minute; retry later"
+            );
+        }
+        assert_eq!(hits.load(Ordering::SeqCst), FETCHES_PER_MINUTE as usize);
+        certs
+            .get(&format!("{base}/cert.pem?n=0"), LOCAL)
+            .await
+            .unwrap();
+        assert_eq!(hits.load(Ordering::SeqCst), FETCHES_PER_MINUTE as usize);
     }
 
     #[tokio::test]

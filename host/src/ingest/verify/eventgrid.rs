@@ -148,6 +148,11 @@ impl Eventgrid {
         }
     }
 
+    /// The header that carries the secret, lower-cased.
+    pub fn secret_header(&self) -> &str {
+        &self.header
+    }
+
     fn header_name(&self) -> &str {
         if self.header.is_empty() {
             "secret"

@@ -4,7 +4,7 @@
 use hmac::{Hmac, Mac};
 
 use super::incoming::{Handshake, Incoming};
-use super::{Rejection, header, hmac_sha256_matches};
+use super::{Rejection, header, hmac_sha256_matches, within_limit};
 
 pub struct Github {
     secret: Vec<u8>,
@@ -63,7 +63,7 @@ fn check(
     prefix: &str,
     matches: impl Fn(&[u8]) -> bool,
 ) -> Result<(), Rejection> {
-    let hex_mac = signature
+    let hex_mac = within_limit(name, signature)?
         .strip_prefix(prefix)
         .ok_or_else(|| Rejection::unauthorized(format!("{name} must start with {prefix}")))?;
     let mac =

@@ -2,7 +2,7 @@
 //! with an optional prefix such as `sha256=`.
 
 use super::incoming::{Handshake, Incoming};
-use super::{Rejection, header, hmac_sha256_matches};
+use super::{Rejection, hmac_sha256_matches, signature_header};
 use crate::config::SignatureEncoding;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -32,8 +32,7 @@ impl HmacSha256 {
     pub fn verify(&self, req: &Incoming<'_>) -> Result<(), Rejection> {
         let (headers, body) = (req.headers, req.body);
         let name = &self.header;
-        let value = header(headers, name)
-            .ok_or_else(|| Rejection::unauthorized(format!("missing {name} header")))?;
+        let value = signature_header(headers, name, name)?;
         let encoded = value.strip_prefix(self.prefix.as_str()).ok_or_else(|| {
             Rejection::unauthorized(format!("{name} must start with {:?}", self.prefix))
         })?;

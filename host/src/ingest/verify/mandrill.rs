@@ -16,7 +16,7 @@ use sha1::Sha1;
 use url::form_urlencoded;
 
 use super::incoming::{Handshake, Incoming};
-use super::{Rejection, header};
+use super::{Rejection, signature_header};
 
 /// The key Mandrill signs its URL-check POST with, before the webhook has a key of its own.
 const URL_CHECK_KEY: &[u8] = b"test-webhook";
@@ -35,8 +35,8 @@ impl Mandrill {
     }
 
     pub fn verify(&self, req: &Incoming<'_>) -> Result<(), Rejection> {
-        let encoded = header(req.headers, "x-mandrill-signature")
-            .ok_or_else(|| Rejection::unauthorized("missing X-Mandrill-Signature header"))?;
+        let encoded =
+            signature_header(req.headers, "x-mandrill-signature", "X-Mandrill-Signature")?;
         let mac = BASE64
             .decode(encoded.trim())
             .map_err(|_| Rejection::unauthorized("X-Mandrill-Signature is not base64"))?;

@@ -1,8 +1,20 @@
 //! Verification schemes: is this request really from the sender the source expects, and is it
 //! an event at all or one of the provider's handshakes? One file per scheme; each checks
 //! exactly what the provider's own SDK checks, comparing secrets in constant time.
+//!
+//! Every byte of a request is the sender's to choose, and verification runs before anything
+//! is known about the sender, so each scheme bounds what one request can make it do: a
+//! signature header longer than [`MAX_SIGNATURE_HEADER`] or with more than [`MAX_SIGNATURES`]
+//! signatures is refused before it is parsed; the MAC over the body is computed once per
+//! configured secret and compared with every signature, never once per signature; timestamps
+//! are checked before any signature; and the certificate schemes fetch a certificate only from
+//! the provider's hosts, a bounded number of times a minute ([`Certificates`]). What a scheme
+//! takes as a credential is not kept with the event ([`Credentials`]), and what it signed
+//! with a timestamp is remembered while that timestamp is accepted ([`Verifier::replay_key`]).
 
+mod acknowledgement;
 mod certificates;
+mod credentials;
 mod eventgrid;
 mod github;
 mod hmac_sha256;
@@ -12,6 +24,7 @@ mod mailgun;
 mod mandrill;
 mod openstack;
 mod paypal;
+mod replay;
 mod sendgrid;
 mod shopify;
 mod slack;
@@ -27,9 +40,10 @@ pub(crate) mod test_support;
 use http::HeaderMap;
 
 pub use certificates::Certificates;
+pub use credentials::{Credentials, REDACTED};
 pub use incoming::{Handshake, Incoming};
 
-use crate::config::Verify;
+use crate::config::{MAX_CLOCK_AHEAD, Verify};
 
 /// Why a request was refused; becomes an error answer with `status` and `message`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -180,11 +194,17 @@ impl Verifier {
             Verify::Openstack { secret } => {
                 Verifier::Openstack(sources::Openstack::new(secret.clone(), http.clone()))
             }
-            Verify::Paypal { webhook_id } => {
-                Verifier::Paypal(sources::Paypal::new(webhook_id, certificates.clone()))
-            }
-            Verify::Sns { topics } => Verifier::Sns(sources::Sns::new(
+            Verify::Paypal {
+                webhook_id,
+                tolerance,
+            } => Verifier::Paypal(sources::Paypal::new(
+                webhook_id,
+                *tolerance,
+                certificates.clone(),
+            )),
+            Verify::Sns { topics, tolerance } => Verifier::Sns(sources::Sns::new(
                 topics,
+                *tolerance,
                 certificates.clone(),
                 http.clone(),
             )),
@@ -196,9 +216,50 @@ impl Verifier {
     }
 }
 
+/// The longest signature header read. A provider sends one signature per secret, a few during
+/// a rotation: a few hundred bytes. Anything longer is refused before it is parsed.
+pub const MAX_SIGNATURE_HEADER: usize = 4096;
+
+/// The most signatures one header may carry (Stripe `v1=` entries, Standard Webhooks entries).
+/// Each is compared with every secret's tag, and each ed25519 one is checked with every public
+/// key, so this bounds the checks one request costs.
+pub const MAX_SIGNATURES: usize = 8;
+
 /// A header's value as text, if present and visible ASCII.
 pub(crate) fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|value| value.to_str().ok())
+}
+
+/// The signature header `name` (shown as `display`): a 401 when it is missing or longer than
+/// [`MAX_SIGNATURE_HEADER`].
+pub(crate) fn signature_header<'a>(
+    headers: &'a HeaderMap,
+    name: &str,
+    display: &str,
+) -> Result<&'a str, Rejection> {
+    let value = header(headers, name)
+        .ok_or_else(|| Rejection::unauthorized(format!("missing {display} header")))?;
+    within_limit(display, value)
+}
+
+/// `value`, unless it is longer than [`MAX_SIGNATURE_HEADER`] (a 401 naming `display`).
+pub(crate) fn within_limit<'a>(display: &str, value: &'a str) -> Result<&'a str, Rejection> {
+    if value.len() > MAX_SIGNATURE_HEADER {
+        return Err(Rejection::unauthorized(format!(
+            "{display} is longer than {MAX_SIGNATURE_HEADER} bytes; no provider sends that many signatures"
+        )));
+    }
+    Ok(value)
+}
+
+/// A 401 unless `count` signatures are at most [`MAX_SIGNATURES`].
+pub(crate) fn few_signatures(display: &str, count: usize) -> Result<(), Rejection> {
+    if count > MAX_SIGNATURES {
+        return Err(Rejection::unauthorized(format!(
+            "{display} carries {count} signatures; at most {MAX_SIGNATURES} are read"
+        )));
+    }
+    Ok(())
 }
 
 /// Constant-time HMAC-SHA256 check of `body` against an expected MAC.
@@ -209,4 +270,63 @@ pub(crate) fn hmac_sha256_matches(key: &[u8], message: &[&[u8]], expected: &[u8]
         mac.update(part);
     }
     mac.verify_slice(expected).is_ok()
+}
+
+/// The HMAC-SHA256 of `message` under each of `keys`: computed once per key and request, then
+/// compared with each signature the request carries ([`matches_any`]).
+pub(crate) fn hmac_sha256_tags(keys: &[Vec<u8>], message: &[&[u8]]) -> Vec<[u8; 32]> {
+    use hmac::{Hmac, Mac};
+    keys.iter()
+        .map(|key| {
+            let mut mac =
+                Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC takes keys of any size");
+            for part in message {
+                mac.update(part);
+            }
+            mac.finalize().into_bytes().into()
+        })
+        .collect()
+}
+
+/// Whether `signature` is one of `tags`, each compared in constant time.
+pub(crate) fn matches_any(tags: &[[u8; 32]], signature: &[u8]) -> bool {
+    use subtle::ConstantTimeEq;
+    tags.iter()
+        .fold(subtle::Choice::from(0), |found, tag| {
+            found | tag.as_slice().ct_eq(signature)
+        })
+        .into()
+}
+
+/// A signed Unix timestamp is no older than `tolerance_secs` and at most [`MAX_CLOCK_AHEAD`]
+/// ahead of `now`; else a 401 naming `display`.
+pub(crate) fn check_recent(
+    display: &str,
+    sent_at: i64,
+    now: i64,
+    tolerance_secs: i64,
+) -> Result<(), Rejection> {
+    if now.saturating_sub(sent_at) > tolerance_secs {
+        return Err(Rejection::unauthorized(format!(
+            "{display} is more than {} old; a captured request is not accepted later",
+            in_words(tolerance_secs)
+        )));
+    }
+    let ahead = MAX_CLOCK_AHEAD.as_secs();
+    if sent_at.saturating_sub(now) > i64::try_from(ahead).unwrap_or(i64::MAX) {
+        return Err(Rejection::unauthorized(format!(
+            "{display} is more than {ahead} seconds ahead of wasmhook's clock; check the clocks"
+        )));
+    }
+    Ok(())
+}
+
+/// `secs` as a person would say it: "300 seconds", "2 hours", "4 days".
+fn in_words(secs: i64) -> String {
+    let (count, unit) = [(86_400, "day"), (3_600, "hour"), (60, "minute")]
+        .into_iter()
+        .find(|(size, _)| secs >= *size && secs % size == 0)
+        .map_or((secs, "second"), |(size, unit)| (secs / size, unit));
+    let plural = if count == 1 { "" } else { "s" };
+    format!("{count} {unit}{plural}")
 }

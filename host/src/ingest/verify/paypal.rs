@@ -7,7 +7,15 @@
 //! `messageverificationcerts….paypal.com`; the subjectAltName DNS names count too). Instead of
 //! the SDK's chain check against a bundled DigiCert intermediate, the certificate is trusted for
 //! where it comes from: fetched over HTTPS (web PKI) from PayPal's API hosts only, or pinned in
-//! config. Like the SDK, the transmission time is not bounded: PayPal redelivers for days.
+//! config.
+//!
+//! Unlike the SDK, the transmission time is bounded: at most the source's tolerance old (PayPal
+//! retries for three days, so the default tolerance is four) and at most five minutes ahead,
+//! checked before any certificate is looked at. What PayPal signs of the body is its CRC-32,
+//! which anyone can match with another body, so the replay key is the signed transmission id:
+//! one transmission is taken once, whatever body comes with it.
+
+use std::time::{Duration, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -15,23 +23,31 @@ use http::HeaderMap;
 
 use super::certificates::{Certificates, HostRule, SignatureAlgorithm};
 use super::incoming::Incoming;
-use super::{Rejection, header};
+use super::{Rejection, check_recent, header, within_limit};
 
 pub struct Paypal {
     webhook_id: String,
+    tolerance_secs: i64,
 }
 
 impl Paypal {
     /// `webhook_id` is the id PayPal gave the webhook (developer dashboard or `POST
-    /// /v1/notifications/webhooks`); it is part of what PayPal signs.
-    pub fn new(webhook_id: String) -> Paypal {
-        Paypal { webhook_id }
+    /// /v1/notifications/webhooks`); it is part of what PayPal signs. `tolerance` is how old
+    /// `PAYPAL-TRANSMISSION-TIME` may be.
+    pub fn new(webhook_id: String, tolerance: Duration) -> Paypal {
+        Paypal {
+            webhook_id,
+            tolerance_secs: i64::try_from(tolerance.as_secs()).unwrap_or(i64::MAX),
+        }
     }
 
     pub async fn verify(&self, req: &Incoming<'_>, certs: &Certificates) -> Result<(), Rejection> {
         let transmission_id = required(req.headers, "paypal-transmission-id")?;
         let transmission_time = required(req.headers, "paypal-transmission-time")?;
-        let signature = required(req.headers, "paypal-transmission-sig")?;
+        let signature = within_limit(
+            "PAYPAL-TRANSMISSION-SIG",
+            required(req.headers, "paypal-transmission-sig")?,
+        )?;
         let cert_url = required(req.headers, "paypal-cert-url")?;
         let algorithm = required(req.headers, "paypal-auth-algo")?;
         if !algorithm.eq_ignore_ascii_case("SHA256withRSA") {
@@ -39,6 +55,19 @@ impl Paypal {
                 "PAYPAL-AUTH-ALGO {algorithm} is not supported; PayPal signs with SHA256withRSA"
             )));
         }
+        let sent_at = humantime::parse_rfc3339(transmission_time.trim())
+            .ok()
+            .and_then(|at| at.duration_since(UNIX_EPOCH).ok())
+            .and_then(|since| i64::try_from(since.as_secs()).ok())
+            .ok_or_else(|| {
+                Rejection::unauthorized("PAYPAL-TRANSMISSION-TIME is not an RFC 3339 time")
+            })?;
+        check_recent(
+            "PAYPAL-TRANSMISSION-TIME",
+            sent_at,
+            req.now,
+            self.tolerance_secs,
+        )?;
         let signature = BASE64
             .decode(signature.trim())
             .map_err(|_| Rejection::unauthorized("PAYPAL-TRANSMISSION-SIG is not base64"))?;
@@ -82,6 +111,11 @@ impl Paypal {
 fn is_message_verification_name(name: &str) -> bool {
     let name = name.to_ascii_lowercase();
     name.starts_with("messageverificationcerts") && name.ends_with(".paypal.com")
+}
+
+/// `PAYPAL-TRANSMISSION-ID`, which is signed and names one transmission.
+pub fn replay_key(req: &Incoming<'_>) -> Option<String> {
+    header(req.headers, "paypal-transmission-id").map(str::to_owned)
 }
 
 /// The event type: the body's `event_type` (e.g. `PAYMENT.CAPTURE.COMPLETED`).
@@ -159,8 +193,11 @@ mod tests {
         Certificates::new(pinned, reqwest::Client::new())
     }
 
-    /// A time inside both fixture certificates' validity: 2019-04-20T00:00:00Z.
-    const FIXTURE_NOW: i64 = 1_555_718_400;
+    /// The default tolerance of a PayPal source.
+    const TOLERANCE: Duration = Duration::from_secs(4 * 24 * 3600);
+
+    /// When vector 0 was sent, inside its certificate's validity: 2019-08-29T10:49:33Z.
+    const FIXTURE_NOW: i64 = 1_567_075_773;
 
     async fn check(
         webhook_id: &str,
@@ -172,12 +209,21 @@ mod tests {
         let request = TestRequest::post("https://hooks.example.com/hooks/paypal", body)
             .headers(headers.clone())
             .now(now);
-        Paypal::new(webhook_id.to_owned())
+        Paypal::new(webhook_id.to_owned(), TOLERANCE)
             .verify(&request.incoming(), certs)
             .await
     }
 
-    /// [`check`] of `vector`'s webhook id and body with `headers`, at [`FIXTURE_NOW`].
+    /// When `vector` was sent.
+    fn transmitted(vector: &Vector) -> i64 {
+        humantime::parse_rfc3339(vector.headers["paypal-transmission-time"].to_str().unwrap())
+            .unwrap()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64
+    }
+
+    /// [`check`] of `vector`'s webhook id and body with `headers`, when it was sent.
     async fn check_vector(
         vector: &Vector,
         headers: &HeaderMap,
@@ -187,7 +233,7 @@ mod tests {
             &vector.webhook_id,
             headers,
             &vector.body,
-            FIXTURE_NOW,
+            transmitted(vector),
             certs,
         )
         .await
@@ -199,26 +245,49 @@ mod tests {
         let vectors = vectors();
         assert_eq!(vectors.len(), 2);
         for vector in &vectors {
-            // Each inside its own certificate's validity, too.
-            let transmitted = humantime::parse_rfc3339(
-                vector.headers["paypal-transmission-time"].to_str().unwrap(),
-            )
-            .unwrap()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs() as i64;
-            for now in [FIXTURE_NOW, transmitted] {
-                check(
-                    &vector.webhook_id,
-                    &vector.headers,
-                    &vector.body,
-                    now,
-                    &certs,
-                )
+            check_vector(vector, &vector.headers, &certs)
                 .await
                 .unwrap_or_else(|err| panic!("{}: {err:?}", vector.webhook_id));
-            }
         }
+    }
+
+    #[tokio::test]
+    async fn bounds_the_transmission_time_before_fetching_anything() {
+        // Nothing pinned: a fetch would be refused with another message.
+        let certs = Certificates::new(BTreeMap::new(), reqwest::Client::new());
+        let vector = &vectors()[0];
+        let sent = transmitted(vector);
+        let at = |now: i64| {
+            check(
+                &vector.webhook_id,
+                &vector.headers,
+                &vector.body,
+                now,
+                &certs,
+            )
+        };
+        let stale = at(sent + 4 * 24 * 3600 + 1).await.unwrap_err();
+        assert_eq!(
+            stale.message,
+            "PAYPAL-TRANSMISSION-TIME is more than 4 days old; a captured request is not \
+             accepted later"
+        );
+        let ahead = at(sent - 301).await.unwrap_err();
+        assert_eq!(
+            ahead.message,
+            "PAYPAL-TRANSMISSION-TIME is more than 300 seconds ahead of wasmhook's clock; \
+             check the clocks"
+        );
+        let mut headers = vector.headers.clone();
+        headers.insert(
+            "paypal-transmission-time",
+            HeaderValue::from_static("yesterday"),
+        );
+        let err = check_vector(vector, &headers, &certs).await.unwrap_err();
+        assert_eq!(
+            err.message,
+            "PAYPAL-TRANSMISSION-TIME is not an RFC 3339 time"
+        );
     }
 
     #[tokio::test]
@@ -321,14 +390,15 @@ mod tests {
     async fn rejects_a_certificate_outside_its_validity() {
         let certs = pinned_certs();
         let vector = &vectors()[0];
-        // The 2019 certificate expired 2021-05-24T12:00:00Z.
-        let err = check(
-            &vector.webhook_id,
-            &vector.headers,
-            &vector.body,
-            1_621_857_601,
-            &certs,
+        // The 2019 certificate expired 2021-05-24T12:00:00Z, under two years after vector 0.
+        let request = TestRequest::post("", &vector.body)
+            .headers(vector.headers.clone())
+            .now(1_621_857_601);
+        let err = Paypal::new(
+            vector.webhook_id.clone(),
+            Duration::from_secs(2 * 365 * 86_400),
         )
+        .verify(&request.incoming(), &certs)
         .await
         .unwrap_err();
         assert_eq!(err.status, 401);
@@ -336,19 +406,8 @@ mod tests {
             err.message,
             "the signing certificate expired at 2021-05-24T12:00:00Z"
         );
-        let err = check(
-            &vector.webhook_id,
-            &vector.headers,
-            &vector.body,
-            1_554_163_199,
-            &certs,
-        )
-        .await
-        .unwrap_err();
-        assert_eq!(
-            err.message,
-            "the signing certificate is not valid before 2019-04-02T00:00:00Z"
-        );
+        // Before the certificate's validity, a vector's transmission time is ahead of the
+        // clock: `Certificate::check_valid_at` is tested on its own for that side.
     }
 
     #[tokio::test]

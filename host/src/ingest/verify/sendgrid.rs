@@ -12,7 +12,7 @@ use http::HeaderMap;
 
 use super::certificates::{PublicKey, SignatureAlgorithm};
 use super::incoming::Incoming;
-use super::{Rejection, header};
+use super::{Rejection, header, within_limit};
 
 const SIGNATURE: &str = "x-twilio-email-event-webhook-signature";
 const TIMESTAMP: &str = "x-twilio-email-event-webhook-timestamp";
@@ -45,7 +45,10 @@ impl Sendgrid {
     }
 
     pub fn verify(&self, req: &Incoming<'_>) -> Result<(), Rejection> {
-        let signature = required(req.headers, SIGNATURE)?;
+        let signature = within_limit(
+            "X-Twilio-Email-Event-Webhook-Signature",
+            required(req.headers, SIGNATURE)?,
+        )?;
         let timestamp = required(req.headers, TIMESTAMP)?;
         let sent_at: i64 = timestamp.trim().parse().map_err(|_| {
             Rejection::unauthorized(
@@ -77,6 +80,19 @@ impl Sendgrid {
             ))
         }
     }
+}
+
+/// The SHA-256 of what is signed, the timestamp and the body. Not the signature: an ECDSA
+/// signature can be rewritten into another valid one for the same message, so a replayer
+/// could change it.
+pub fn replay_key(req: &Incoming<'_>) -> Option<String> {
+    use sha2::{Digest, Sha256};
+    let timestamp = header(req.headers, TIMESTAMP)?;
+    let digest = Sha256::new()
+        .chain_update(timestamp.as_bytes())
+        .chain_update(req.body)
+        .finalize();
+    Some(hex::encode(digest))
 }
 
 /// The first event's `event` (`processed`, `delivered`, `bounce`, …).
@@ -332,5 +348,18 @@ mod tests {
         }
         assert_eq!(event_type(b"[]"), None);
         assert_eq!(event_type(b"{}"), None);
+    }
+
+    #[test]
+    fn the_replay_key_is_what_is_signed() {
+        let vector = &vectors()[0];
+        let request = TestRequest::post("", &vector.body)
+            .headers(headers(&vector.signature, &vector.timestamp));
+        let key = replay_key(&request.incoming()).unwrap();
+        // Another signature of the same message is the same replay.
+        let other = request.clone().header(SIGNATURE, "AAAA");
+        assert_eq!(replay_key(&other.incoming()), Some(key.clone()));
+        let later = request.header(TIMESTAMP, "1");
+        assert_ne!(replay_key(&later.incoming()), Some(key));
     }
 }

@@ -6,7 +6,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
 use super::incoming::{Handshake, Incoming};
-use super::{Rejection, header, hmac_sha256_matches};
+use super::{Rejection, header, hmac_sha256_matches, signature_header};
 
 pub struct Shopify {
     secret: Vec<u8>,
@@ -20,8 +20,11 @@ impl Shopify {
     }
 
     pub fn verify(&self, req: &Incoming<'_>) -> Result<(), Rejection> {
-        let encoded = header(req.headers, "x-shopify-hmac-sha256")
-            .ok_or_else(|| Rejection::unauthorized("missing X-Shopify-Hmac-Sha256 header"))?;
+        let encoded = signature_header(
+            req.headers,
+            "x-shopify-hmac-sha256",
+            "X-Shopify-Hmac-Sha256",
+        )?;
         let mac = BASE64
             .decode(encoded.trim())
             .map_err(|_| Rejection::unauthorized("X-Shopify-Hmac-Sha256 is not base64"))?;

@@ -11,7 +11,8 @@ use std::time::Duration;
 use url::form_urlencoded;
 
 use super::incoming::{Handshake, Incoming};
-use super::{Rejection, header, hmac_sha256_matches};
+use super::{Rejection, header, hmac_sha256_matches, signature_header};
+use crate::config::Acknowledgement;
 
 pub struct Slack {
     secret: Vec<u8>,
@@ -29,8 +30,7 @@ impl Slack {
     pub fn verify(&self, req: &Incoming<'_>) -> Result<(), Rejection> {
         let timestamp = header(req.headers, "x-slack-request-timestamp")
             .ok_or_else(|| Rejection::unauthorized("missing X-Slack-Request-Timestamp header"))?;
-        let signature = header(req.headers, "x-slack-signature")
-            .ok_or_else(|| Rejection::unauthorized("missing X-Slack-Signature header"))?;
+        let signature = signature_header(req.headers, "x-slack-signature", "X-Slack-Signature")?;
         let sent_at: i64 = timestamp.trim().parse().map_err(|_| {
             Rejection::unauthorized("X-Slack-Request-Timestamp is not a Unix time in seconds")
         })?;
@@ -40,9 +40,7 @@ impl Slack {
                 self.tolerance_secs
             )));
         }
-        let mac = signature
-            .strip_prefix("v0=")
-            .and_then(|hex_mac| hex::decode(hex_mac).ok())
+        let mac = decoded_signature(signature)
             .ok_or_else(|| Rejection::unauthorized("X-Slack-Signature must be v0=<hex>"))?;
         let message: [&[u8]; 4] = [b"v0:", timestamp.as_bytes(), b":", req.body];
         if hmac_sha256_matches(&self.secret, &message, &mac) {
@@ -52,6 +50,22 @@ impl Slack {
                 "X-Slack-Signature does not match the body and the app's signing secret",
             ))
         }
+    }
+
+    /// The signature, decoded (hex is read in either case, so the text is not the key): it
+    /// covers the timestamp and the whole body, which slash commands and interactive payloads
+    /// give no id of their own in, so a copy carries it again while a retry of Slack's is
+    /// signed anew.
+    pub fn replay_key(&self, req: &Incoming<'_>) -> Option<String> {
+        let signature = header(req.headers, "x-slack-signature")?;
+        decoded_signature(signature).map(hex::encode)
+    }
+
+    /// Slash commands and interactive payloads (form bodies) are acknowledged with the empty
+    /// `200` Slack expects: anything else would be posted back to the user, and a `202`
+    /// shows them an error. Events API requests keep the usual answer.
+    pub fn acknowledgement(&self, req: &Incoming<'_>) -> Option<Acknowledgement> {
+        (!is_events_api(req.body)).then(Acknowledgement::empty)
     }
 
     /// Events API: the inner `event.type` of an `event_callback` (`reaction_added`), else the
@@ -109,14 +123,23 @@ impl Slack {
     }
 }
 
+/// The MAC of a `v0=<hex>` signature.
+fn decoded_signature(signature: &str) -> Option<Vec<u8>> {
+    hex::decode(signature.strip_prefix("v0=")?).ok()
+}
+
 enum Body {
     Json(serde_json::Value),
     Form(Vec<(String, String)>),
 }
 
 /// Events API bodies are JSON objects; everything else Slack sends is form-encoded.
+fn is_events_api(body: &[u8]) -> bool {
+    body.trim_ascii_start().starts_with(b"{")
+}
+
 fn parse(body: &[u8]) -> Option<Body> {
-    if body.trim_ascii_start().starts_with(b"{") {
+    if is_events_api(body) {
         serde_json::from_slice(body).ok().map(Body::Json)
     } else {
         Some(Body::Form(

@@ -5,21 +5,30 @@
 //! (`https://sns.<region>.amazonaws.com[.cn]/….pem` only, as the AWS SNS message validators
 //! require). Only topics the source lists are accepted.
 //!
+//! SNS stamps a message with its `Timestamp` when it is published and sends the same signed
+//! message on every retry, for at most an hour: the `Timestamp` must be at most the source's
+//! tolerance old (two hours unless set) and at most five minutes ahead, checked before any
+//! certificate is looked at. The signed `MessageId` is the replay key.
+//!
 //! A `SubscriptionConfirmation` is answered by the router: once verified, it GETs the
 //! `SubscribeURL` (an SNS endpoint only) and answers 200; an `UnsubscribeConfirmation` is
 //! answered 200. Neither is stored.
+
+use std::time::{Duration, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::Deserialize;
 
-use super::Rejection;
 use super::certificates::{self, Certificates, HostRule, SignatureAlgorithm};
 use super::incoming::{Handshake, Incoming};
+use super::{Rejection, check_recent};
 
 pub struct Sns {
     /// Allowed `TopicArn`s, split at `:`; a `*` segment matches any one segment.
     topics: Vec<Vec<String>>,
+    /// How old `Timestamp` may be.
+    tolerance_secs: i64,
     /// Where a `SubscribeURL` may point.
     subscribe_rule: HostRule,
 }
@@ -102,12 +111,13 @@ fn missing(field: &str) -> Rejection {
 impl Sns {
     /// `topics` are the TopicArns accepted, e.g. `arn:aws:sns:us-east-1:123456789012:orders`;
     /// a `*` segment matches any one (`arn:aws:sns:*:123456789012:*`). None: nothing accepted.
-    pub fn new(topics: Vec<String>) -> Sns {
+    pub fn new(topics: Vec<String>, tolerance: Duration) -> Sns {
         Sns {
             topics: topics
                 .iter()
                 .map(|topic| topic.split(':').map(str::to_owned).collect())
                 .collect(),
+            tolerance_secs: i64::try_from(tolerance.as_secs()).unwrap_or(i64::MAX),
             subscribe_rule: HostRule::SNS_ENDPOINT,
         }
     }
@@ -154,6 +164,7 @@ impl Sns {
                 "TopicArn {topic} is not one of the source's topics"
             )));
         }
+        self.check_timestamp(&message, req.now)?;
         let algorithm = match message.signature_version.as_deref() {
             Some("1") => SignatureAlgorithm::RsaPkcs1Sha1,
             Some("2") => SignatureAlgorithm::RsaPkcs1Sha256,
@@ -189,6 +200,19 @@ impl Sns {
                 "the SNS Signature does not match the message and its SigningCertURL certificate",
             ))
         }
+    }
+
+    fn check_timestamp(&self, message: &Message, now: i64) -> Result<(), Rejection> {
+        let timestamp = message
+            .timestamp
+            .as_deref()
+            .ok_or_else(|| missing("Timestamp"))?;
+        let sent_at = humantime::parse_rfc3339(timestamp)
+            .ok()
+            .and_then(|at| at.duration_since(UNIX_EPOCH).ok())
+            .and_then(|since| i64::try_from(since.as_secs()).ok())
+            .ok_or_else(|| Rejection::unauthorized("the SNS Timestamp is not an RFC 3339 time"))?;
+        check_recent("the SNS Timestamp", sent_at, now, self.tolerance_secs)
     }
 
     /// The router's own answer to a message [`Sns::verify`] accepted, if it takes one:
@@ -269,8 +293,11 @@ mod tests {
     const FIXTURE_CERT_URL: &str = "https://sns.us-east-2.amazonaws.com/SimpleNotificationService-7ff5318490ec183fbaddaa2a969abfda.pem";
     /// The fixtures' topics: one per message, all of one account and region.
     const FIXTURE_TOPICS: &str = "arn:aws:sns:us-east-2:295079676684:*";
-    /// Inside the fixture certificate's validity (2021-09-07 .. 2022-08-17): 2022-07-29.
-    const FIXTURE_NOW: i64 = 1_659_052_800;
+    /// Inside the fixture certificate's validity (2021-09-07 .. 2022-08-17), and within two
+    /// hours of the fixtures' Timestamps: 2022-07-28T23:00:00Z.
+    const FIXTURE_NOW: i64 = 1_659_049_200;
+    /// The default tolerance of an SNS source.
+    const TOLERANCE: Duration = Duration::from_secs(2 * 3600);
 
     fn fixture_certs() -> Certificates {
         let pinned = BTreeMap::from([(
@@ -316,7 +343,7 @@ mod tests {
 
     #[tokio::test]
     async fn accepts_every_fixture_vector() {
-        let sns = Sns::new(vec![FIXTURE_TOPICS.to_owned()]);
+        let sns = Sns::new(vec![FIXTURE_TOPICS.to_owned()], TOLERANCE);
         let certs = fixture_certs();
         let files = vector_files();
         assert_eq!(files.len(), 4);
@@ -332,7 +359,7 @@ mod tests {
 
     #[tokio::test]
     async fn rejects_tampered_messages() {
-        let sns = Sns::new(vec![FIXTURE_TOPICS.to_owned()]);
+        let sns = Sns::new(vec![FIXTURE_TOPICS.to_owned()], TOLERANCE);
         let certs = fixture_certs();
         for (file, field, value) in [
             (
@@ -392,9 +419,14 @@ mod tests {
             vec!["arn:aws:sns:*:*".to_owned()],
             vec!["arn:aws:sns:us-east-2:295079676684:publish-and-verify-*".to_owned()],
         ] {
-            let err = check(&Sns::new(topics.clone()), &body, FIXTURE_NOW, &certs)
-                .await
-                .unwrap_err();
+            let err = check(
+                &Sns::new(topics.clone(), TOLERANCE),
+                &body,
+                FIXTURE_NOW,
+                &certs,
+            )
+            .await
+            .unwrap_err();
             assert_eq!(err.status, 401, "{topics:?}");
             assert_eq!(
                 err.message,
@@ -406,7 +438,7 @@ mod tests {
             vec!["arn:aws:sns:*:*:*".to_owned(), "nonsense".to_owned()],
             vec!["arn:aws:sns:eu-west-1:1:x".to_owned(), topic.to_owned()],
         ] {
-            check(&Sns::new(topics), &body, FIXTURE_NOW, &certs)
+            check(&Sns::new(topics, TOLERANCE), &body, FIXTURE_NOW, &certs)
                 .await
                 .unwrap();
         }
@@ -414,7 +446,11 @@ mod tests {
 
     #[tokio::test]
     async fn rejects_an_expired_certificate() {
-        let sns = Sns::new(vec![FIXTURE_TOPICS.to_owned()]);
+        // However long the tolerance.
+        let sns = Sns::new(
+            vec![FIXTURE_TOPICS.to_owned()],
+            Duration::from_secs(30 * 86_400),
+        );
         let body = fixture(FIXTURES, "notification.sigv1.no-subject.json");
         let err = check(&sns, &body, 1_660_780_800, &fixture_certs())
             .await
@@ -427,8 +463,38 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn bounds_the_timestamp_before_fetching_anything() {
+        let sns = Sns::new(vec![FIXTURE_TOPICS.to_owned()], TOLERANCE);
+        // Nothing pinned: a fetch would be refused with another message.
+        let certs = Certificates::new(BTreeMap::new(), reqwest::Client::new());
+        let body = fixture(FIXTURES, "notification.sigv2.with-subject.json");
+        let published = fixture_json(FIXTURES, "notification.sigv2.with-subject.json")["Timestamp"]
+            .as_str()
+            .map(|t| humantime::parse_rfc3339(t).unwrap())
+            .unwrap()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        let stale = check(&sns, &body, published + 2 * 3600 + 1, &certs)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            stale.message,
+            "the SNS Timestamp is more than 2 hours old; a captured request is not accepted later"
+        );
+        let ahead = check(&sns, &body, published - 301, &certs)
+            .await
+            .unwrap_err();
+        assert!(ahead.message.contains("ahead"), "{}", ahead.message);
+        let mut message = fixture_json(FIXTURES, "notification.sigv2.with-subject.json");
+        message["Timestamp"] = json!("Thursday");
+        let err = rejection(&sns, &message, &certs).await;
+        assert_eq!(err.message, "the SNS Timestamp is not an RFC 3339 time");
+    }
+
+    #[tokio::test]
     async fn rejects_certificate_urls_off_sns_hosts() {
-        let sns = Sns::new(vec![FIXTURE_TOPICS.to_owned()]);
+        let sns = Sns::new(vec![FIXTURE_TOPICS.to_owned()], TOLERANCE);
         // Nothing pinned, so these would be fetched if the rule let them.
         let certs = Certificates::new(BTreeMap::new(), reqwest::Client::new());
         for url in [
@@ -451,7 +517,7 @@ mod tests {
 
     #[tokio::test]
     async fn rejects_missing_fields_and_non_json() {
-        let sns = Sns::new(vec![FIXTURE_TOPICS.to_owned()]);
+        let sns = Sns::new(vec![FIXTURE_TOPICS.to_owned()], TOLERANCE);
         let certs = fixture_certs();
         for field in [
             "Type",
@@ -512,6 +578,10 @@ mod tests {
     /// A message signed (`SignatureVersion` 2) with the test key, whose certificate the tests
     /// pin at [`TEST_CERT_URL`].
     fn signed(mut message: Value) -> Vec<u8> {
+        message["Timestamp"] = json!(
+            humantime::format_rfc3339(UNIX_EPOCH + Duration::from_secs(TEST_NOW as u64))
+                .to_string()
+        );
         message["SignatureVersion"] = json!("2");
         message["SigningCertURL"] = json!(TEST_CERT_URL);
         let parsed: Message = serde_json::from_value(message.clone()).unwrap();
@@ -560,9 +630,10 @@ mod tests {
             reqwest::Client::new(),
         );
         let (base, seen) = serve(StatusCode::OK).await;
-        let sns = Sns::new(vec![
-            "arn:aws:sns:*:123456789012:SES_Notifications".to_owned(),
-        ])
+        let sns = Sns::new(
+            vec!["arn:aws:sns:*:123456789012:SES_Notifications".to_owned()],
+            TOLERANCE,
+        )
         .with_subscribe_rule(LOCAL);
         let http = reqwest::Client::new();
 
@@ -609,7 +680,7 @@ mod tests {
     #[tokio::test]
     async fn a_failed_confirmation_is_a_502() {
         let (base, seen) = serve(StatusCode::FORBIDDEN).await;
-        let sns = Sns::new(vec![TEST_TOPIC.to_owned()]).with_subscribe_rule(LOCAL);
+        let sns = Sns::new(vec![TEST_TOPIC.to_owned()], TOLERANCE).with_subscribe_rule(LOCAL);
         let body = serde_json::to_vec(&confirmation(&format!(
             "{base}/?Action=ConfirmSubscription"
         )))
@@ -629,7 +700,7 @@ mod tests {
     #[tokio::test]
     async fn subscribe_urls_go_only_to_sns() {
         // The real rule: the fixture's SubscribeURL is SNS's, a local one is not fetched.
-        let sns = Sns::new(vec![TEST_TOPIC.to_owned()]);
+        let sns = Sns::new(vec![TEST_TOPIC.to_owned()], TOLERANCE);
         let (base, seen) = serve(StatusCode::OK).await;
         let body = serde_json::to_vec(&confirmation(&format!(
             "{base}/?Action=ConfirmSubscription"
@@ -651,7 +722,8 @@ mod tests {
         assert!(seen.lock().unwrap().is_empty());
 
         // A topic not listed is never confirmed, even if verify was skipped.
-        let sns = Sns::new(vec!["arn:aws:sns:*:*:orders".to_owned()]).with_subscribe_rule(LOCAL);
+        let sns = Sns::new(vec!["arn:aws:sns:*:*:orders".to_owned()], TOLERANCE)
+            .with_subscribe_rule(LOCAL);
         let err = sns
             .handshake(&req, &reqwest::Client::new())
             .await
@@ -663,7 +735,7 @@ mod tests {
 
     #[tokio::test]
     async fn notifications_are_stored_and_unsubscribes_answered() {
-        let sns = Sns::new(vec![FIXTURE_TOPICS.to_owned()]);
+        let sns = Sns::new(vec![FIXTURE_TOPICS.to_owned()], TOLERANCE);
         let body = fixture(FIXTURES, "notification.sigv1.no-subject.json");
         let request = post(&body, FIXTURE_NOW);
         let req = request.incoming();
@@ -677,7 +749,7 @@ mod tests {
         let mut message = confirmation("https://sns.us-west-2.amazonaws.com/?Action=Unsubscribe");
         message["Type"] = json!("UnsubscribeConfirmation");
         let body = signed(message);
-        let sns = Sns::new(vec![TEST_TOPIC.to_owned()]);
+        let sns = Sns::new(vec![TEST_TOPIC.to_owned()], TOLERANCE);
         let request = post(&body, TEST_NOW);
         let req = request.incoming();
         sns.verify(&req, &certs).await.unwrap();

@@ -13,9 +13,9 @@ pub struct Paypal {
 }
 
 impl Paypal {
-    pub fn new(webhook_id: &str, certificates: Certificates) -> Paypal {
+    pub fn new(webhook_id: &str, tolerance: Duration, certificates: Certificates) -> Paypal {
         Paypal {
-            scheme: paypal::Paypal::new(webhook_id.to_owned()),
+            scheme: paypal::Paypal::new(webhook_id.to_owned(), tolerance),
             certificates,
         }
     }
@@ -35,6 +35,10 @@ impl Paypal {
     pub fn delivery_id(&self, req: &Incoming<'_>) -> Option<String> {
         paypal::delivery_id(req.body)
     }
+
+    pub fn replay_key(&self, req: &Incoming<'_>) -> Option<String> {
+        paypal::replay_key(req)
+    }
 }
 
 pub struct Sns {
@@ -45,9 +49,14 @@ pub struct Sns {
 }
 
 impl Sns {
-    pub fn new(topics: &[String], certificates: Certificates, http: reqwest::Client) -> Sns {
+    pub fn new(
+        topics: &[String],
+        tolerance: Duration,
+        certificates: Certificates,
+        http: reqwest::Client,
+    ) -> Sns {
         Sns {
-            scheme: sns::Sns::new(topics.to_vec()),
+            scheme: sns::Sns::new(topics.to_vec(), tolerance),
             certificates,
             http,
         }
@@ -66,6 +75,11 @@ impl Sns {
     }
 
     pub fn delivery_id(&self, req: &Incoming<'_>) -> Option<String> {
+        sns::delivery_id(req.body)
+    }
+
+    /// `MessageId`, which is signed.
+    pub fn replay_key(&self, req: &Incoming<'_>) -> Option<String> {
         sns::delivery_id(req.body)
     }
 }
@@ -95,6 +109,10 @@ impl Sendgrid {
 
     pub fn delivery_id(&self, req: &Incoming<'_>) -> Option<String> {
         sendgrid::delivery_id(req.body)
+    }
+
+    pub fn replay_key(&self, req: &Incoming<'_>) -> Option<String> {
+        sendgrid::replay_key(req)
     }
 }
 

@@ -8,7 +8,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use ed25519_dalek::{Signature, Verifier as _, VerifyingKey};
 
 use super::incoming::{Handshake, Incoming};
-use super::{Rejection, header, hmac_sha256_matches};
+use super::{Rejection, few_signatures, header, hmac_sha256_tags, matches_any, signature_header};
 use crate::standard_webhooks::secret_key;
 
 /// How far `webhook-timestamp` may be from now, in seconds.
@@ -41,7 +41,9 @@ impl StandardWebhooks {
     pub fn verify(&self, req: &Incoming<'_>) -> Result<(), Rejection> {
         let id = required(req, "webhook-id")?;
         let timestamp = required(req, "webhook-timestamp")?;
-        let signatures = required(req, "webhook-signature")?;
+        let signatures = signature_header(req.headers, "webhook-signature", "webhook-signature")?;
+        let entries: Vec<&str> = signatures.split(' ').filter(|e| !e.is_empty()).collect();
+        few_signatures("webhook-signature", entries.len())?;
         let sent_at: i64 = timestamp.parse().map_err(|_| {
             Rejection::unauthorized("webhook-timestamp is not a Unix time in seconds")
         })?;
@@ -51,26 +53,25 @@ impl StandardWebhooks {
             ));
         }
         let message: [&[u8]; 5] = [id.as_bytes(), b".", timestamp.as_bytes(), b".", req.body];
-        let matches = signatures
-            .split(' ')
-            .any(|entry| match entry.split_once(',') {
-                Some(("v1", encoded)) => BASE64.decode(encoded).is_ok_and(|mac| {
-                    self.hmac_keys
+        let tags = hmac_sha256_tags(&self.hmac_keys, &message);
+        // Built once, and only for a request with `v1a` entries to check.
+        let mut content = None;
+        let matches = entries.iter().any(|entry| match entry.split_once(',') {
+            Some(("v1", encoded)) => BASE64
+                .decode(encoded)
+                .is_ok_and(|mac| matches_any(&tags, &mac)),
+            Some(("v1a", encoded)) => BASE64
+                .decode(encoded)
+                .ok()
+                .and_then(|raw| Signature::from_slice(&raw).ok())
+                .is_some_and(|signature| {
+                    let content: &[u8] = content.get_or_insert_with(|| message.concat());
+                    self.public_keys
                         .iter()
-                        .any(|key| hmac_sha256_matches(key, &message, &mac))
+                        .any(|key| key.verify(content, &signature).is_ok())
                 }),
-                Some(("v1a", encoded)) => BASE64
-                    .decode(encoded)
-                    .ok()
-                    .and_then(|raw| Signature::from_slice(&raw).ok())
-                    .is_some_and(|signature| {
-                        let content = message.concat();
-                        self.public_keys
-                            .iter()
-                            .any(|key| key.verify(&content, &signature).is_ok())
-                    }),
-                _ => false,
-            });
+            _ => false,
+        });
         if matches {
             Ok(())
         } else {
@@ -78,6 +79,11 @@ impl StandardWebhooks {
                 "no webhook-signature entry matches the body and the source's keys",
             ))
         }
+    }
+
+    /// `webhook-id`, which is signed: a copy of a verified request carries it again.
+    pub fn replay_key(&self, req: &Incoming<'_>) -> Option<String> {
+        header(req.headers, "webhook-id").map(str::to_owned)
     }
 
     /// The event type the payload names in its `type` field.
@@ -102,4 +108,65 @@ impl StandardWebhooks {
 fn required<'a>(req: &Incoming<'a>, name: &str) -> Result<&'a str, Rejection> {
     header(req.headers, name)
         .ok_or_else(|| Rejection::unauthorized(format!("missing {name} header")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::TestRequest;
+    use super::super::{MAX_SIGNATURE_HEADER, MAX_SIGNATURES};
+    use super::*;
+    use crate::standard_webhooks::{sign_v1, sign_v1a, signing_key};
+
+    const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    const NOW: i64 = TestRequest::NOW;
+
+    fn check(scheme: &StandardWebhooks, signature: &str) -> Result<(), Rejection> {
+        let request = TestRequest::post("", b"{}")
+            .header("webhook-id", "msg_1")
+            .header("webhook-timestamp", &NOW.to_string())
+            .header("webhook-signature", signature)
+            .now(NOW);
+        scheme.verify(&request.incoming())
+    }
+
+    fn decoys(count: usize) -> Vec<String> {
+        vec![format!("v1,{}", BASE64.encode([7; 32])); count]
+    }
+
+    #[test]
+    fn any_entry_may_match_any_key_up_to_the_limit() {
+        let ed25519 = signing_key(&format!("whsk_{}", BASE64.encode([9; 32]))).unwrap();
+        let public = format!("whpk_{}", BASE64.encode(ed25519.verifying_key().as_bytes()));
+        let scheme = StandardWebhooks::new(&[SECRET.to_owned(), public]);
+        let v1 = sign_v1(&secret_key(SECRET), "msg_1", NOW, b"{}");
+        let v1a = sign_v1a(&ed25519, "msg_1", NOW, b"{}");
+        for right in [v1, v1a] {
+            let mut entries = decoys(MAX_SIGNATURES - 1);
+            entries.push(right.clone());
+            assert_eq!(check(&scheme, &entries.join(" ")), Ok(()), "{right}");
+            entries.insert(0, right);
+            let err = check(&scheme, &entries.join(" ")).unwrap_err();
+            assert_eq!(
+                err.message,
+                "webhook-signature carries 9 signatures; at most 8 are read"
+            );
+        }
+        let long = "v1,x ".repeat(MAX_SIGNATURE_HEADER / 4);
+        let err = check(&scheme, &long).unwrap_err();
+        assert!(
+            err.message.contains("longer than 4096 bytes"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn the_replay_key_is_the_signed_id() {
+        let request = TestRequest::post("", b"{}").header("webhook-id", "msg_1");
+        let scheme = StandardWebhooks::new(&[SECRET.to_owned()]);
+        assert_eq!(
+            scheme.replay_key(&request.incoming()).as_deref(),
+            Some("msg_1")
+        );
+    }
 }

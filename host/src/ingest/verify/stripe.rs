@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use super::incoming::{Handshake, Incoming};
-use super::{Rejection, header, hmac_sha256_matches};
+use super::{Rejection, few_signatures, hmac_sha256_tags, matches_any, signature_header};
 
 pub struct Stripe {
     secrets: Vec<Vec<u8>>,
@@ -25,37 +25,9 @@ impl Stripe {
     }
 
     pub fn verify(&self, req: &Incoming<'_>) -> Result<(), Rejection> {
-        let value = header(req.headers, "stripe-signature")
-            .ok_or_else(|| Rejection::unauthorized("missing Stripe-Signature header"))?;
-        let mut timestamp = None;
-        let mut signatures = Vec::new();
-        for item in value.split(',') {
-            match item.trim().split_once('=') {
-                Some(("t", t)) => timestamp = Some(t),
-                Some(("v1", mac)) => signatures.push(mac),
-                _ => {}
-            }
-        }
-        let (Some(timestamp), false) = (timestamp, signatures.is_empty()) else {
-            return Err(Rejection::unauthorized(
-                "Stripe-Signature must carry t= and at least one v1= signature",
-            ));
-        };
-        let message: [&[u8]; 3] = [timestamp.as_bytes(), b".", req.body];
-        let matches = signatures
-            .iter()
-            .filter_map(|mac| hex::decode(mac).ok())
-            .any(|mac| {
-                self.secrets
-                    .iter()
-                    .any(|secret| hmac_sha256_matches(secret, &message, &mac))
-            });
-        if !matches {
-            return Err(Rejection::unauthorized(
-                "no Stripe-Signature v1 signature matches the body and the endpoint's signing secret",
-            ));
-        }
-        let sent_at: i64 = timestamp
+        let header = Header::parse(req)?;
+        let sent_at: i64 = header
+            .timestamp
             .parse()
             .map_err(|_| Rejection::unauthorized("Stripe-Signature t= is not a Unix time"))?;
         // Like Stripe's SDKs, only an old timestamp is refused: a sender's clock running ahead
@@ -66,7 +38,30 @@ impl Stripe {
                 self.tolerance_secs
             )));
         }
+        let message: [&[u8]; 3] = [header.timestamp.as_bytes(), b".", req.body];
+        let tags = hmac_sha256_tags(&self.secrets, &message);
+        let matches = header
+            .signatures
+            .iter()
+            .filter_map(|mac| hex::decode(mac).ok())
+            .any(|mac| matches_any(&tags, &mac));
+        if !matches {
+            return Err(Rejection::unauthorized(
+                "no Stripe-Signature v1 signature matches the body and the endpoint's signing secret",
+            ));
+        }
         Ok(())
+    }
+
+    /// `t` and the event's `id`, both signed: a copy of a verified request carries them again,
+    /// while Stripe's own retry of an event is signed at a new `t`.
+    pub fn replay_key(&self, req: &Incoming<'_>) -> Option<String> {
+        let header = Header::parse(req).ok()?;
+        Some(format!(
+            "{} {}",
+            header.timestamp,
+            body_field(req.body, "id")?
+        ))
     }
 
     /// The event's `type`, e.g. `payment_intent.succeeded`.
@@ -82,6 +77,37 @@ impl Stripe {
     /// Stripe has no handshake.
     pub fn handshake(&self, _req: &Incoming<'_>) -> Option<Result<Handshake, Rejection>> {
         None
+    }
+}
+
+/// A `Stripe-Signature` header: `t` and the `v1` signatures; other schemes (`v0`) are ignored.
+struct Header<'a> {
+    timestamp: &'a str,
+    signatures: Vec<&'a str>,
+}
+
+impl<'a> Header<'a> {
+    fn parse(req: &Incoming<'a>) -> Result<Header<'a>, Rejection> {
+        let value = signature_header(req.headers, "stripe-signature", "Stripe-Signature")?;
+        let mut timestamp = None;
+        let mut signatures = Vec::new();
+        for item in value.split(',') {
+            match item.trim().split_once('=') {
+                Some(("t", t)) => timestamp = Some(t),
+                Some(("v1", mac)) => signatures.push(mac),
+                _ => {}
+            }
+        }
+        few_signatures("Stripe-Signature", signatures.len())?;
+        match (timestamp, signatures.is_empty()) {
+            (Some(timestamp), false) => Ok(Header {
+                timestamp,
+                signatures,
+            }),
+            _ => Err(Rejection::unauthorized(
+                "Stripe-Signature must carry t= and at least one v1= signature",
+            )),
+        }
     }
 }
 
@@ -198,6 +224,54 @@ mod tests {
         let only_v0 = format!("{t},{v0}");
         let err = check(&scheme(&secret), Some(&only_v0), &body, timestamp).unwrap_err();
         assert!(err.message.contains("v1="), "{}", err.message);
+    }
+
+    #[test]
+    fn an_oversized_header_or_too_many_signatures_are_refused_unread() {
+        use super::super::{MAX_SIGNATURE_HEADER, MAX_SIGNATURES};
+        let (secret, body, signature, timestamp) = vector(0);
+        let (t, rest) = signature.split_once(',').unwrap();
+        let decoys = |count: usize| vec![format!("v1={}", "00".repeat(32)); count].join(",");
+        let up_to_the_limit = format!("{t},{},{rest}", decoys(MAX_SIGNATURES - 1));
+        assert_eq!(
+            check(&scheme(&secret), Some(&up_to_the_limit), &body, timestamp),
+            Ok(())
+        );
+        let many = format!("{t},{},{rest}", decoys(MAX_SIGNATURES));
+        let err = check(&scheme(&secret), Some(&many), &body, timestamp).unwrap_err();
+        assert_eq!(
+            err.message,
+            "Stripe-Signature carries 9 signatures; at most 8 are read"
+        );
+        let long = format!("{signature},v0={}", "0".repeat(MAX_SIGNATURE_HEADER));
+        let err = check(&scheme(&secret), Some(&long), &body, timestamp).unwrap_err();
+        assert!(
+            err.message.contains("longer than 4096 bytes"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn a_replay_carries_the_same_key_and_a_retry_another() {
+        let (secret, body, signature, timestamp) = vector(0);
+        let stripe = scheme(&secret);
+        let key = |signature: &str| {
+            let request = TestRequest::post("", &body)
+                .header("stripe-signature", signature)
+                .now(timestamp);
+            stripe.replay_key(&request.incoming())
+        };
+        let id = serde_json::from_slice::<serde_json::Value>(&body).unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(key(&signature), Some(format!("{timestamp} {id}")));
+        let (_, rest) = signature.split_once(',').unwrap();
+        assert_ne!(
+            key(&format!("t={},{rest}", timestamp + 60)),
+            key(&signature)
+        );
     }
 
     #[test]

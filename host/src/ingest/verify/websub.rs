@@ -15,7 +15,7 @@ use sha1::Sha1;
 use sha2::{Sha256, Sha384, Sha512};
 
 use super::incoming::{Handshake, Incoming};
-use super::{Rejection, header};
+use super::{Rejection, signature_header};
 
 pub struct Websub {
     secret: Option<Vec<u8>>,
@@ -34,8 +34,7 @@ impl Websub {
         let Some(secret) = &self.secret else {
             return Ok(());
         };
-        let value = header(req.headers, "x-hub-signature")
-            .ok_or_else(|| Rejection::unauthorized("missing X-Hub-Signature header"))?;
+        let value = signature_header(req.headers, "x-hub-signature", "X-Hub-Signature")?;
         let (method, hex_mac) = value.trim().split_once('=').ok_or_else(|| {
             Rejection::unauthorized("X-Hub-Signature must be <method>=<hex signature>")
         })?;
