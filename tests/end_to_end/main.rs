@@ -3,6 +3,7 @@
 
 mod common;
 
+mod broken_plugin;
 mod cli;
 mod core_abi;
 mod crash;

@@ -100,3 +100,33 @@ async fn a_failing_build_is_logged_and_the_old_version_keeps_serving() {
         "the old version keeps serving"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_change_runs_one_build_though_the_build_reads_the_watched_file() {
+    let ci = Subscriber::ok().await;
+    let router = start("cp variant.wasm plugin.wasm", &ci).await;
+    let builds = || {
+        router
+            .logs()
+            .iter()
+            .filter(|l| l.contains("plugin build started"))
+            .count()
+    };
+
+    fs::write(
+        router.dir().join("variant.wasm"),
+        fs::read(&plugins().split_commits).unwrap(),
+    )
+    .unwrap();
+    router
+        .wait_plugin("transform", "version 2", |p| p["version"] == 2)
+        .await;
+    // Nothing to wait for: what is checked is that no more builds start.
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert_eq!(
+        builds(),
+        1,
+        "the build's own reading of variant.wasm is no change"
+    );
+    assert_eq!(router.plugin("transform").await["version"], 2);
+}

@@ -10,6 +10,7 @@ pub mod crash;
 pub mod fixtures;
 pub mod load;
 pub mod plugins;
+pub mod process;
 pub mod providers;
 pub mod router;
 pub mod signature;
