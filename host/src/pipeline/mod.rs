@@ -7,6 +7,7 @@
 
 mod chain;
 pub mod envelope;
+mod held;
 mod messages;
 mod routes;
 
@@ -19,7 +20,7 @@ use tokio::sync::{Notify, Semaphore, mpsc};
 
 use crate::delivery::Delivery;
 use crate::plugin::PluginEngine;
-use crate::store::{NewEvent, Store};
+use crate::store::{MessageStatus, NewEvent, Store};
 use crate::topology::reload::Reloader;
 
 /// Events waiting between ingest and the pipeline; past this, ingest leaves them to the sweep.
@@ -45,6 +46,9 @@ struct Inner {
     /// Woken whenever an event leaves `in_flight`, for a drain to re-check.
     settled: Notify,
     sweep: Notify,
+    /// Woken when an event was held by a topology that has been replaced meanwhile: the
+    /// plugin it waited for may have loaded, and the release of held events must look again.
+    held_late: Notify,
 }
 
 impl Pipeline {
@@ -66,11 +70,13 @@ impl Pipeline {
                 in_flight: Mutex::new(HashSet::new()),
                 settled: Notify::new(),
                 sweep: Notify::new(),
+                held_late: Notify::new(),
             }),
         };
         tokio::spawn(pipeline.clone().run(events));
         pipeline.inner.sweep.notify_one();
         tokio::spawn(pipeline.clone().sweeper());
+        tokio::spawn(pipeline.clone().release_held());
         pipeline
     }
 
@@ -159,7 +165,11 @@ impl Pipeline {
         let messages = routes::messages_for(&self.inner.engine, &topology, &event).await;
         let id = event.id.clone();
         let handover = self.inner.delivery.claim(&messages);
+        let held = messages.iter().any(|m| m.status == MessageStatus::Held);
         let result = self.inner.store.finish_event(id.clone(), messages).await;
+        if held && result.is_ok() && !Arc::ptr_eq(&topology, &self.inner.reloader.current()) {
+            self.inner.held_late.notify_one();
+        }
         self.inner.delivery.hand_over(handover, result.is_ok());
         self.inner
             .in_flight
