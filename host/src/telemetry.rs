@@ -168,6 +168,23 @@ pub fn delivery_attempted(
     );
 }
 
+/// A delivery attempt whose outcome the store would not record; it is kept and recorded later.
+pub fn attempt_not_recorded(
+    subscriber: &str,
+    message_id: &str,
+    error: &dyn std::fmt::Display,
+    retry_in: Duration,
+) {
+    counter!("wasmhook_store_write_failures_total", "write" => "attempt").increment(1);
+    tracing::error!(
+        subscriber,
+        message = message_id,
+        %error,
+        retry_in_ms = retry_in.as_millis() as u64,
+        "cannot record a delivery attempt; its outcome is kept and recorded once the store takes it"
+    );
+}
+
 pub fn message_dead(subscriber: &str, message_id: &str, error: Option<&str>) {
     counter!("wasmhook_messages_dead_total", "subscriber" => subscriber.to_owned()).increment(1);
     tracing::warn!(

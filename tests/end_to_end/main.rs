@@ -10,6 +10,7 @@ mod crash;
 mod dead_letters;
 mod dedup;
 mod deliver;
+mod disk_full;
 mod fan_out;
 mod filter;
 mod gone;

@@ -72,6 +72,10 @@ pub enum StoreError {
     },
     #[error("the store is not taking writes (shutting down or overloaded)")]
     Unavailable,
+    /// The transaction holding the write could not be committed (a full disk, an I/O error):
+    /// nothing of it was written.
+    #[error("store: the commit failed: {0}")]
+    CommitFailed(String),
     #[error("store: corrupt record: {0}")]
     Corrupt(String),
 }

@@ -159,7 +159,7 @@ impl Writer {
             tracing::error!(%error, writes = batch.len(), "store commit failed");
             let _ = self.conn.execute_batch("ROLLBACK");
             for (_, done) in batch.drain(..) {
-                let _ = done.send(Err(StoreError::Unavailable));
+                let _ = done.send(Err(StoreError::CommitFailed(error.to_string())));
             }
             return;
         }
