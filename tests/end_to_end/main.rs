@@ -14,6 +14,7 @@ mod disk_full;
 mod fan_out;
 mod filter;
 mod gone;
+mod hostile_config;
 mod hot_reload;
 mod isolation;
 mod languages;
