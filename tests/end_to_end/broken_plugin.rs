@@ -27,20 +27,6 @@ async fn load_failures_counted(router: &Router) -> f64 {
     )
 }
 
-/// A github source with one route through `transform` to `subscriber`.
-fn github_to(transform: &std::path::Path, subscriber: &Subscriber) -> String {
-    format!(
-        "{}\n[plugins.transform]\nwasm = {transform:?}\n\n[subscribers.ci]\nurl = \"{}\"\n\n[[routes]]\nname = \"chat\"\nsource = \"github\"\ntransforms = [\"transform\"]\nsubscribers = [\"ci\"]\n",
-        github_source("github"),
-        subscriber.url()
-    )
-}
-
-async fn push_bodies(router: &Router, subscriber: &Subscriber) -> Vec<Value> {
-    let id = accepted(router.github_push(GITHUB_SECRET, &push_to("main", 2)).await);
-    delivered_bodies(router, subscriber, &id).await
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broken_plugin_file_is_reported_once_per_change_and_costs_no_cpu() {
     let plugins = plugins();

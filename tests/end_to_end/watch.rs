@@ -28,11 +28,6 @@ async fn start(build: &str, subscriber: &Subscriber) -> Router {
     .await
 }
 
-async fn push_bodies(router: &Router, subscriber: &Subscriber) -> Vec<Value> {
-    let id = accepted(router.github_push(GITHUB_SECRET, &push_to("main", 2)).await);
-    delivered_bodies(router, subscriber, &id).await
-}
-
 fn slack_shaped(bodies: &[Value]) -> bool {
     bodies.len() == 1 && bodies[0]["text"].is_string()
 }

@@ -72,37 +72,37 @@ impl CompileCache {
     }
 
     fn cached_module(&self, engine: &Engine, sha256: &str) -> Option<Module> {
-        let path = self.path(sha256, "module");
-        if !path.exists() {
-            return None;
-        }
         // SAFETY: the file was written by `store` below, by a wasmhook whose engine hash is in
         // its name, into a directory only wasmhook writes to; wasmtime checks its header and
         // version again before use.
         #[allow(unsafe_code)]
-        match unsafe { Module::deserialize_file(engine, &path) } {
-            Ok(module) => Some(module),
-            Err(error) => {
-                discard(&path, &error);
-                None
-            }
-        }
+        self.read(sha256, "module", |path| unsafe {
+            Module::deserialize_file(engine, path)
+        })
     }
 
     fn cached_component(&self, engine: &Engine, sha256: &str) -> Option<Component> {
-        let path = self.path(sha256, "component");
+        // SAFETY: as for modules above.
+        #[allow(unsafe_code)]
+        self.read(sha256, "component", |path| unsafe {
+            Component::deserialize_file(engine, path)
+        })
+    }
+
+    /// The cached file of this kind, deserialized; one that cannot be is removed.
+    fn read<T>(
+        &self,
+        sha256: &str,
+        kind: &str,
+        deserialize: impl FnOnce(&Path) -> wasmtime::Result<T>,
+    ) -> Option<T> {
+        let path = self.path(sha256, kind);
         if !path.exists() {
             return None;
         }
-        // SAFETY: as for modules above.
-        #[allow(unsafe_code)]
-        match unsafe { Component::deserialize_file(engine, &path) } {
-            Ok(component) => Some(component),
-            Err(error) => {
-                discard(&path, &error);
-                None
-            }
-        }
+        deserialize(&path)
+            .inspect_err(|error| discard(&path, error))
+            .ok()
     }
 
     pub fn component(

@@ -125,6 +125,23 @@ pub fn github_source(name: &str) -> String {
     format!("[sources.{name}]\nverify = {{ scheme = \"github\", secret = {GITHUB_SECRET:?} }}\n")
 }
 
+/// A `github` source with one route through the plugin `transform` (the file `wasm`) to the
+/// subscriber `ci`.
+pub fn github_to(wasm: &std::path::Path, ci: &Subscriber) -> String {
+    format!(
+        "{}\n[plugins.transform]\nwasm = {wasm:?}\n\n[subscribers.ci]\nurl = \"{}\"\n\n[[routes]]\nsource = \"github\"\ntransforms = [\"transform\"]\nsubscribers = [\"ci\"]\n",
+        github_source("github"),
+        ci.url()
+    )
+}
+
+/// Posts a signed push of two commits to `main` and returns the bodies `subscriber` received
+/// for it, once delivered.
+pub async fn push_bodies(router: &Router, subscriber: &Subscriber) -> Vec<Value> {
+    let id = accepted(router.github_push(GITHUB_SECRET, &push_to("main", 2)).await);
+    delivered_bodies(router, subscriber, &id).await
+}
+
 /// Waits until the event is settled with every message delivered, and returns the bodies
 /// the subscriber received for them (matched by `webhook-id`, the message id).
 pub async fn delivered_bodies(
