@@ -2,7 +2,7 @@
 //! reason for the router to stop serving, not even across a restart.
 
 use std::fs;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::common::plugins::{copy, replace_atomically};
 use crate::common::process::cpu_time;
@@ -125,8 +125,10 @@ async fn chat_bodies(router: &Router, ci: &Subscriber, event_id: &str) -> Vec<Va
     bodies
 }
 
-/// Posts a push and waits until the `archive` route delivered it; returns the event id.
-async fn push_archived(router: &Router, archive: &Subscriber) -> String {
+/// Posts a push and waits until the `archive` route delivered it; returns the event id. Prints
+/// how long that took, `while` what.
+async fn push_archived(router: &Router, archive: &Subscriber, while_: &str) -> String {
+    let posted = Instant::now();
     let id = accepted(router.github_push(GITHUB_SECRET, &push_to("main", 2)).await);
     let event = router
         .wait_event(&id, "the archive route to deliver", |event| {
@@ -140,7 +142,11 @@ async fn push_archived(router: &Router, archive: &Subscriber) -> String {
         .as_str()
         .unwrap()
         .to_owned();
-    archive.wait_for_webhook_id(&archived).await;
+    let arrived = archive.wait_for_webhook_id(&archived).await.at;
+    eprintln!(
+        "the archive route delivered {:?} after the post, {while_}",
+        arrived - posted
+    );
     id
 }
 
@@ -152,7 +158,7 @@ async fn a_restart_with_a_broken_plugin_file_serves_its_last_good_version() {
     let good_sha = sha256_of(&transform);
     let (ci, archive) = (Subscriber::ok().await, Subscriber::ok().await);
     let mut router = Router::start(&chat_and_archive(&transform, &ci, &archive)).await;
-    let id = push_archived(&router, &archive).await;
+    let id = push_archived(&router, &archive, "with every plugin loaded").await;
     router.wait_settled(&id).await;
 
     replace_atomically(&transform, b"\0asm\x01\0\0\0 a deploy gone wrong");
@@ -163,7 +169,7 @@ async fn a_restart_with_a_broken_plugin_file_serves_its_last_good_version() {
     router.kill();
     router.restart().await;
 
-    let id = push_archived(&router, &archive).await;
+    let id = push_archived(&router, &archive, "after a restart on the broken file").await;
     let bodies = chat_bodies(&router, &ci, &id).await;
     assert!(
         bodies.iter().any(|b| b["text"].is_string()),
@@ -204,7 +210,8 @@ async fn a_restart_with_a_broken_plugin_file_serves_its_last_good_version() {
         .await;
     assert_eq!(plugin["sha256"], sha256_of(&transform).as_str());
     assert_eq!(readyz(&router).await.1, json!({ "status": "ready" }));
-    let bodies = chat_bodies(&router, &ci, &push_archived(&router, &archive).await).await;
+    let id = push_archived(&router, &archive, "with the new file").await;
+    let bodies = chat_bodies(&router, &ci, &id).await;
     assert!(
         bodies
             .iter()
@@ -224,7 +231,7 @@ async fn a_plugin_that_never_loaded_holds_its_routes_events_until_it_does() {
     let (ci, archive) = (Subscriber::ok().await, Subscriber::ok().await);
     let mut router = Router::start(&chat_and_archive(&transform, &ci, &archive)).await;
 
-    let held = push_archived(&router, &archive).await;
+    let held = push_archived(&router, &archive, "while the chat route holds").await;
     let event = router.event(&held).await;
     let chat = message_on(&event, "chat");
     assert_eq!(chat["status"], "held", "{event}");
@@ -246,7 +253,7 @@ async fn a_plugin_that_never_loaded_holds_its_routes_events_until_it_does() {
     // Held durably: a kill -9 and a restart with the file still broken change nothing.
     router.kill();
     router.restart().await;
-    let also_held = push_archived(&router, &archive).await;
+    let also_held = push_archived(&router, &archive, "after a restart, still holding").await;
     for id in [&held, &also_held] {
         let event = router.event(id).await;
         assert_eq!(message_on(&event, "chat")["status"], "held", "{event}");
@@ -254,6 +261,7 @@ async fn a_plugin_that_never_loaded_holds_its_routes_events_until_it_does() {
     assert_eq!(ci.count(), 0, "nothing reached the chat subscriber");
 
     // A good file: the held events go through the route.
+    let written = Instant::now();
     replace_atomically(&transform, &fs::read(&plugins.github_to_slack).unwrap());
     for id in [&held, &also_held] {
         let bodies = chat_bodies(&router, &ci, id).await;
@@ -261,6 +269,11 @@ async fn a_plugin_that_never_loaded_holds_its_routes_events_until_it_does() {
         assert_eq!(message_on(&event, "chat")["status"], "delivered", "{event}");
         assert!(bodies.iter().any(|b| b["text"].is_string()), "{bodies:?}");
     }
+    let last = ci.received().iter().map(|r| r.at).max().unwrap();
+    eprintln!(
+        "the held events were delivered {:?} after a good file was written",
+        last - written
+    );
     assert_eq!(ci.count(), 2, "each held event delivered once");
     assert_eq!(readyz(&router).await.1, json!({ "status": "ready" }));
     assert_eq!(router.plugin("transform").await["state"], "loaded");
