@@ -54,14 +54,6 @@ pub struct Route {
 }
 
 impl Topology {
-    /// The configured plugins that have no version, so hold the routes using them.
-    pub fn held_plugins(&self) -> impl Iterator<Item = &String> {
-        self.config
-            .plugins
-            .keys()
-            .filter(|name| !self.plugins.contains_key(*name))
-    }
-
     /// The routes events of `source` go through, in routes.toml order.
     pub fn routes_for(&self, source: &str) -> &[Arc<Route>] {
         self.routes_by_source
