@@ -9,6 +9,7 @@ use metrics::{counter, gauge, histogram};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use crate::plugin::{Plugin, PluginFailure};
+use crate::topology::Fallback;
 
 /// Installs the process-wide recorder; `/metrics` renders from the handle.
 pub fn install() -> anyhow::Result<PrometheusHandle> {
@@ -89,13 +90,42 @@ pub fn plugin_loaded(plugin: &Plugin) {
     );
 }
 
-pub fn plugin_reload_failed(plugin: &str, message: &str, kept_previous: bool) {
+/// A plugin file that did not load, reported once per content of the file.
+pub fn plugin_load_failed(plugin: &str, message: &str, fallback: Fallback) {
     counter!("wasmhook_plugin_reload_failures_total", "plugin" => plugin.to_owned()).increment(1);
+    let outcome = match fallback {
+        Fallback::Previous => "plugin reload failed; the last good version keeps serving",
+        Fallback::LastGood => {
+            "plugin reload failed; the last good version, from the compile cache, serves instead"
+        }
+        Fallback::Held => {
+            "plugin reload failed; no version of it loads, so the routes using it hold their events until one does"
+        }
+        Fallback::Nothing => "plugin reload failed; the new routes.toml is not applied",
+    };
     tracing::error!(
         plugin,
-        kept_previous,
+        kept_previous = matches!(fallback, Fallback::Previous | Fallback::LastGood),
         error = message,
-        "plugin reload failed; the last good version keeps serving"
+        "{outcome}"
+    );
+}
+
+/// Whether a plugin's file does not load (`broken`), and whether it has no version at all, so
+/// that the routes using it hold their events (`held`): what `/readyz` calls degraded.
+pub fn plugin_state(plugin: &str, broken: bool, held: bool) {
+    gauge!("wasmhook_plugin_broken", "plugin" => plugin.to_owned())
+        .set(f64::from(u8::from(broken)));
+    gauge!("wasmhook_plugin_held", "plugin" => plugin.to_owned()).set(f64::from(u8::from(held)));
+}
+
+/// A route ran on an event it had held while one of its plugins had no version.
+pub fn event_released(route: &str, event_id: &str) {
+    counter!("wasmhook_events_released_total", "route" => route.to_owned()).increment(1);
+    tracing::info!(
+        route,
+        event = event_id,
+        "held event released: its route ran now that its plugins load"
     );
 }
 
@@ -135,6 +165,23 @@ pub fn delivery_attempted(
         elapsed_ms = elapsed.as_millis() as u64,
         outcome,
         "delivery attempt"
+    );
+}
+
+/// A delivery attempt whose outcome the store would not record; it is kept and recorded later.
+pub fn attempt_not_recorded(
+    subscriber: &str,
+    message_id: &str,
+    error: &dyn std::fmt::Display,
+    retry_in: Duration,
+) {
+    counter!("wasmhook_store_write_failures_total", "write" => "attempt").increment(1);
+    tracing::error!(
+        subscriber,
+        message = message_id,
+        %error,
+        retry_in_ms = retry_in.as_millis() as u64,
+        "cannot record a delivery attempt; its outcome is kept and recorded once the store takes it"
     );
 }
 

@@ -7,19 +7,6 @@ use crate::common::load::Load;
 use crate::common::plugins::{copy, replace_atomically};
 use crate::common::*;
 
-fn github_to(transform: &std::path::Path, subscriber: &Subscriber) -> String {
-    format!(
-        "{}\n[plugins.transform]\nwasm = {transform:?}\n\n[subscribers.ci]\nurl = \"{}\"\n\n[[routes]]\nsource = \"github\"\ntransforms = [\"transform\"]\nsubscribers = [\"ci\"]\n",
-        github_source("github"),
-        subscriber.url()
-    )
-}
-
-async fn push_bodies(router: &Router, subscriber: &Subscriber) -> Vec<Value> {
-    let id = accepted(router.github_push(GITHUB_SECRET, &push_to("main", 2)).await);
-    delivered_bodies(router, subscriber, &id).await
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plugin_replaced_under_load_answers_every_request_then_serves_the_new_version() {
     let plugins = plugins();

@@ -3,15 +3,18 @@
 
 mod common;
 
+mod broken_plugin;
 mod cli;
 mod core_abi;
 mod crash;
 mod dead_letters;
 mod dedup;
 mod deliver;
+mod disk_full;
 mod fan_out;
 mod filter;
 mod gone;
+mod hostile_config;
 mod hostile_senders;
 mod hot_reload;
 mod isolation;

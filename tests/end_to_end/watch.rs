@@ -28,11 +28,6 @@ async fn start(build: &str, subscriber: &Subscriber) -> Router {
     .await
 }
 
-async fn push_bodies(router: &Router, subscriber: &Subscriber) -> Vec<Value> {
-    let id = accepted(router.github_push(GITHUB_SECRET, &push_to("main", 2)).await);
-    delivered_bodies(router, subscriber, &id).await
-}
-
 fn slack_shaped(bodies: &[Value]) -> bool {
     bodies.len() == 1 && bodies[0]["text"].is_string()
 }
@@ -99,4 +94,34 @@ async fn a_failing_build_is_logged_and_the_old_version_keeps_serving() {
         slack_shaped(&push_bodies(&router, &ci).await),
         "the old version keeps serving"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_change_runs_one_build_though_the_build_reads_the_watched_file() {
+    let ci = Subscriber::ok().await;
+    let router = start("cp variant.wasm plugin.wasm", &ci).await;
+    let builds = || {
+        router
+            .logs()
+            .iter()
+            .filter(|l| l.contains("plugin build started"))
+            .count()
+    };
+
+    fs::write(
+        router.dir().join("variant.wasm"),
+        fs::read(&plugins().split_commits).unwrap(),
+    )
+    .unwrap();
+    router
+        .wait_plugin("transform", "version 2", |p| p["version"] == 2)
+        .await;
+    // Nothing to wait for: what is checked is that no more builds start.
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert_eq!(
+        builds(),
+        1,
+        "the build's own reading of variant.wasm is no change"
+    );
+    assert_eq!(router.plugin("transform").await["version"], 2);
 }

@@ -66,7 +66,10 @@ pub async fn list_messages(
     if let Some(status) = &filter.status
         && MessageStatus::parse(status).is_none()
     {
-        return Err(bad_status(status, "pending, delivered, dead, filtered"));
+        return Err(bad_status(
+            status,
+            "pending, delivered, dead, filtered, held",
+        ));
     }
     let messages = admin
         .ingest

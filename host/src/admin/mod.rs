@@ -86,7 +86,7 @@ pub async fn readyz(State(ingest): State<Ingest>) -> Response {
         return ApiError::unavailable("wasmhook is shutting down").into_response();
     }
     match ingest.store.list_events(None, None, 1).await {
-        Ok(_) => axum::Json(serde_json::json!({ "status": "ready" })).into_response(),
+        Ok(_) => wiring::readiness(&ingest.reloader).into_response(),
         Err(error) => ApiError::unavailable(format!("the event store is not available: {error}"))
             .into_response(),
     }

@@ -6,45 +6,82 @@ use serde_json::{Value, json};
 
 use super::Admin;
 use crate::api_error::ApiError;
+use crate::topology::reload::Reloader;
 
 pub async fn routes(State(admin): State<Admin>) -> Json<Value> {
     let topology = admin.ingest.reloader.current();
+    // The names as configured: a route held by a plugin without a version lacks it in
+    // `filters`/`transforms`, and says so in `held_by`.
     let routes: Vec<Value> = topology
+        .config
         .routes
         .iter()
-        .map(|route| {
+        .zip(&topology.routes)
+        .map(|(config, route)| {
             json!({
-                "name": route.name,
-                "source": route.source,
-                "filters": route.filters.iter().map(|p| &p.name).collect::<Vec<_>>(),
-                "transforms": route.transforms.iter().map(|p| &p.name).collect::<Vec<_>>(),
-                "subscribers": route.subscribers,
+                "name": config.name,
+                "source": config.source,
+                "filters": config.filters,
+                "transforms": config.transforms,
+                "subscribers": config.subscribers,
+                "held_by": route.held_by,
             })
         })
         .collect();
     Json(json!({ "routes": routes }))
 }
 
+/// Every configured plugin: the version that serves, and `state`: `loaded` (its file),
+/// `last-good` (its file does not load; the last version that did serves) or `held` (no
+/// version; `kind`, `sha256`, `version` and `loaded_at` are `null`).
 pub async fn plugins(State(admin): State<Admin>) -> Json<Value> {
-    let reloader = &admin.ingest.reloader;
-    let topology = reloader.current();
-    let plugins: Vec<Value> = topology
+    let running = admin.ingest.reloader.running();
+    let plugins: Vec<Value> = running
+        .topology
+        .config
         .plugins
-        .values()
-        .map(|plugin| {
-            json!({
-                "name": plugin.name,
-                "path": plugin.compiled.path,
-                "kind": plugin.compiled.kind,
-                "sha256": plugin.compiled.sha256,
-                "version": plugin.version,
-                "loaded_at": humantime::format_rfc3339_millis(plugin.loaded_at).to_string(),
-                "reuse": plugin.reuses_instances(),
-                "last_error": reloader.plugin_error(&plugin.name),
-            })
+        .iter()
+        .map(|(name, settings)| {
+            let state = running.plugin_state(name);
+            let last_error = running.plugin_errors.get(name);
+            match running.topology.plugins.get(name) {
+                Some(plugin) => json!({
+                    "name": name,
+                    "path": plugin.compiled.path,
+                    "kind": plugin.compiled.kind,
+                    "sha256": plugin.compiled.sha256,
+                    "version": plugin.version,
+                    "loaded_at": humantime::format_rfc3339_millis(plugin.loaded_at).to_string(),
+                    "reuse": plugin.reuses_instances(),
+                    "state": state,
+                    "last_error": last_error,
+                }),
+                None => json!({
+                    "name": name,
+                    "path": settings.wasm,
+                    "kind": null,
+                    "sha256": null,
+                    "version": null,
+                    "loaded_at": null,
+                    "reuse": false,
+                    "state": state,
+                    "last_error": last_error,
+                }),
+            }
         })
         .collect();
-    Json(json!({ "plugins": plugins, "config_error": reloader.config_error() }))
+    Json(json!({ "plugins": plugins, "config_error": running.config_error }))
+}
+
+/// `/readyz` once the store answers: `200` whenever events are taken, which they are even
+/// while a plugin file does not load (its last good version serves, or its routes hold their
+/// events); `"status": "degraded"` then, with those plugins listed.
+pub fn readiness(reloader: &Reloader) -> Json<Value> {
+    let troubles = reloader.running().plugin_troubles();
+    if troubles.is_empty() {
+        return Json(json!({ "status": "ready" }));
+    }
+    Json(json!({ "status": "degraded", "plugins": troubles }))
 }
 
 pub async fn reload(State(admin): State<Admin>) -> Result<Json<Value>, ApiError> {

@@ -36,15 +36,7 @@ pub async fn serve(config_path: PathBuf, watch_builds: bool) -> anyhow::Result<E
     )?;
     let reloader = {
         let (path, config, engine) = (config_path.clone(), config.clone(), engine.clone());
-        match tokio::task::spawn_blocking(move || Reloader::start(path, config, sha256, engine))
-            .await?
-        {
-            Ok(reloader) => reloader,
-            Err(error) => {
-                eprintln!("{error}");
-                return Ok(ExitCode::FAILURE);
-            }
-        }
+        tokio::task::spawn_blocking(move || Reloader::start(path, config, sha256, engine)).await?
     };
     let store = Store::open(&config.server.data_dir)?;
     let delivery = Delivery::start(

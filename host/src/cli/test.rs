@@ -17,7 +17,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use crate::config::{Config, RouteTest, TestBody};
 use crate::plugin::PluginEngine;
 use crate::store::MessageStatus;
-use crate::topology::Topology;
+use crate::topology::{Basis, Topology};
 use compare::Actual;
 
 pub async fn test(config_path: &Path) -> anyhow::Result<ExitCode> {
@@ -73,7 +73,8 @@ async fn build(
             &engine,
             config.clone(),
             String::new(),
-            None,
+            Basis::Strict,
+            &BTreeMap::new(),
             &mut BTreeMap::new(),
         );
         (built, config)
@@ -117,7 +118,8 @@ async fn run(
                 .entry(subscriber)
                 .or_default()
                 .extend(message.error.clone()),
-            MessageStatus::Dead => actual
+            // A test builds strictly: a plugin that does not load fails it before any event.
+            MessageStatus::Dead | MessageStatus::Held => actual
                 .entry(subscriber)
                 .or_default()
                 .push(Actual::Dead(message.error.clone().unwrap_or_default())),

@@ -1,4 +1,9 @@
 //! Durations, byte sizes and counts as an operator writes them: `"250ms"`, `"1MiB"`, `16`.
+//!
+//! Each has a ceiling far above any sensible setting ([`LONGEST`], [`LARGEST`], [`MOST`]), so
+//! that what a file says, however hostile, can never overflow where wasmhook computes with it:
+//! a deadline on a clock, milliseconds in the store, epoch ticks, ±20% jitter, semaphore
+//! permits. A value above its ceiling is an error at its line and column like any other.
 
 use std::time::Duration;
 
@@ -6,7 +11,19 @@ use serde::de::{self, Deserialize, Deserializer, Visitor};
 
 use super::parse_str::{ParseStr, deserialize_from_str};
 
-/// A duration written like `"250ms"`, `"5s"`, `"2h"` or `"1h30m"`.
+/// The longest duration any key takes: a century. Twice it, in nanoseconds, still fits a
+/// `u64`, and added to any clock reading it stays far from overflowing.
+pub(super) const LONGEST: Duration = Duration::from_secs(36_500 * 24 * 3600);
+
+/// The largest size any key takes: what a WebAssembly memory can address, and more than any
+/// request body or plugin output should ever be held in memory.
+pub(super) const LARGEST: u64 = 4 << 30;
+
+/// The most things any key lets run at once: far below what a semaphore holds (2^61 permits)
+/// or what adding to it could overflow.
+pub(super) const MOST: usize = 65_536;
+
+/// A duration written like `"250ms"`, `"5s"`, `"2h"` or `"1h30m"`, at most [`LONGEST`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct HumanDuration(pub Duration);
 
@@ -14,9 +31,16 @@ impl ParseStr for HumanDuration {
     const EXPECTING: &'static str = r#"a duration such as "250ms", "5s", "2h" or "1h30m""#;
 
     fn parse_str(text: &str) -> Result<Self, String> {
-        humantime::parse_duration(text.trim())
-            .map(HumanDuration)
-            .map_err(|_| format!("{text:?} is not a duration; expected {}", Self::EXPECTING))
+        let too_long = || format!(r#"{text:?} is too long: at most "36500d" (100 years)"#);
+        match humantime::parse_duration(text.trim()) {
+            Ok(duration) if duration > LONGEST => Err(too_long()),
+            Ok(duration) => Ok(HumanDuration(duration)),
+            Err(humantime::DurationError::NumberOverflow) => Err(too_long()),
+            Err(_) => Err(format!(
+                "{text:?} is not a duration; expected {}",
+                Self::EXPECTING
+            )),
+        }
     }
 }
 
@@ -70,7 +94,8 @@ impl ParseStr for Tolerance {
     }
 }
 
-/// A number of bytes, more than zero: `2048`, `"2048"`, `"512KiB"`, `"1MiB"`, `"10MB"`.
+/// A number of bytes, more than zero and at most [`LARGEST`]: `2048`, `"2048"`, `"512KiB"`,
+/// `"1MiB"`, `"10MB"`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct ByteSize(pub u64);
 
@@ -103,20 +128,24 @@ impl ParseStr for ByteSize {
             .iter()
             .find(|(name, _)| *name == unit)
             .ok_or_else(bad)?;
-        let bytes = number
-            .checked_mul(*scale)
-            .ok_or_else(|| format!("{text:?} is too large"))?;
-        ByteSize::new(bytes)
+        let too_large = || ByteSize::too_large(format!("{text:?}"));
+        let bytes = number.checked_mul(*scale).ok_or_else(too_large)?;
+        ByteSize::new(bytes, format!("{text:?}"))
     }
 }
 
 impl ByteSize {
-    fn new(bytes: u64) -> Result<Self, String> {
-        if bytes == 0 {
-            Err("a size must be more than 0 bytes".to_owned())
-        } else {
-            Ok(ByteSize(bytes))
+    /// `written` is the value as the file has it, for the message.
+    fn new(bytes: u64, written: String) -> Result<Self, String> {
+        match bytes {
+            0 => Err("a size must be more than 0 bytes".to_owned()),
+            _ if bytes > LARGEST => Err(ByteSize::too_large(written)),
+            _ => Ok(ByteSize(bytes)),
         }
+    }
+
+    fn too_large(written: String) -> String {
+        format!(r#"{written} is too large: at most "4GiB""#)
     }
 }
 
@@ -132,7 +161,7 @@ impl<'de> Deserialize<'de> for ByteSize {
                 ByteSize::parse_str(text).map_err(E::custom)
             }
             fn visit_u64<E: de::Error>(self, bytes: u64) -> Result<ByteSize, E> {
-                ByteSize::new(bytes).map_err(E::custom)
+                ByteSize::new(bytes, format!("{bytes} bytes")).map_err(E::custom)
             }
             fn visit_i64<E: de::Error>(self, bytes: i64) -> Result<ByteSize, E> {
                 let bytes =
@@ -144,7 +173,7 @@ impl<'de> Deserialize<'de> for ByteSize {
     }
 }
 
-/// A whole number of at least 1: how many things may run at once.
+/// A whole number of at least 1 and at most [`MOST`]: how many things may run at once.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Count(pub usize);
 
@@ -158,9 +187,9 @@ impl<'de> Deserialize<'de> for Count {
             }
             fn visit_u64<E: de::Error>(self, n: u64) -> Result<Count, E> {
                 match usize::try_from(n) {
-                    Ok(n) if n >= 1 => Ok(Count(n)),
-                    Ok(_) => Err(E::custom("must be at least 1")),
-                    Err(_) => Err(E::custom(format!("{n} is too large"))),
+                    Ok(0) => Err(E::custom("must be at least 1")),
+                    Ok(n) if n <= MOST => Ok(Count(n)),
+                    _ => Err(E::custom(format!("{n} is too large: at most {MOST}"))),
                 }
             }
             fn visit_i64<E: de::Error>(self, n: i64) -> Result<Count, E> {
@@ -226,5 +255,65 @@ mod tests {
         assert!(s("10XB").is_err());
         assert!(s("0").unwrap_err().contains("more than 0"));
         assert!(s("99999999999999GiB").unwrap_err().contains("too large"));
+        assert_eq!(s("4GiB"), Ok(LARGEST));
+        assert!(s("4294967297").unwrap_err().contains("too large"));
+    }
+
+    /// Numbers at every edge a hostile file may write, in every unit: a value is refused, or
+    /// it is within its ceiling. Never a panic.
+    #[test]
+    fn no_number_in_any_unit_gets_past_a_ceiling() {
+        let numbers = [
+            0,
+            1,
+            u64::from(u32::MAX),
+            1 << 53,
+            1 << 61,
+            (1 << 61) + 1,
+            i64::MAX as u64,
+            u64::MAX,
+        ];
+        let duration_units = ["ns", "us", "ms", "s", "m", "h", "d", "w", "M", "y"];
+        let size_units = ["", "b", "kb", "MB", "GB", "KiB", "MiB", "GiB"];
+        for n in numbers {
+            for unit in duration_units {
+                for text in [format!("{n}{unit}"), format!("{n}{unit} {n}{unit}")] {
+                    if let Ok(d) = HumanDuration::parse_str(&text) {
+                        assert!(d.0 <= LONGEST, "{text} gave {:?}", d.0);
+                    }
+                }
+            }
+            for unit in size_units {
+                if let Ok(size) = ByteSize::parse_str(&format!("{n}{unit}")) {
+                    assert!(size.0 <= LARGEST, "{n}{unit} gave {}", size.0);
+                }
+            }
+            let number = serde::de::value::U64Deserializer::<serde::de::value::Error>::new(n);
+            if let Ok(count) = Count::deserialize(number) {
+                assert!((1..=MOST).contains(&count.0), "{n} gave {}", count.0);
+            }
+        }
+    }
+
+    /// What wasmhook computes from the largest values it accepts: none of it may overflow.
+    #[test]
+    fn the_ceilings_leave_room_for_what_is_computed_with_them() {
+        // Retries: ±20% jitter, a `Retry-After` up to twice the delay, in Unix milliseconds.
+        let longest_retry = LONGEST.mul_f64(1.2).checked_mul(2).unwrap();
+        crate::clock::now_ms()
+            .checked_add(i64::try_from(longest_retry.as_millis()).unwrap())
+            .unwrap();
+        // Deadlines on the clocks: shutdown, plugin calls, deliveries, tolerances.
+        std::time::Instant::now()
+            .checked_add(longest_retry)
+            .unwrap();
+        std::time::SystemTime::now().checked_sub(LONGEST).unwrap();
+        // Epoch ticks of a plugin timeout, one per millisecond, added to the current epoch.
+        let ticks = u64::try_from(LONGEST.as_micros() / 1000).unwrap();
+        ticks.checked_mul(2).unwrap();
+        // Permits: a subscriber's own, within all deliveries', with the lane's ready messages.
+        assert!(MOST.checked_mul(4).unwrap() < tokio::sync::Semaphore::MAX_PERMITS);
+        u32::try_from(MOST).unwrap();
+        usize::try_from(LARGEST).unwrap();
     }
 }

@@ -31,7 +31,9 @@ use std::time::Duration;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
 use crate::config::Ordering as DeliveryOrder;
-use crate::store::{AttemptOutcome, DueMessage, MessageStatus, NewMessage, Store, StoreError};
+use crate::store::{
+    Attempt, AttemptOutcome, Backoff, DueMessage, MessageStatus, NewMessage, Store, StoreError,
+};
 use crate::telemetry;
 use crate::topology::reload::Reloader;
 use lanes::Lanes;
@@ -325,26 +327,39 @@ impl Delivery {
         if outcome == AttemptOutcome::Dead {
             telemetry::message_dead(name, &message.id, answer.attempt.error.as_deref());
         }
-        let recorded = self
-            .store
-            .record_attempt(message.id.clone(), answer.attempt, outcome)
+        self.record(name, &message.id, answer.attempt, outcome)
             .await;
         self.lanes.finished(name, &message.id);
-        match recorded {
-            // The message stays pending as it was, and is attempted again: at least once.
-            Err(error) => {
-                tracing::error!(message = %message.id, %error, "cannot record a delivery attempt");
-                self.lanes.store_changed(name);
-            }
-            Ok(()) => {
-                if let AttemptOutcome::RetryAt(at) = outcome {
-                    self.next_scheduled.fetch_min(at, Ordering::SeqCst);
-                }
-            }
+        if let AttemptOutcome::RetryAt(at) = outcome {
+            self.next_scheduled.fetch_min(at, Ordering::SeqCst);
         }
         // Released only now, so that a drain waiting for every permit waits for the record too.
         drop(permits);
         self.wake.notify_one();
+    }
+
+    /// Records an attempt, trying again after a growing pause for as long as the store refuses
+    /// (a full disk). Until then the message stays claimed and its permits taken: a message
+    /// delivered while its record failed is not offered, and so not sent, again, and the
+    /// subscriber gets no new attempts that could not be recorded either.
+    async fn record(
+        &self,
+        subscriber: &str,
+        message_id: &str,
+        attempt: Attempt,
+        outcome: AttemptOutcome,
+    ) {
+        let mut backoff = Backoff::default();
+        loop {
+            let recorded = self
+                .store
+                .record_attempt(message_id.to_owned(), attempt.clone(), outcome)
+                .await;
+            let Err(error) = recorded else { return };
+            let pause = backoff.next_pause();
+            telemetry::attempt_not_recorded(subscriber, message_id, &error, pause);
+            tokio::time::sleep(pause).await;
+        }
     }
 
     async fn disable(&self, name: &str, reason: String) {

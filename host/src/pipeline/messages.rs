@@ -26,6 +26,16 @@ pub fn from_run(event: &NewEvent, route: &Route, run: RouteRun) -> Vec<NewMessag
     }
 }
 
+/// Messages waiting for a plugin of the route to load, one per subscriber: the route runs on
+/// the event once it has.
+pub fn held(event: &NewEvent, route: &Route) -> Vec<NewMessage> {
+    let reason = format!(
+        "held: plugin {} has no version that loads; the route runs once it has",
+        route.held_by.join(", ")
+    );
+    settled(event, route, MessageStatus::Held, reason, Vec::new())
+}
+
 /// Messages that a failure stopped: kept as dead letters, one per subscriber of the route.
 pub fn failed(
     event: &NewEvent,

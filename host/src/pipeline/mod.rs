@@ -7,6 +7,7 @@
 
 mod chain;
 pub mod envelope;
+mod held;
 mod messages;
 mod routes;
 
@@ -19,7 +20,7 @@ use tokio::sync::{Notify, Semaphore, mpsc};
 
 use crate::delivery::Delivery;
 use crate::plugin::PluginEngine;
-use crate::store::{NewEvent, Store};
+use crate::store::{Backoff, MessageStatus, NewEvent, Store};
 use crate::topology::reload::Reloader;
 
 /// Events waiting between ingest and the pipeline; past this, ingest leaves them to the sweep.
@@ -45,6 +46,9 @@ struct Inner {
     /// Woken whenever an event leaves `in_flight`, for a drain to re-check.
     settled: Notify,
     sweep: Notify,
+    /// Woken when an event was held by a topology that has been replaced meanwhile: the
+    /// plugin it waited for may have loaded, and the release of held events must look again.
+    held_late: Notify,
 }
 
 impl Pipeline {
@@ -66,11 +70,13 @@ impl Pipeline {
                 in_flight: Mutex::new(HashSet::new()),
                 settled: Notify::new(),
                 sweep: Notify::new(),
+                held_late: Notify::new(),
             }),
         };
         tokio::spawn(pipeline.clone().run(events));
         pipeline.inner.sweep.notify_one();
         tokio::spawn(pipeline.clone().sweeper());
+        tokio::spawn(pipeline.clone().release_held());
         pipeline
     }
 
@@ -119,9 +125,12 @@ impl Pipeline {
         }
     }
 
-    /// Loads `received` events from the store and processes them; runs at start and whenever
-    /// ingest could not queue an event.
+    /// Loads `received` events from the store and processes them; runs at start, whenever
+    /// ingest could not queue an event, and whenever an event's messages could not be
+    /// committed. While commits fail, it pauses longer and longer between rounds, rather than
+    /// running the same plugins on the same events again and again.
     async fn sweeper(self) {
+        let mut backoff = Backoff::default();
         loop {
             self.inner.sweep.notified().await;
             loop {
@@ -129,7 +138,8 @@ impl Pipeline {
                     Ok(events) => events,
                     Err(error) => {
                         tracing::error!(%error, "cannot load unprocessed events");
-                        break;
+                        backoff.pause().await;
+                        continue;
                     }
                 };
                 let fresh: Vec<Arc<NewEvent>> = {
@@ -148,18 +158,27 @@ impl Pipeline {
                     let pipeline = self.clone();
                     async move { pipeline.process(event).await }
                 });
-                futures_join_all(batch).await;
+                if futures_join_all(batch).await {
+                    backoff.reset();
+                } else {
+                    backoff.pause().await;
+                }
             }
         }
     }
 
-    /// Runs every route of the event's source, then commits all messages at once.
-    async fn process(&self, event: Arc<NewEvent>) {
+    /// Runs every route of the event's source, then commits all messages at once; false if
+    /// the commit failed, which leaves the event `received` for the sweeper to run again.
+    async fn process(&self, event: Arc<NewEvent>) -> bool {
         let topology = self.inner.reloader.current();
         let messages = routes::messages_for(&self.inner.engine, &topology, &event).await;
         let id = event.id.clone();
         let handover = self.inner.delivery.claim(&messages);
+        let held = messages.iter().any(|m| m.status == MessageStatus::Held);
         let result = self.inner.store.finish_event(id.clone(), messages).await;
+        if held && result.is_ok() && !Arc::ptr_eq(&topology, &self.inner.reloader.current()) {
+            self.inner.held_late.notify_one();
+        }
         self.inner.delivery.hand_over(handover, result.is_ok());
         self.inner
             .in_flight
@@ -167,18 +186,24 @@ impl Pipeline {
             .expect("in-flight events")
             .remove(&id);
         self.inner.settled.notify_waiters();
-        // The event stays `received` and is processed again by the next sweep.
+        // The event stays `received` and is processed again by the sweeper.
         if let Err(error) = result {
             tracing::error!(event = %id, %error, "cannot commit the event's messages");
+            self.inner.sweep.notify_one();
+            return false;
         }
+        true
     }
 }
 
-async fn futures_join_all<F: std::future::Future<Output = ()> + Send + 'static>(
+/// Runs the futures to their ends; whether all of them succeeded.
+async fn futures_join_all<F: std::future::Future<Output = bool> + Send + 'static>(
     futures: impl Iterator<Item = F>,
-) {
+) -> bool {
     let handles: Vec<_> = futures.map(tokio::spawn).collect();
+    let mut all = true;
     for handle in handles {
-        let _ = handle.await;
+        all &= handle.await.unwrap_or(false);
     }
+    all
 }

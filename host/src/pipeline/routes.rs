@@ -10,7 +10,8 @@ use crate::topology::{Route, Topology};
 use super::{chain, envelope, messages};
 
 /// Runs every route of the event's source, in routes.toml order: the messages to deliver
-/// (`pending`), and those a filter dropped (`filtered`) or a failure stopped (`dead`).
+/// (`pending`), those a filter dropped (`filtered`) or a failure stopped (`dead`), and those of
+/// a route waiting for a plugin to load (`held`).
 pub async fn messages_for(
     engine: &Arc<PluginEngine>,
     topology: &Topology,
@@ -21,11 +22,12 @@ pub async fn messages_for(
         return Vec::new();
     }
     // A route without plugins passes a JSON body on as it came: nothing to parse or rebuild.
-    let plain = |route: &Route| route.filters.is_empty() && route.transforms.is_empty();
+    let plain = |route: &Route| route.held_by.is_empty() && has_no_plugins(route);
     let json_body = routes.iter().any(|route| plain(route))
         && envelope::is_json(envelope::content_type(event), &event.body);
     let unchanged = |route: &Route| json_body && plain(route);
-    let mut with_plugins = routes.iter().filter(|route| !unchanged(route)).count();
+    let runs_plugins = |route: &Route| route.held_by.is_empty() && !unchanged(route);
+    let mut with_plugins = routes.iter().filter(|route| runs_plugins(route)).count();
     let mut envelope = None;
     if with_plugins > 0 {
         match envelope::from_event(event) {
@@ -40,6 +42,10 @@ pub async fn messages_for(
     }
     let mut messages = Vec::new();
     for route in routes {
+        if !route.held_by.is_empty() {
+            messages.extend(messages::held(event, route));
+            continue;
+        }
         if unchanged(route) {
             messages.extend(messages::unchanged(event, route));
             continue;
@@ -58,13 +64,39 @@ pub async fn messages_for(
     messages
 }
 
+/// What one route makes of an event: how a route that held its events runs them once the
+/// plugins it waited for have loaded.
+pub async fn route_messages(
+    engine: &Arc<PluginEngine>,
+    route: &Arc<Route>,
+    event: &NewEvent,
+) -> Vec<NewMessage> {
+    if !route.held_by.is_empty() {
+        return messages::held(event, route);
+    }
+    if has_no_plugins(route) && envelope::is_json(envelope::content_type(event), &event.body) {
+        return messages::unchanged(event, route);
+    }
+    match envelope::from_event(event) {
+        Ok(envelope) => {
+            let run = run_route(engine, route.clone(), envelope).await;
+            messages::from_run(event, route, run)
+        }
+        Err(error) => messages::failed(event, route, error.to_string(), Vec::new()),
+    }
+}
+
+fn has_no_plugins(route: &Route) -> bool {
+    route.filters.is_empty() && route.transforms.is_empty()
+}
+
 /// Plugins run on the blocking pool, at most as many at once as the engine has permits.
 async fn run_route(
     engine: &Arc<PluginEngine>,
     route: Arc<Route>,
     envelope: envelope::Envelope,
 ) -> chain::RouteRun {
-    if route.filters.is_empty() && route.transforms.is_empty() {
+    if has_no_plugins(&route) {
         return chain::RouteRun {
             outcome: chain::Outcome::Messages(vec![envelope]),
             plugins: Vec::new(),

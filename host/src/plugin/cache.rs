@@ -51,20 +51,58 @@ impl CompileCache {
     }
 
     pub fn module(&self, engine: &Engine, sha256: &str, bytes: &[u8]) -> wasmtime::Result<Module> {
-        let path = self.path(sha256, "module");
-        if path.exists() {
-            // SAFETY: the file was written by `store` below, by a wasmhook whose engine hash
-            // is in its name, into a directory only wasmhook writes to; wasmtime checks its
-            // header and version again before use.
-            #[allow(unsafe_code)]
-            match unsafe { Module::deserialize_file(engine, &path) } {
-                Ok(module) => return Ok(module),
-                Err(error) => discard(&path, &error),
-            }
+        if let Some(module) = self.cached_module(engine, sha256) {
+            return Ok(module);
         }
         let module = Module::new(engine, bytes)?;
-        store(&path, module.serialize());
+        store(&self.path(sha256, "module"), module.serialize());
         Ok(module)
+    }
+
+    /// The compiled code of the plugin whose `.wasm` had this sha256, if this cache holds it:
+    /// how a version that loaded once can serve again when its file no longer does.
+    pub fn cached(&self, engine: &Engine, sha256: &str) -> Option<Cached> {
+        // A name from outside (the record of last good versions) never leaves the directory.
+        if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        self.cached_module(engine, sha256)
+            .map(Cached::Module)
+            .or_else(|| self.cached_component(engine, sha256).map(Cached::Component))
+    }
+
+    fn cached_module(&self, engine: &Engine, sha256: &str) -> Option<Module> {
+        // SAFETY: the file was written by `store` below, by a wasmhook whose engine hash is in
+        // its name, into a directory only wasmhook writes to; wasmtime checks its header and
+        // version again before use.
+        #[allow(unsafe_code)]
+        self.read(sha256, "module", |path| unsafe {
+            Module::deserialize_file(engine, path)
+        })
+    }
+
+    fn cached_component(&self, engine: &Engine, sha256: &str) -> Option<Component> {
+        // SAFETY: as for modules above.
+        #[allow(unsafe_code)]
+        self.read(sha256, "component", |path| unsafe {
+            Component::deserialize_file(engine, path)
+        })
+    }
+
+    /// The cached file of this kind, deserialized; one that cannot be is removed.
+    fn read<T>(
+        &self,
+        sha256: &str,
+        kind: &str,
+        deserialize: impl FnOnce(&Path) -> wasmtime::Result<T>,
+    ) -> Option<T> {
+        let path = self.path(sha256, kind);
+        if !path.exists() {
+            return None;
+        }
+        deserialize(&path)
+            .inspect_err(|error| discard(&path, error))
+            .ok()
     }
 
     pub fn component(
@@ -85,19 +123,19 @@ impl CompileCache {
         sha256: &str,
         encode: impl FnOnce() -> wasmtime::Result<Cow<'a, [u8]>>,
     ) -> wasmtime::Result<Component> {
-        let path = self.path(sha256, "component");
-        if path.exists() {
-            // SAFETY: as for modules above.
-            #[allow(unsafe_code)]
-            match unsafe { Component::deserialize_file(engine, &path) } {
-                Ok(component) => return Ok(component),
-                Err(error) => discard(&path, &error),
-            }
+        if let Some(component) = self.cached_component(engine, sha256) {
+            return Ok(component);
         }
         let component = Component::new(engine, encode()?)?;
-        store(&path, component.serialize());
+        store(&self.path(sha256, "component"), component.serialize());
         Ok(component)
     }
+}
+
+/// Compiled code found in the cache.
+pub enum Cached {
+    Module(Module),
+    Component(Component),
 }
 
 /// Writes beside and renames, so a reader never sees half a file. The temporary name is the

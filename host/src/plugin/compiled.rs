@@ -9,6 +9,7 @@ use wasmtime::component::{Component, ComponentExportIndex, InstancePre};
 use wasmtime::{Module, Store};
 use wasmtime_wasi::p2::bindings::sync::CommandPre;
 
+use super::cache::Cached;
 use super::encode::{CoreModuleShape, encode_function_module};
 use super::engine::PluginEngine;
 use super::error::LoadError;
@@ -58,10 +59,7 @@ impl CompiledPlugin {
         path: &Path,
         bytes: &[u8],
     ) -> Result<CompiledPlugin, LoadError> {
-        let invalid = |error: wasmtime::Error| LoadError::Invalid {
-            path: path.to_owned(),
-            reason: format!("{error:#}"),
-        };
+        let invalid = invalid_at(path);
         let sha256 = sha256_hex(bytes);
         // A core module exporting `handle` (and no `_start`) is a hand-written function
         // plugin: encoded into a component here, then loaded as one. A module that does not
@@ -76,17 +74,7 @@ impl CompiledPlugin {
                 None => Module::new(&engine.engine, bytes),
             }
             .map_err(invalid)?;
-            if module.get_export("_start").is_none() {
-                return Err(LoadError::NoEntryPoint {
-                    path: path.to_owned(),
-                });
-            }
-            Code::CommandModule(
-                engine
-                    .module_linker
-                    .instantiate_pre(&module)
-                    .map_err(invalid)?,
-            )
+            link_module(engine, path, &module)?
         } else {
             let component = match (&engine.cache, &hand_written) {
                 (Some(cache), None) => cache.component(&engine.engine, &sha256, bytes),
@@ -102,33 +90,83 @@ impl CompiledPlugin {
                     .and_then(|component| Component::new(&engine.engine, component)),
             }
             .map_err(invalid)?;
-            let pre = engine
-                .component_linker
-                .instantiate_pre(&component)
-                .map_err(invalid)?;
-            match component.get_export_index(None, "handle") {
-                Some(handle) => {
-                    check_handle_signature(&pre, &handle).map_err(invalid)?;
-                    Code::Function { pre, handle }
-                }
-                None => Code::CommandComponent(CommandPre::new(pre).map_err(|_| {
-                    LoadError::NoEntryPoint {
-                        path: path.to_owned(),
-                    }
-                })?),
-            }
+            link_component(engine, path, &component)?
         };
+        Ok(CompiledPlugin::new(path, sha256, code))
+    }
+
+    /// The version of the plugin at `path` whose `.wasm` had `sha256`, from the compile cache
+    /// alone: `None` when the cache does not hold it. This is how the last version that loaded
+    /// serves again after a restart that finds its file broken.
+    pub fn from_cache(
+        engine: &PluginEngine,
+        path: &Path,
+        sha256: &str,
+    ) -> Option<Result<CompiledPlugin, LoadError>> {
+        let code = match engine.cache.as_ref()?.cached(&engine.engine, sha256)? {
+            Cached::Module(module) => link_module(engine, path, &module),
+            Cached::Component(component) => link_component(engine, path, &component),
+        };
+        Some(code.map(|code| CompiledPlugin::new(path, sha256.to_owned(), code)))
+    }
+
+    fn new(path: &Path, sha256: String, code: Code) -> CompiledPlugin {
         let kind = match code {
             Code::CommandModule(_) => PluginKind::CommandModule,
             Code::CommandComponent(_) => PluginKind::CommandComponent,
             Code::Function { .. } => PluginKind::FunctionComponent,
         };
-        Ok(CompiledPlugin {
+        CompiledPlugin {
             path: path.to_owned(),
             sha256,
             kind,
             code,
-        })
+        }
+    }
+}
+
+fn invalid_at(path: &Path) -> impl Fn(wasmtime::Error) -> LoadError + '_ {
+    move |error| LoadError::Invalid {
+        path: path.to_owned(),
+        reason: format!("{error:#}"),
+    }
+}
+
+/// Links a compiled core module as a WASI command.
+fn link_module(engine: &PluginEngine, path: &Path, module: &Module) -> Result<Code, LoadError> {
+    if module.get_export("_start").is_none() {
+        return Err(LoadError::NoEntryPoint {
+            path: path.to_owned(),
+        });
+    }
+    let pre = engine
+        .module_linker
+        .instantiate_pre(module)
+        .map_err(invalid_at(path))?;
+    Ok(Code::CommandModule(pre))
+}
+
+/// Links a compiled component: a function plugin if it exports `handle`, else a command.
+fn link_component(
+    engine: &PluginEngine,
+    path: &Path,
+    component: &Component,
+) -> Result<Code, LoadError> {
+    let invalid = invalid_at(path);
+    let pre = engine
+        .component_linker
+        .instantiate_pre(component)
+        .map_err(&invalid)?;
+    match component.get_export_index(None, "handle") {
+        Some(handle) => {
+            check_handle_signature(&pre, &handle).map_err(&invalid)?;
+            Ok(Code::Function { pre, handle })
+        }
+        None => Ok(Code::CommandComponent(CommandPre::new(pre).map_err(
+            |_| LoadError::NoEntryPoint {
+                path: path.to_owned(),
+            },
+        )?)),
     }
 }
 

@@ -15,8 +15,13 @@
 //!   that marks it `processed`. A crash in between leaves it `received`, and it is run through
 //!   the pipeline again at the next start; so messages are never half-written.
 //! - A message is `pending` until an attempt ends it `delivered` or `dead`, or it was born
-//!   `filtered`/`dead` in the pipeline. Every HTTP attempt is a row in `attempts`, written in
-//!   the same transaction as the message's new state.
+//!   `filtered`/`dead` in the pipeline, or `held` for a route waiting on a plugin (see
+//!   `held.rs`), which replaces it by the route's messages once the plugin loads. Every HTTP
+//!   attempt is a row in `attempts`, written in the same transaction as the message's new state.
+//! - A write that fails (a full disk, an overloaded writer) is tried again after a growing
+//!   pause ([`Backoff`]), never at once: a failed record of a delivered attempt is kept and
+//!   recorded later rather than the message sent again, and a failed commit of the pipeline
+//!   does not run the plugins again in a tight loop.
 //! - There is exactly one writer: a thread that owns the write connection and commits whatever
 //!   has queued up since its last commit as one transaction (group commit), so concurrent
 //!   ingests share one fsync. Readers use their own connections and never block it (WAL).
@@ -24,10 +29,13 @@
 //! # On-disk layout
 //! `<data_dir>/wasmhook.db` (+ `-wal`, `-shm`), schema in `schema.sql`.
 
+mod backoff;
+mod held;
 mod read;
 mod records;
 mod writer;
 
+pub use backoff::Backoff;
 pub use read::{AttemptRecord, EventRecord, EventSummary, MessageRecord, rfc3339};
 pub use records::{
     Attempt, AttemptOutcome, Dedup, DueMessage, EventStatus, Inserted, MessageStatus, NewEvent,
@@ -64,6 +72,10 @@ pub enum StoreError {
     },
     #[error("the store is not taking writes (shutting down or overloaded)")]
     Unavailable,
+    /// The transaction holding the write could not be committed (a full disk, an I/O error):
+    /// nothing of it was written.
+    #[error("store: the commit failed: {0}")]
+    CommitFailed(String),
     #[error("store: corrupt record: {0}")]
     Corrupt(String),
 }

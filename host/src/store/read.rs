@@ -72,11 +72,11 @@ const DUE_PER_KEY: &str = "SELECT id, headers, body, attempts FROM messages m
        AND NOT EXISTS (SELECT 1 FROM events e WHERE e.status = 'received' AND e.rowid < m.event_seq)
      ORDER BY event_seq, rowid LIMIT ?3";
 
-const EVENT_COLUMNS: &str = "id, source, type, received_at, request, body";
+pub(super) const EVENT_COLUMNS: &str = "id, source, type, received_at, request, body";
 
 type RawEvent = (String, String, Option<String>, i64, String, Vec<u8>);
 
-fn raw_event(row: &Row<'_>) -> rusqlite::Result<RawEvent> {
+pub(super) fn raw_event(row: &Row<'_>) -> rusqlite::Result<RawEvent> {
     Ok((
         row.get(0)?,
         row.get(1)?,
@@ -87,7 +87,7 @@ fn raw_event(row: &Row<'_>) -> rusqlite::Result<RawEvent> {
     ))
 }
 
-fn new_event(
+pub(super) fn new_event(
     (id, source, event_type, received_at, request, body): RawEvent,
 ) -> Result<NewEvent, StoreError> {
     let request = serde_json::from_str(&request)

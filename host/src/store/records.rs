@@ -40,6 +40,8 @@ pub enum MessageStatus {
     Delivered,
     Dead,
     Filtered,
+    /// Waits for a plugin of its route to load: the route has not run on the event yet.
+    Held,
 }
 
 macro_rules! string_enum {
@@ -60,6 +62,7 @@ string_enum!(MessageStatus {
     Delivered => "delivered",
     Dead => "dead",
     Filtered => "filtered",
+    Held => "held",
 });
 
 /// A message as the pipeline produced it: one per (event, output message, subscriber).

@@ -20,7 +20,7 @@ CREATE TABLE IF NOT EXISTS messages (
     event_seq       INTEGER NOT NULL,
     route           TEXT NOT NULL,
     subscriber      TEXT NOT NULL,
-    -- 'pending' | 'delivered' | 'dead' | 'filtered'
+    -- 'pending' | 'delivered' | 'dead' | 'filtered' | 'held' (its route waits for a plugin)
     status          TEXT NOT NULL,
     type            TEXT,
     key             TEXT,

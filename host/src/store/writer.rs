@@ -32,6 +32,11 @@ pub(super) enum Write {
     ReplayEvent {
         event_id: String,
     },
+    ReleaseHeld {
+        event_id: String,
+        route: String,
+        messages: Vec<NewMessage>,
+    },
     DisableSubscriber {
         name: String,
         at: i64,
@@ -81,7 +86,10 @@ impl Write {
     fn acknowledged(&self) -> bool {
         !matches!(
             self,
-            Write::FinishEvent { .. } | Write::RecordAttempt { .. } | Write::Prune(_)
+            Write::FinishEvent { .. }
+                | Write::ReleaseHeld { .. }
+                | Write::RecordAttempt { .. }
+                | Write::Prune(_)
         )
     }
 }
@@ -151,7 +159,7 @@ impl Writer {
             tracing::error!(%error, writes = batch.len(), "store commit failed");
             let _ = self.conn.execute_batch("ROLLBACK");
             for (_, done) in batch.drain(..) {
-                let _ = done.send(Err(StoreError::Unavailable));
+                let _ = done.send(Err(StoreError::CommitFailed(error.to_string())));
             }
             return;
         }
@@ -187,6 +195,11 @@ fn apply(conn: &Connection, write: &Write) -> Result<Written, StoreError> {
             "UPDATE events SET status = 'received' WHERE id = ?1",
             params![event_id],
         )),
+        Write::ReleaseHeld {
+            event_id,
+            route,
+            messages,
+        } => super::held::release(conn, event_id, route, messages),
         Write::DisableSubscriber { name, at, reason } => rows(conn.execute(
             "INSERT OR IGNORE INTO disabled_subscribers (name, disabled_at, reason) VALUES (?1, ?2, ?3)",
             params![name, at, reason],
@@ -253,6 +266,16 @@ fn finish_event(
     event_id: &str,
     messages: &[NewMessage],
 ) -> Result<(), StoreError> {
+    insert_messages(conn, messages)?;
+    conn.prepare_cached("UPDATE events SET status = 'processed' WHERE id = ?1")?
+        .execute(params![event_id])?;
+    Ok(())
+}
+
+pub(super) fn insert_messages(
+    conn: &Connection,
+    messages: &[NewMessage],
+) -> Result<(), StoreError> {
     let mut insert = conn.prepare_cached(
         "INSERT INTO messages (id, event_id, event_seq, route, subscriber, status, type, key,
                                headers, body, error, plugins, created_at, next_attempt_at)
@@ -277,8 +300,6 @@ fn finish_event(
             due,
         ])?;
     }
-    conn.prepare_cached("UPDATE events SET status = 'processed' WHERE id = ?1")?
-        .execute(params![event_id])?;
     Ok(())
 }
 
@@ -316,7 +337,7 @@ fn record_attempt(
 
 /// Removes up to [`PRUNE_BATCH`] events older than their retention, with their messages and
 /// attempts: settled ones (nothing pending or dead) before `settled_before`, ones with dead
-/// messages before `dead_before`; events still pending anywhere are never removed. Also
+/// messages before `dead_before`; events still pending or held anywhere are never removed. Also
 /// forgets provider delivery ids seen before `dedup_before`. Small batches keep each
 /// transaction short, so ingest commits never wait long behind a prune.
 fn prune(conn: &Connection, expiry: &Expiry) -> Result<Written, StoreError> {
@@ -334,7 +355,7 @@ fn prune(conn: &Connection, expiry: &Expiry) -> Result<Written, StoreError> {
          SELECT e.id FROM events e
          WHERE e.received_at < max(?1, ?2)
            AND e.status = 'processed'
-           AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.event_id = e.id AND m.status = 'pending')
+           AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.event_id = e.id AND m.status IN ('pending', 'held'))
            AND CASE WHEN EXISTS (SELECT 1 FROM messages m WHERE m.event_id = e.id AND m.status = 'dead')
                     THEN e.received_at < ?1
                     ELSE e.received_at < ?2 END

@@ -7,18 +7,57 @@ use crate::config::{Config, PluginConfig};
 use crate::delivery::Subscriber;
 use crate::ingest::Verifier;
 use crate::ingest::verify::Certificates;
-use crate::plugin::{CompiledPlugin, LoadError, Plugin, PluginEngine};
+use crate::plugin::{CompiledPlugin, Plugin, PluginEngine};
 
+use super::last_good::LastGood;
 use super::{Route, Topology};
+
+/// What a build starts from, which decides what stands in for a plugin that does not load.
+pub enum Basis<'a> {
+    /// A reload: the running topology, whose version of a plugin keeps serving (or whose hold
+    /// on it stays) while its file does not load.
+    Running(&'a Topology),
+    /// The start of `serve`: the last good versions recorded in the data dir serve in place of
+    /// files that do not load; a plugin without one is held (see [`Fallback::Held`]).
+    Start(&'a LastGood),
+    /// `wasmhook test`: a plugin that does not load fails the build.
+    Strict,
+}
+
+/// What stands in for a plugin whose file did not load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fallback {
+    /// The version that served before this build keeps serving.
+    Previous,
+    /// The last version that loaded, as the data dir records it, from the compile cache.
+    LastGood,
+    /// No version: the routes using the plugin hold their events until one loads.
+    Held,
+    /// Nothing: the topology cannot be built.
+    Nothing,
+}
 
 /// A plugin that could not be loaded while building.
 #[derive(Debug, thiserror::Error)]
-#[error("plugin {plugin}: {error}")]
+#[error("{message}")]
 pub struct BuildError {
     pub plugin: String,
-    pub error: LoadError,
-    /// Whether the last good version of this plugin keeps serving in its place.
-    pub kept_previous: bool,
+    /// `plugin NAME: why`.
+    pub message: String,
+    /// What the broken file held (its sha256, or why it could not be read): the same failure
+    /// met again, by a reload that something else triggered, is not news.
+    pub fingerprint: String,
+    pub fallback: Fallback,
+}
+
+/// A plugin file that did not load, as last reported; shown by the admin API.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LoadFailure {
+    pub at: String,
+    pub message: String,
+    /// [`BuildError::fingerprint`]: a file with these contents is not compiled again.
+    #[serde(skip)]
+    pub fingerprint: String,
 }
 
 /// The outcome of a build: the new topology if it could be made, and every plugin that failed.
@@ -29,47 +68,60 @@ pub struct Built {
 
 impl Topology {
     /// Builds a topology for `config`. Plugin files are read and hashed; unchanged bytes reuse
-    /// the previous compilation, changed ones are compiled (CPU-heavy: call off the runtime).
-    /// A plugin that fails to load falls back to the previous topology's version of the same
-    /// name; without one, the build fails.
+    /// the previous compilation, bytes that already failed (`failures`) are not compiled again,
+    /// changed ones are compiled (CPU-heavy: call off the runtime). What stands in for a plugin
+    /// that fails to load depends on the `basis`.
     pub fn build(
         engine: &PluginEngine,
         config: Arc<Config>,
         config_sha256: String,
-        previous: Option<&Topology>,
+        basis: Basis<'_>,
+        failures: &BTreeMap<String, LoadFailure>,
         versions: &mut BTreeMap<String, u64>,
     ) -> Built {
         let mut errors = Vec::new();
         let mut plugins = BTreeMap::new();
+        let mut next_version = |name: &str| {
+            let version = versions.entry(name.to_owned()).or_insert(0);
+            *version += 1;
+            *version
+        };
         for (name, settings) in &config.plugins {
-            let last_good = previous.and_then(|p| p.plugins.get(name));
-            match load_plugin(engine, settings, last_good) {
+            let running = match basis {
+                Basis::Running(previous) => previous.plugins.get(name),
+                _ => None,
+            };
+            match load_plugin(engine, settings, running, failures.get(name)) {
                 Ok(compiled) => {
-                    let version = versions.entry(name.clone()).or_insert(0);
-                    let changed = last_good.is_none_or(|p| p.compiled.sha256 != compiled.sha256);
-                    if changed {
-                        *version += 1;
-                    }
-                    let plugin = match last_good {
-                        Some(p) if !changed && p.settings == *settings => p.clone(),
-                        _ => Arc::new(Plugin::new(compiled, settings.clone(), *version)),
+                    let plugin = match running {
+                        Some(p)
+                            if Arc::ptr_eq(&p.compiled, &compiled) && p.settings == *settings =>
+                        {
+                            p.clone()
+                        }
+                        Some(p) if Arc::ptr_eq(&p.compiled, &compiled) => {
+                            Arc::new(Plugin::new(compiled, settings.clone(), p.version))
+                        }
+                        _ => Arc::new(Plugin::new(compiled, settings.clone(), next_version(name))),
                     };
                     plugins.insert(name.clone(), plugin);
                 }
-                Err(error) => {
-                    let kept = last_good.filter(|p| p.compiled.path == settings.wasm);
-                    if let Some(last_good) = kept {
-                        plugins.insert(name.clone(), last_good.clone());
+                Err((fingerprint, message)) => {
+                    let (fallback, stand_in) =
+                        fall_back(engine, settings, &basis, &mut next_version);
+                    if let Some(plugin) = stand_in {
+                        plugins.insert(name.clone(), plugin);
                     }
                     errors.push(BuildError {
                         plugin: name.clone(),
-                        error,
-                        kept_previous: kept.is_some(),
+                        message,
+                        fingerprint,
+                        fallback,
                     });
                 }
             }
         }
-        if errors.iter().any(|e| !e.kept_previous) {
+        if errors.iter().any(|e| e.fallback == Fallback::Nothing) {
             return Built {
                 topology: None,
                 errors,
@@ -82,25 +134,80 @@ impl Topology {
     }
 }
 
-/// Reads the plugin file; returns the previous compilation when the bytes are the same.
+/// Reads the plugin file; returns the running compilation when the bytes are the same, and
+/// the known failure, uncompiled, when they are the bytes that already failed. A failure is
+/// its fingerprint and message.
 fn load_plugin(
     engine: &PluginEngine,
     settings: &PluginConfig,
-    last_good: Option<&Arc<Plugin>>,
-) -> Result<Arc<CompiledPlugin>, LoadError> {
+    running: Option<&Arc<Plugin>>,
+    known_failure: Option<&LoadFailure>,
+) -> Result<Arc<CompiledPlugin>, (String, String)> {
     let path = &settings.wasm;
-    let bytes = std::fs::read(path).map_err(|error| LoadError::Read {
-        path: path.clone(),
-        error,
+    let failed = |error: crate::plugin::LoadError| format!("plugin {}: {error}", settings.name);
+    let bytes = std::fs::read(path).map_err(|error| {
+        let message = failed(crate::plugin::LoadError::Read {
+            path: path.clone(),
+            error,
+        });
+        (message.clone(), message)
     })?;
     let sha256 = crate::plugin::sha256_hex(&bytes);
-    if let Some(previous) = last_good.map(|p| &p.compiled)
-        && previous.sha256 == sha256
-        && previous.path == *path
+    if let Some(running) = running.map(|p| &p.compiled)
+        && running.sha256 == sha256
+        && running.path == *path
     {
-        return Ok(previous.clone());
+        return Ok(running.clone());
     }
-    Ok(Arc::new(CompiledPlugin::from_bytes(engine, path, &bytes)?))
+    if let Some(known) = known_failure.filter(|known| known.fingerprint == sha256) {
+        return Err((sha256, known.message.clone()));
+    }
+    CompiledPlugin::from_bytes(engine, path, &bytes)
+        .map(Arc::new)
+        .map_err(|error| (sha256, failed(error)))
+}
+
+/// What stands in for a plugin whose file does not load, and the version that serves in its
+/// place, if any.
+fn fall_back(
+    engine: &PluginEngine,
+    settings: &PluginConfig,
+    basis: &Basis<'_>,
+    next_version: &mut impl FnMut(&str) -> u64,
+) -> (Fallback, Option<Arc<Plugin>>) {
+    let name = &settings.name;
+    match basis {
+        Basis::Running(previous) => {
+            let same_file = previous
+                .config
+                .plugins
+                .get(name)
+                .is_some_and(|p| p.wasm == settings.wasm);
+            match previous.plugins.get(name) {
+                _ if !same_file => (Fallback::Nothing, None),
+                Some(plugin) => (Fallback::Previous, Some(plugin.clone())),
+                None => (Fallback::Held, None),
+            }
+        }
+        Basis::Start(last_good) => {
+            let cached = last_good
+                .get(name, &settings.wasm)
+                .and_then(|good| CompiledPlugin::from_cache(engine, &settings.wasm, &good.sha256));
+            match cached {
+                Some(Ok(compiled)) => {
+                    let plugin =
+                        Plugin::new(Arc::new(compiled), settings.clone(), next_version(name));
+                    (Fallback::LastGood, Some(Arc::new(plugin)))
+                }
+                Some(Err(error)) => {
+                    tracing::warn!(plugin = %name, %error, "the last good version of the plugin is in the compile cache but does not link");
+                    (Fallback::Held, None)
+                }
+                None => (Fallback::Held, None),
+            }
+        }
+        Basis::Strict => (Fallback::Nothing, None),
+    }
 }
 
 fn assemble(
@@ -108,20 +215,33 @@ fn assemble(
     config_sha256: String,
     plugins: BTreeMap<String, Arc<Plugin>>,
 ) -> Topology {
-    let resolve = |names: &[String]| -> Vec<Arc<Plugin>> {
-        // Config validation guarantees every name exists.
-        names.iter().map(|name| plugins[name].clone()).collect()
-    };
     let routes: Vec<Arc<Route>> = config
         .routes
         .iter()
         .map(|route| {
+            // Config validation guarantees every name is configured; a plugin without a
+            // version (held) holds the route.
+            let mut held_by = Vec::new();
+            let mut resolve = |names: &[String]| -> Vec<Arc<Plugin>> {
+                names
+                    .iter()
+                    .filter_map(|name| {
+                        let plugin = plugins.get(name).cloned();
+                        if plugin.is_none() {
+                            held_by.push(name.clone());
+                        }
+                        plugin
+                    })
+                    .collect()
+            };
+            let (filters, transforms) = (resolve(&route.filters), resolve(&route.transforms));
             Arc::new(Route {
                 name: route.name.clone(),
                 source: route.source.clone(),
-                filters: resolve(&route.filters),
-                transforms: resolve(&route.transforms),
+                filters,
+                transforms,
                 subscribers: route.subscribers.clone(),
+                held_by,
             })
         })
         .collect();

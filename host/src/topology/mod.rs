@@ -5,13 +5,22 @@
 //! one ([`Topology::build`]), reusing compiled plugins whose bytes did not change, and swap it
 //! in atomically ([`reload::Reloader`]); requests and events in flight keep the snapshot they
 //! started with. A build that fails leaves the running topology untouched.
+//!
+//! A plugin whose file does not load never stops the router. A reload keeps the version that
+//! was serving; a start (after a crash or a reboot) serves the last good version, which
+//! [`last_good`] remembers and the compile cache still holds. A plugin with neither is *held*:
+//! it has no version, and the routes using it keep their events (as `held` messages) until a
+//! file of it loads, when the pipeline runs them. The other routes are not affected.
 
 mod build;
+pub mod last_good;
 pub mod rebuild;
 pub mod reload;
+mod running;
 pub mod watch;
 
-pub use build::BuildError;
+pub use build::{Basis, BuildError, Fallback, LoadFailure};
+pub use running::{PluginState, PluginTrouble, Running};
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -39,6 +48,9 @@ pub struct Route {
     pub filters: Vec<Arc<Plugin>>,
     pub transforms: Vec<Arc<Plugin>>,
     pub subscribers: Vec<String>,
+    /// The plugins of this route that have no version: while there are any, the route holds
+    /// its events instead of running (its `filters` and `transforms` lack them).
+    pub held_by: Vec<String>,
 }
 
 impl Topology {

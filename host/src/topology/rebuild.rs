@@ -38,8 +38,11 @@ pub fn spawn(reloader: Arc<Reloader>) -> anyhow::Result<()> {
         None,
         move |result: notify_debouncer_full::DebounceEventResult| match result {
             Ok(events) => {
+                // A build reads the files it watches: reading is no change, or every build
+                // would start the next.
                 let paths: Vec<PathBuf> = events
                     .into_iter()
+                    .filter(super::watch::is_change)
                     .flat_map(|event| event.event.paths)
                     .collect();
                 if !paths.is_empty() {

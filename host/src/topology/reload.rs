@@ -7,13 +7,16 @@ use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
 use serde::Serialize;
+use tokio::sync::watch;
 
 use crate::config::Config;
 use crate::plugin::PluginEngine;
 use crate::telemetry;
 
 use super::Topology;
-use super::build::Built;
+use super::build::{Basis, BuildError, Built, LoadFailure};
+use super::last_good::{GoodVersion, LastGood};
+use super::running::Running;
 
 /// What a reload did, as `POST /api/reload` reports it.
 #[derive(Debug, Clone, Serialize, Default)]
@@ -23,100 +26,113 @@ pub struct ReloadReport {
     pub errors: Vec<String>,
 }
 
-/// The last failed load of a plugin, for the admin API.
-#[derive(Debug, Clone, Serialize)]
-pub struct LoadFailure {
-    pub at: String,
-    pub message: String,
-}
-
 pub struct Reloader {
     config_path: PathBuf,
     engine: Arc<PluginEngine>,
-    current: ArcSwap<Topology>,
+    running: ArcSwap<Running>,
     state: Mutex<ReloadState>,
+    /// Counts the topologies swapped in, for whatever waits on a change (held routes).
+    swaps: watch::Sender<u64>,
 }
 
-#[derive(Default)]
+/// What reloads carry from one to the next; the lock on it serialises them.
 struct ReloadState {
     versions: BTreeMap<String, u64>,
     plugin_errors: BTreeMap<String, LoadFailure>,
     config_error: Option<LoadFailure>,
+    last_good: LastGood,
 }
 
-/// The plugins that kept the first topology from loading.
-#[derive(Debug, thiserror::Error)]
-#[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
-pub struct StartError(pub Vec<super::BuildError>);
-
 impl Reloader {
-    /// Loads the first topology. Unlike a reload, there is no last good version to fall back on.
-    /// `config` and `sha256` are what [`read_config`] gave for `config_path`.
+    /// Loads the first topology. A plugin whose file does not load is replaced by its last good
+    /// version, or held: the router starts whatever the plugin files hold. `config` and `sha256`
+    /// are what [`read_config`] gave for `config_path`.
     pub fn start(
         config_path: PathBuf,
         config: Arc<Config>,
         sha256: String,
         engine: Arc<PluginEngine>,
-    ) -> Result<Arc<Reloader>, StartError> {
-        let mut versions = BTreeMap::new();
-        let built = Topology::build(&engine, config, sha256, None, &mut versions);
-        let Some(topology) = built.topology else {
-            return Err(StartError(built.errors));
+    ) -> Arc<Reloader> {
+        let mut state = ReloadState {
+            versions: BTreeMap::new(),
+            plugin_errors: BTreeMap::new(),
+            config_error: None,
+            last_good: LastGood::read(&config.server.data_dir),
         };
+        let built = Topology::build(
+            &engine,
+            config,
+            sha256,
+            Basis::Start(&state.last_good),
+            &BTreeMap::new(),
+            &mut state.versions,
+        );
+        let topology = built
+            .topology
+            .expect("a start holds the plugins that do not load, so it always builds");
+        note_failures(&mut state, &built.errors);
         for plugin in topology.plugins.values() {
             telemetry::plugin_loaded(plugin);
         }
-        Ok(Arc::new(Reloader {
+        note_loaded(&mut state, &topology, &built.errors);
+        Arc::new(Reloader {
             config_path,
             engine,
-            current: ArcSwap::from_pointee(topology),
-            state: Mutex::new(ReloadState {
-                versions,
-                ..ReloadState::default()
-            }),
-        }))
+            running: ArcSwap::from_pointee(state.publish(Arc::new(topology))),
+            state: Mutex::new(state),
+            swaps: watch::Sender::new(0),
+        })
     }
 
     /// The running topology; an event holds on to it for its whole trip through the pipeline.
     pub fn current(&self) -> Arc<Topology> {
-        self.current.load_full()
+        self.running.load().topology.clone()
+    }
+
+    /// The running topology with the load failures met since it was built.
+    pub fn running(&self) -> Arc<Running> {
+        self.running.load_full()
+    }
+
+    /// Changes whenever a new topology is swapped in.
+    pub fn swaps(&self) -> watch::Receiver<u64> {
+        self.swaps.subscribe()
     }
 
     pub fn config_path(&self) -> &std::path::Path {
         &self.config_path
     }
 
-    pub fn plugin_error(&self, name: &str) -> Option<LoadFailure> {
-        self.state
-            .lock()
-            .expect("reload state")
-            .plugin_errors
-            .get(name)
-            .cloned()
-    }
-
-    pub fn config_error(&self) -> Option<LoadFailure> {
-        self.state
-            .lock()
-            .expect("reload state")
-            .config_error
-            .clone()
-    }
-
     /// Re-reads routes.toml and every plugin file, and swaps in whatever changed. Blocking
     /// (compiles): call it off the async runtime. Reloads are serialised by the state lock.
     pub fn reload(&self) -> ReloadReport {
         let mut state = self.state.lock().expect("reload state");
-        let previous = self.current.load_full();
+        let previous = self.current();
+        let (report, topology) = self.rebuild(&mut state, &previous);
+        let swapped = topology.is_some();
+        let topology = topology.map_or(previous, Arc::new);
+        self.running.store(Arc::new(state.publish(topology)));
+        if swapped {
+            self.swaps.send_modify(|swaps| *swaps += 1);
+        }
+        report
+    }
+
+    /// Builds beside `previous`; the new topology if anything changed.
+    fn rebuild(
+        &self,
+        state: &mut ReloadState,
+        previous: &Topology,
+    ) -> (ReloadReport, Option<Topology>) {
         let mut report = ReloadReport::default();
         let (config, sha256) = match read_config(&self.config_path) {
             Ok(read) => read,
             Err(errors) => {
                 let message = errors.to_string();
                 telemetry::config_reload_failed(&self.config_path, &message);
-                state.config_error = Some(failure(message.clone()));
+                state.config_error = Some(failure(message.clone(), String::new()));
                 report.errors.push(message);
-                return report;
+                return (report, None);
             }
         };
         let config_changed = sha256 != previous.config_sha256;
@@ -126,25 +142,28 @@ impl Reloader {
             previous.config.clone()
         };
         let mut versions = state.versions.clone();
-        let Built { topology, errors } =
-            Topology::build(&self.engine, config, sha256, Some(&previous), &mut versions);
-        for error in &errors {
-            let message = error.to_string();
-            telemetry::plugin_reload_failed(&error.plugin, &message, error.kept_previous);
-            state
-                .plugin_errors
-                .insert(error.plugin.clone(), failure(message.clone()));
-            report.errors.push(message);
-        }
+        let Built { topology, errors } = Topology::build(
+            &self.engine,
+            config,
+            sha256,
+            Basis::Running(previous),
+            &state.plugin_errors,
+            &mut versions,
+        );
+        report.errors = errors.iter().map(ToString::to_string).collect();
+        note_failures(state, &errors);
         let Some(topology) = topology else {
             if config_changed {
-                state.config_error = Some(failure(format!(
-                    "{}: not applied: {}",
-                    self.config_path.display(),
-                    report.errors.join("; ")
-                )));
+                state.config_error = Some(failure(
+                    format!(
+                        "{}: not applied: {}",
+                        self.config_path.display(),
+                        report.errors.join("; ")
+                    ),
+                    String::new(),
+                ));
             }
-            return report;
+            return (report, None);
         };
         if config_changed {
             state.config_error = None;
@@ -159,7 +178,6 @@ impl Reloader {
                 .get(name)
                 .is_some_and(|old| Arc::ptr_eq(&old.compiled, &plugin.compiled));
             if !same {
-                state.plugin_errors.remove(name);
                 telemetry::plugin_loaded(plugin);
                 report.changes.push(format!(
                     "plugin {name}: version {} ({})",
@@ -168,16 +186,70 @@ impl Reloader {
                 ));
             }
         }
-        state
-            .plugin_errors
-            .retain(|name, _| topology.plugins.contains_key(name));
+        note_loaded(state, &topology, &errors);
         state.versions = versions;
         report.reloaded = !report.changes.is_empty();
-        if report.reloaded {
-            self.current.store(Arc::new(topology));
-        }
-        report
+        let changed = report.reloaded.then_some(topology);
+        (report, changed)
     }
+}
+
+impl ReloadState {
+    fn publish(&self, topology: Arc<Topology>) -> Running {
+        Running {
+            topology,
+            plugin_errors: self.plugin_errors.clone(),
+            config_error: self.config_error.clone(),
+        }
+    }
+}
+
+/// Reports each failure once per content of the file: a failure already reported with the same
+/// fingerprint is not logged or counted again, whatever triggered the reload that met it.
+fn note_failures(state: &mut ReloadState, errors: &[BuildError]) {
+    for error in errors {
+        let known = state
+            .plugin_errors
+            .get(&error.plugin)
+            .is_some_and(|known| known.fingerprint == error.fingerprint);
+        if known {
+            continue;
+        }
+        telemetry::plugin_load_failed(&error.plugin, &error.message, error.fallback);
+        state.plugin_errors.insert(
+            error.plugin.clone(),
+            failure(error.message.clone(), error.fingerprint.clone()),
+        );
+    }
+}
+
+/// Once `topology` is built from a build that met `errors`: the plugins whose file loaded are no
+/// longer in error, and their versions are the last good ones from now on.
+fn note_loaded(state: &mut ReloadState, topology: &Topology, errors: &[BuildError]) {
+    let failed = |name: &str| errors.iter().any(|error| error.plugin == name);
+    let mut loaded = Vec::new();
+    for name in topology.config.plugins.keys() {
+        let held = !topology.plugins.contains_key(name);
+        telemetry::plugin_state(name, failed(name), held);
+        if failed(name) {
+            continue;
+        }
+        state.plugin_errors.remove(name);
+        let compiled = &topology.plugins[name].compiled;
+        loaded.push((
+            name.as_str(),
+            GoodVersion {
+                path: compiled.path.clone(),
+                sha256: compiled.sha256.clone(),
+            },
+        ));
+    }
+    state
+        .plugin_errors
+        .retain(|name, _| topology.config.plugins.contains_key(name));
+    state
+        .last_good
+        .update(loaded, |name| topology.config.plugins.contains_key(name));
 }
 
 /// Reads routes.toml once, so the hash and the parsed config are of the same text.
@@ -203,9 +275,10 @@ pub fn read_config(
     Ok((config, crate::plugin::sha256_hex(text.as_bytes())))
 }
 
-fn failure(message: String) -> LoadFailure {
+fn failure(message: String, fingerprint: String) -> LoadFailure {
     LoadFailure {
         at: crate::store::rfc3339(crate::clock::now_ms()),
         message,
+        fingerprint,
     }
 }

@@ -5,6 +5,10 @@
 //! watch on the old file would miss. Any change in a watched folder triggers a reload; the
 //! reload re-reads every file by path and compares content hashes, so unrelated changes cost a
 //! few hashes and nothing else.
+//!
+//! Only events that can mean new content count as changes ([`is_change`]): a reload opens and
+//! reads every file it watches, and were those reads taken for changes, each reload would
+//! trigger the next, forever.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -12,7 +16,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use notify::RecursiveMode;
-use notify_debouncer_full::new_debouncer;
+use notify::event::{AccessKind, AccessMode, EventKind};
+use notify_debouncer_full::{DebouncedEvent, new_debouncer};
 use tokio::sync::Notify;
 
 use super::Topology;
@@ -36,7 +41,7 @@ pub fn spawn(reloader: Arc<Reloader>) -> anyhow::Result<()> {
         DEBOUNCE,
         Some(DEBOUNCE_TICK),
         move |result: notify_debouncer_full::DebounceEventResult| match result {
-            Ok(events) if !events.is_empty() => notify.notify_one(),
+            Ok(events) if events.iter().any(is_change) => notify.notify_one(),
             Ok(_) => {}
             Err(errors) => tracing::warn!(?errors, "file watch error"),
         },
@@ -57,6 +62,17 @@ pub fn spawn(reloader: Arc<Reloader>) -> anyhow::Result<()> {
         }
     });
     Ok(())
+}
+
+/// Whether a watch event may mean that a file's content changed: anything but opening,
+/// reading or closing it unwritten. Closing after writing (`CLOSE_WRITE`) counts: it is how the
+/// end of an in-place write shows.
+pub(super) fn is_change(event: &DebouncedEvent) -> bool {
+    match event.event.kind {
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        EventKind::Access(_) => false,
+        _ => true,
+    }
 }
 
 /// The folders that must be watched for this topology: routes.toml's and each plugin's.

@@ -10,6 +10,7 @@ pub mod crash;
 pub mod fixtures;
 pub mod load;
 pub mod plugins;
+pub mod process;
 pub mod providers;
 pub mod router;
 pub mod signature;
@@ -122,6 +123,23 @@ pub fn attempt_statuses(message: &Value) -> Vec<Value> {
 /// A `[sources.NAME]` table verifying GitHub signatures with [`GITHUB_SECRET`].
 pub fn github_source(name: &str) -> String {
     format!("[sources.{name}]\nverify = {{ scheme = \"github\", secret = {GITHUB_SECRET:?} }}\n")
+}
+
+/// A `github` source with one route through the plugin `transform` (the file `wasm`) to the
+/// subscriber `ci`.
+pub fn github_to(wasm: &std::path::Path, ci: &Subscriber) -> String {
+    format!(
+        "{}\n[plugins.transform]\nwasm = {wasm:?}\n\n[subscribers.ci]\nurl = \"{}\"\n\n[[routes]]\nsource = \"github\"\ntransforms = [\"transform\"]\nsubscribers = [\"ci\"]\n",
+        github_source("github"),
+        ci.url()
+    )
+}
+
+/// Posts a signed push of two commits to `main` and returns the bodies `subscriber` received
+/// for it, once delivered.
+pub async fn push_bodies(router: &Router, subscriber: &Subscriber) -> Vec<Value> {
+    let id = accepted(router.github_push(GITHUB_SECRET, &push_to("main", 2)).await);
+    delivered_bodies(router, subscriber, &id).await
 }
 
 /// Waits until the event is settled with every message delivered, and returns the bodies
