@@ -22,7 +22,10 @@ fuzz_target!(|input: Input<'_>| {
     let Ok((field, body)) = parsed else { return };
     let mut event = serde_json::Map::new();
     event.insert(field.into(), body);
-    event.insert("headers".into(), serde_json::Value::Object(Default::default()));
+    event.insert(
+        "headers".into(),
+        serde_json::Value::Object(Default::default()),
+    );
     let Ok(output) = serde_json::from_slice::<serde_json::Value>(input.output) else {
         return;
     };

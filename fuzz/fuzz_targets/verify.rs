@@ -182,4 +182,3 @@ fuzz_target!(|request: Request<'_>| {
     let _ = verifier.event_type(&incoming);
     let _ = verifier.delivery_id(&incoming);
 });
-

@@ -11,6 +11,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod fuzz;
 pub mod toolchains;
 
 use std::path::{Path, PathBuf};

@@ -14,14 +14,22 @@ Commands:
                    npm); C needs clang, lld and wasi-libc from the system's packages
   demo [ARGS...]   build the Rust example plugins, start a demo subscriber on 127.0.0.1:9000 that
                    prints what it receives, and run `wasmhook serve -c routes.toml [ARGS...]`
-  test [ARGS...]   run every test: the workspace's (`cargo test --workspace [ARGS...]`) and the
-                   example plugins' own unit tests (each language's own test tool)
+  test [ARGS...]   run every test: the workspace's (`cargo test --workspace [ARGS...]`), the
+                   example plugins' own unit tests (each language's own test tool), and a short
+                   run of every fuzz target
+  fuzz [--seconds N] [TARGET...]
+                   run the fuzz targets of fuzz/ (all, or those named) for N seconds each
+                   (default 60), on the stable toolchain; `cargo +nightly fuzz run TARGET` runs
+                   one with AddressSanitizer
   help             print this help";
 
 /// The GitHub secret of the demo's routes.toml, unless GITHUB_WEBHOOK_SECRET is set.
 const DEMO_SECRET: &str = "demo-secret";
 
 fn main() -> ExitCode {
+    if let Some(code) = xtask::fuzz::act_as_rustc_wrapper() {
+        return code;
+    }
     let mut args = std::env::args().skip(1);
     let command = args.next();
     match command.as_deref() {
@@ -40,6 +48,7 @@ fn main() -> ExitCode {
         },
         Some("demo") => demo(args.collect()),
         Some("test") => test(args.collect()),
+        Some("fuzz") => fuzz(args.collect()),
         Some("help" | "-h" | "--help") => {
             println!("{USAGE}");
             ExitCode::SUCCESS
@@ -110,7 +119,31 @@ fn test(extra: Vec<String>) -> ExitCode {
     if code != ExitCode::SUCCESS {
         return code;
     }
-    match xtask::test_make_plugins(&root) {
+    if let Err(e) = xtask::test_make_plugins(&root) {
+        return fail(&e);
+    }
+    match xtask::fuzz::run(&root, xtask::fuzz::TEST_SECONDS, &[]) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&e),
+    }
+}
+
+/// `fuzz [--seconds N] [TARGET...]`.
+fn fuzz(args: Vec<String>) -> ExitCode {
+    let mut seconds = 60;
+    let mut targets = Vec::new();
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        if arg == "--seconds" {
+            match args.next().and_then(|n| n.parse().ok()) {
+                Some(n) => seconds = n,
+                None => return fail("--seconds takes a whole number of seconds"),
+            }
+        } else {
+            targets.push(arg);
+        }
+    }
+    match xtask::fuzz::run(&xtask::repo_root(), seconds, &targets) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&e),
     }
