@@ -1,6 +1,11 @@
 //! Every metric wasmhook exports, and one function per notable event that both logs and
 //! counts it, so logs and `/metrics` never disagree. Names follow
 //! `wasmhook_<noun>_<unit>[_total]`.
+//!
+//! Label values are names from the configuration (sources, plugins, subscribers) or fixed
+//! words, never text taken from a request: anyone can send any text, and each distinct label
+//! value is a series kept in memory, and in every `/metrics` answer, for the life of the
+//! process.
 
 use std::path::Path;
 use std::time::Duration;
@@ -40,6 +45,14 @@ pub fn event_duplicate(source: &str, first_event_id: &str) {
         event = first_event_id,
         "redelivery of an event already stored"
     );
+}
+
+/// A request for a source that is not configured: counted without its name (see above), and
+/// logged with a bounded part of it, enough to recognise a mistyped URL.
+pub fn unknown_source(requested: &str) {
+    counter!("wasmhook_requests_unknown_source_total").increment(1);
+    let requested: String = requested.chars().take(64).collect();
+    tracing::info!(requested, "request for a source that is not configured");
 }
 
 pub fn handshake_answered(source: &str, method: &http::Method, status: u16) {

@@ -25,5 +25,6 @@ mod route_tests;
 mod shutdown;
 mod sources;
 mod transports;
+mod unknown_sources;
 mod verify;
 mod watch;

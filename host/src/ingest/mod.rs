@@ -28,6 +28,7 @@ use crate::api_error::ApiError;
 use crate::pipeline::{Pipeline, envelope};
 use crate::store::{EventStatus, Inserted, NewEvent, Store};
 use crate::telemetry;
+use crate::topology::Topology;
 use crate::topology::reload::Reloader;
 use request::Received;
 use verify::{Handshake, Rejection};
@@ -89,15 +90,23 @@ async fn answer(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let received = Received::new(source, rest, query, method, headers);
-    match accept(ingest, &received, body).await {
+    let topology = ingest.reloader.current();
+    // From here on the source is named by the configuration's key: metrics and logs are
+    // labelled with names an operator chose, never with whatever a request asked for.
+    let Some((source, verifier)) = topology.sources.get_key_value(&source) else {
+        telemetry::unknown_source(&source);
+        return ApiError::not_found(format!("no source named {source:?} is configured"))
+            .into_response();
+    };
+    let received = Received::new(source.clone(), rest, query, method, headers);
+    match accept(ingest, &topology, verifier, &received, body).await {
         Ok(Answer::Accepted(id)) => (
             StatusCode::ACCEPTED,
             axum::Json(serde_json::json!({ "id": id })),
         )
             .into_response(),
         Ok(Answer::Duplicate(id)) => {
-            telemetry::event_duplicate(&received.source, &id);
+            telemetry::event_duplicate(source, &id);
             (
                 StatusCode::OK,
                 axum::Json(serde_json::json!({ "id": id, "duplicate": true })),
@@ -105,28 +114,29 @@ async fn answer(
                 .into_response()
         }
         Ok(Answer::Handshake(handshake)) => {
-            telemetry::handshake_answered(&received.source, &received.method, handshake.status);
+            telemetry::handshake_answered(source, &received.method, handshake.status);
             request::handshake_response(handshake)
         }
         Err(error) => {
-            telemetry::event_rejected(&received.source, error.status.as_u16(), &error.message);
+            telemetry::event_rejected(source, error.status.as_u16(), &error.message);
             error.into_response()
         }
     }
 }
 
-async fn accept(ingest: &Ingest, received: &Received, body: Body) -> Result<Answer, ApiError> {
+async fn accept(
+    ingest: &Ingest,
+    topology: &Topology,
+    verifier: &Verifier,
+    received: &Received,
+    body: Body,
+) -> Result<Answer, ApiError> {
     if !ingest.accepting.load(Ordering::SeqCst) {
         return Err(ApiError::unavailable(
             "wasmhook is shutting down; retry shortly",
         ));
     }
-    let topology = ingest.reloader.current();
     let source = &received.source;
-    let verifier = topology
-        .sources
-        .get(source)
-        .ok_or_else(|| ApiError::not_found(format!("no source named {source:?} is configured")))?;
     let server = &topology.config.server;
     if received.method != Method::POST {
         let incoming = received.incoming(&[], server.clock);
