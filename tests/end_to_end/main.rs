@@ -12,6 +12,7 @@ mod deliver;
 mod fan_out;
 mod filter;
 mod gone;
+mod hang_ups;
 mod hot_reload;
 mod isolation;
 mod languages;

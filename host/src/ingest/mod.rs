@@ -26,7 +26,7 @@ pub use verify::Verifier;
 
 use crate::api_error::ApiError;
 use crate::pipeline::{Pipeline, envelope};
-use crate::store::{EventStatus, Inserted, NewEvent, Store};
+use crate::store::{Dedup, EventStatus, Inserted, NewEvent, Store};
 use crate::telemetry;
 use crate::topology::Topology;
 use crate::topology::reload::Reloader;
@@ -165,6 +165,21 @@ async fn accept(
         .and_then(|dedup| dedup::key(dedup, verifier, &incoming));
     let event = Arc::new(new_event(received, verifier, &incoming, body.clone()));
     let routed = !topology.routes_for(source).is_empty();
+    // A task of its own, which the sender hanging up cannot cancel: hyper drops this handler
+    // when the connection closes, and an event committed but never handed to the pipeline
+    // would wait, `received`, for the next start (and hold up its ordering key meanwhile).
+    tokio::spawn(commit(ingest.clone(), event, dedup, routed))
+        .await
+        .map_err(ApiError::internal)?
+}
+
+/// Stores the event and, if it has routes, hands it to the pipeline.
+async fn commit(
+    ingest: Ingest,
+    event: Arc<NewEvent>,
+    dedup: Option<Dedup>,
+    routed: bool,
+) -> Result<Answer, ApiError> {
     let status = if routed {
         EventStatus::Received
     } else {
@@ -181,7 +196,7 @@ async fn accept(
     if let Inserted::Duplicate(first) = inserted {
         return Ok(Answer::Duplicate(first));
     }
-    telemetry::event_accepted(source, &event.id, event.event_type.as_deref());
+    telemetry::event_accepted(&event.source, &event.id, event.event_type.as_deref());
     let id = event.id.clone();
     if routed {
         ingest.pipeline.submit(event);

@@ -11,6 +11,7 @@ pub mod fixtures;
 pub mod load;
 pub mod plugins;
 pub mod providers;
+pub mod raw;
 pub mod router;
 pub mod signature;
 pub mod subscriber;
