@@ -55,6 +55,49 @@ pub fn unknown_source(requested: &str) {
     tracing::info!(requested, "request for a source that is not configured");
 }
 
+/// A connection taken in by a listener; counted as open until the returned guard is dropped.
+#[must_use = "the connection counts as open while the guard lives"]
+pub fn connection_opened(listener: &'static str) -> OpenConnection {
+    counter!("wasmhook_connections_total", "listener" => listener).increment(1);
+    gauge!("wasmhook_connections_open", "listener" => listener).increment(1);
+    OpenConnection { listener }
+}
+
+pub struct OpenConnection {
+    listener: &'static str,
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        gauge!("wasmhook_connections_open", "listener" => self.listener).decrement(1);
+    }
+}
+
+/// A connection that ended in an error: most often a client that stalled before its request
+/// head was complete (`header_read_timeout`), or that sent something that is not HTTP/1.1.
+pub fn connection_failed(
+    listener: &'static str,
+    peer: &std::net::SocketAddr,
+    error: &hyper::Error,
+) {
+    let reason = if error.is_timeout() {
+        "header_timeout"
+    } else if error.is_parse() {
+        "bad_request"
+    } else {
+        "io"
+    };
+    counter!("wasmhook_connections_failed_total", "listener" => listener, "reason" => reason)
+        .increment(1);
+    tracing::debug!(listener, %peer, reason, %error, "connection closed on an error");
+}
+
+/// The listener could not take a connection in (e.g. out of file descriptors); it tries again.
+pub fn accept_failed(listener: &'static str, error: &std::io::Error) {
+    counter!("wasmhook_accept_failures_total", "listener" => listener).increment(1);
+    tracing::warn!(listener, %error, "cannot accept a connection; retrying shortly");
+}
+
 pub fn handshake_answered(source: &str, method: &http::Method, status: u16) {
     counter!("wasmhook_handshakes_total", "source" => source.to_owned(), "status" => status.to_string()).increment(1);
     tracing::info!(source, %method, status, "provider handshake answered");

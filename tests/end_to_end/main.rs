@@ -24,6 +24,7 @@ mod retry;
 mod retry_schedule;
 mod route_tests;
 mod shutdown;
+mod slow_senders;
 mod sources;
 mod transports;
 mod unknown_sources;

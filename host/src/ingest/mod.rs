@@ -6,6 +6,7 @@
 //! are a provider's handshake (other methods, or a verified POST the scheme recognises) are
 //! answered by the source's scheme and never stored.
 
+mod budget;
 mod dedup;
 mod request;
 mod simulated;
@@ -20,11 +21,14 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
+use bytes::Bytes;
 
+pub use budget::BodyBudget;
 pub use simulated::{RefusedBody, event_as_verified};
 pub use verify::Verifier;
 
 use crate::api_error::ApiError;
+use crate::config::ServerConfig;
 use crate::pipeline::{Pipeline, envelope};
 use crate::store::{Dedup, EventStatus, Inserted, NewEvent, Store};
 use crate::telemetry;
@@ -40,6 +44,8 @@ pub struct Ingest {
     pub reloader: Arc<Reloader>,
     /// Cleared at shutdown: from then on senders are told to retry (503).
     pub accepting: Arc<AtomicBool>,
+    /// The room for bodies being read, over all requests (`max_body_memory`).
+    pub bodies: BodyBudget,
 }
 
 /// The ingest listener's routes, health checks included.
@@ -148,7 +154,15 @@ async fn accept(
             )),
         };
     }
-    let body = request::read_body(body, &received.headers, server.max_body).await?;
+    let _reservation = ingest
+        .bodies
+        .reserve(&received.headers, server.max_body)
+        .ok_or_else(|| {
+            ApiError::unavailable(
+                "wasmhook is reading as many request bodies as it has room for; retry shortly",
+            )
+        })?;
+    let body = read_body_in_time(body, &received.headers, server).await?;
     let incoming = received.incoming(&body, server.clock);
     verifier.verify(&incoming).await.map_err(rejected)?;
     if let Some(answer) = verifier.handshake(&incoming).await {
@@ -204,12 +218,33 @@ async fn commit(
     Ok(Answer::Accepted(id))
 }
 
+/// Reads the body within `body_read_timeout`: a sender that trickles its body holds its
+/// connection, and the room set aside for the body, only that long.
+async fn read_body_in_time(
+    body: Body,
+    headers: &HeaderMap,
+    server: &ServerConfig,
+) -> Result<Bytes, ApiError> {
+    let timeout = server.body_read_timeout;
+    tokio::time::timeout(timeout, request::read_body(body, headers, server.max_body))
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "the body did not arrive within {}; send the request again",
+                    humantime::format_duration(timeout)
+                ),
+            )
+        })?
+}
+
 /// The event stored for a verified POST: what plugins will see of the request.
 fn new_event(
     received: &Received,
     verifier: &Verifier,
     incoming: &verify::Incoming<'_>,
-    body: bytes::Bytes,
+    body: Bytes,
 ) -> NewEvent {
     NewEvent {
         id: crate::ids::event_id(),

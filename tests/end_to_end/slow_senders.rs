@@ -1,0 +1,147 @@
+//! Senders that are slow on purpose cannot hold the router: a stalled header or body is cut
+//! off at its timeout, connections over `max_connections` wait until one is free, and bodies
+//! over `max_body_memory` are refused with `503` + `Retry-After` before they are read.
+
+use std::time::{Duration, Instant};
+
+use tokio::task::JoinSet;
+
+use crate::common::raw::{Closed, RawClient, head, post_json, status_of};
+use crate::common::*;
+
+/// Timeouts small enough for a test to wait them out.
+const TIMEOUTS: &str = "header_read_timeout = \"1s\"\nbody_read_timeout = \"1s\"\n";
+
+/// How long after a one-second timeout a connection must be cut off, on a loaded machine.
+const CUT_OFF: Duration = Duration::from_secs(5);
+
+/// The start of a request that never ends.
+const STALLED_HEAD: &str = "POST /hooks/plain HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-";
+
+#[track_caller]
+fn assert_cut_off_in_time(closed: Closed, since: Instant, what: &str) -> String {
+    let took = since.elapsed();
+    match closed {
+        Closed::StillOpen => panic!("{what}: the connection is still open after {took:?}"),
+        Closed::By(answer) => {
+            assert!(
+                took >= Duration::from_millis(900),
+                "{what}: cut off after {took:?}, before its timeout"
+            );
+            answer
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_or_silent_connection_is_closed_at_the_header_timeout() {
+    let router = Router::start_with_server(TIMEOUTS, "[sources.plain]\n").await;
+    let mut stalled = RawClient::connect(router.ingest_url()).await;
+    let mut silent = RawClient::connect(router.ingest_url()).await;
+    let since = Instant::now();
+    stalled.send(STALLED_HEAD).await;
+
+    let (stalled, silent) = tokio::join!(
+        stalled.read_until_closed(CUT_OFF),
+        silent.read_until_closed(CUT_OFF)
+    );
+    assert_cut_off_in_time(stalled, since, "a header that stops halfway");
+    assert_cut_off_in_time(silent, since, "a connection that sends nothing");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trickling_body_is_answered_408_at_the_body_timeout() {
+    let router = Router::start_with_server(TIMEOUTS, "[sources.plain]\n").await;
+    let mut client = RawClient::connect(router.ingest_url()).await;
+    client.send(head("POST", "/hooks/plain", 1000, JSON)).await;
+    let since = Instant::now();
+    client.send("{").await;
+
+    let answer = assert_cut_off_in_time(
+        client.read_until_closed(CUT_OFF).await,
+        since,
+        "a body of which one byte in 1000 came",
+    );
+    assert_eq!(status_of(&answer), 408, "{answer}");
+    assert!(answer.contains(r#"{"error":"#), "{answer}");
+    let events = router.admin_get("/api/events").await;
+    assert_eq!(events["events"], json!([]), "nothing is stored");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_over_the_limit_wait_until_stalled_ones_are_cut_off() {
+    let sink = Subscriber::ok().await;
+    let server = format!("{TIMEOUTS}max_connections = 3\n");
+    let router = Router::start_with_server(&server, &plain_route(&[("sink", &sink, "")])).await;
+
+    let mut stalled = JoinSet::new();
+    for _ in 0..3 {
+        let mut client = RawClient::connect(router.ingest_url()).await;
+        client.send(STALLED_HEAD).await;
+        stalled.spawn(async move {
+            let closed = client.read_until_closed(CUT_OFF).await;
+            (closed, Instant::now())
+        });
+    }
+    let mut healthy = RawClient::connect(router.ingest_url()).await;
+    let answer = healthy.exchange(post_json("plain", r#"{"n":1}"#)).await;
+    let answered = Instant::now();
+    assert_eq!(status_of(&answer), 202, "{answer}");
+
+    // The admin listener has a limit of its own: it kept answering meanwhile.
+    router.admin_get("/api/events").await;
+    for (closed, at) in stalled.join_all().await {
+        assert!(
+            matches!(closed, Closed::By(_)),
+            "a stalled connection is still open"
+        );
+        assert!(
+            at <= answered,
+            "the request over the limit was served before a stalled connection was cut off"
+        );
+    }
+    sink.wait_for_requests(1, WAIT).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_over_the_memory_budget_are_refused_with_503_until_it_frees() {
+    let sink = Subscriber::ok().await;
+    let server = "header_read_timeout = \"1s\"\nbody_read_timeout = \"3s\"\n\
+                  max_body = \"1KiB\"\nmax_body_memory = \"2KiB\"\n";
+    let router = Router::start_with_server(server, &plain_route(&[("sink", &sink, "")])).await;
+
+    // Two senders announce bodies of the largest size and send one byte: the budget is taken.
+    let mut trickling = JoinSet::new();
+    for _ in 0..2 {
+        let mut client = RawClient::connect(router.ingest_url()).await;
+        client
+            .send(head("POST", "/hooks/plain", 1024, JSON) + "{")
+            .await;
+        trickling.spawn(async move { client.read_until_closed(WAIT).await });
+    }
+    let ingest = router.ingest();
+    let (headers, answer) =
+        wait_for(
+            "a 503 once the body budget is taken",
+            WAIT,
+            async || match ingest.try_post_hook("plain", "{}", JSON).await {
+                Ok((StatusCode::SERVICE_UNAVAILABLE, headers, answer)) => Some((headers, answer)),
+                _ => None,
+            },
+        )
+        .await;
+    assert!(
+        headers.contains_key("retry-after"),
+        "503 without Retry-After: {headers:?}"
+    );
+    assert!(answer["error"].is_string(), "{answer}");
+
+    for closed in trickling.join_all().await {
+        let Closed::By(answer) = closed else {
+            panic!("a trickling body was never cut off")
+        };
+        assert_eq!(status_of(&answer), 408, "{answer}");
+    }
+    let id = accepted(router.post_hook("plain", r#"{"n":1}"#, JSON).await);
+    router.wait_settled(&id).await;
+}
