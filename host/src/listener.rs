@@ -92,6 +92,10 @@ impl Listener {
         })
     }
 
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.socket.local_addr()
+    }
+
     /// Serves `router` until `stop` gives a deadline, then closes the connections: idle ones
     /// at once, the others once their request is answered or at the deadline.
     pub async fn serve(self, router: Router, mut stop: Stop) {

@@ -98,6 +98,21 @@ pub fn accept_failed(listener: &'static str, error: &std::io::Error) {
     tracing::warn!(listener, %error, "cannot accept a connection; retrying shortly");
 }
 
+/// An admin request refused by `admin::access`; `reason` is one of its fixed labels.
+pub fn admin_refused(reason: &'static str, peer: Option<std::net::SocketAddr>) {
+    counter!("wasmhook_admin_refused_total", "reason" => reason).increment(1);
+    tracing::info!(reason, peer = ?peer, "admin request refused");
+}
+
+/// At start: the admin API listens where other hosts can reach it, without `admin_token`.
+pub fn admin_unprotected(addr: std::net::SocketAddr) {
+    tracing::warn!(
+        %addr,
+        "the admin API listens on {addr}, which other hosts may reach, without `admin_token`: \
+         it serves only clients on this machine; set `admin_token` in [server] to serve others"
+    );
+}
+
 pub fn handshake_answered(source: &str, method: &http::Method, status: u16) {
     counter!("wasmhook_handshakes_total", "source" => source.to_owned(), "status" => status.to_string()).increment(1);
     tracing::info!(source, %method, status, "provider handshake answered");

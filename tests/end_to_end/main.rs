@@ -3,6 +3,7 @@
 
 mod common;
 
+mod admin_access;
 mod cli;
 mod core_abi;
 mod crash;

@@ -75,6 +75,9 @@ pub async fn serve(config_path: PathBuf, watch_builds: bool) -> anyhow::Result<E
     )];
     if let Some(addr) = config.server.admin {
         let listener = Listener::bind("admin", addr, limits).await?;
+        if config.server.admin_token.is_none() && !admin::access::is_loopback(addr.ip()) {
+            telemetry::admin_unprotected(listener.local_addr()?);
+        }
         let router = admin::router(Admin {
             ingest: ingest.clone(),
             delivery: delivery.clone(),
