@@ -113,6 +113,17 @@ pub fn admin_unprotected(addr: std::net::SocketAddr) {
     );
 }
 
+/// Bytes of a request body read into memory, against `max_body_memory`; the gauge tells how
+/// much of it is in use.
+pub fn body_bytes_taken(bytes: usize) {
+    gauge!("wasmhook_ingest_body_bytes").increment(bytes as f64);
+}
+
+/// The bytes of a request's body given back once the request is answered.
+pub fn body_bytes_released(bytes: usize) {
+    gauge!("wasmhook_ingest_body_bytes").decrement(bytes as f64);
+}
+
 pub fn handshake_answered(source: &str, method: &http::Method, status: u16) {
     counter!("wasmhook_handshakes_total", "source" => source.to_owned(), "status" => status.to_string()).increment(1);
     tracing::info!(source, %method, status, "provider handshake answered");

@@ -103,45 +103,68 @@ async fn connections_over_the_limit_wait_until_stalled_ones_are_cut_off() {
     sink.wait_for_requests(1, WAIT).await;
 }
 
+/// Waits until the router holds at least `bytes` of request bodies being read.
+async fn wait_for_body_bytes(router: &Router, bytes: usize) {
+    wait_until(
+        &format!("{bytes} bytes of bodies being read"),
+        WAIT,
+        async || {
+            let metrics = router.admin_text("/metrics").await;
+            metric_total(&metrics, "wasmhook_ingest_body_bytes") >= bytes as f64
+        },
+    )
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bodies_over_the_memory_budget_are_refused_with_503_until_it_frees() {
     let sink = Subscriber::ok().await;
     let server = "header_read_timeout = \"1s\"\nbody_read_timeout = \"3s\"\n\
-                  max_body = \"1KiB\"\nmax_body_memory = \"2KiB\"\n";
+                  max_body = \"4KiB\"\nmax_body_memory = \"8KiB\"\n";
     let router = Router::start_with_server(server, &plain_route(&[("sink", &sink, "")])).await;
+    let probe = json!({ "pad": "x".repeat(1000) }).to_string();
 
-    // Two senders announce bodies of the largest size and send one byte: the budget is taken.
-    let mut trickling = JoinSet::new();
-    for _ in 0..2 {
+    // Announcing a large body costs nothing until it arrives: four senders that announce
+    // 4 KiB and send one byte lock no one out.
+    let mut senders = JoinSet::new();
+    for _ in 0..4 {
         let mut client = RawClient::connect(router.ingest_url()).await;
         client
-            .send(head("POST", "/hooks/plain", 1024, JSON) + "{")
+            .send(head("POST", "/hooks/plain", 4096, JSON) + "{")
             .await;
-        trickling.spawn(async move { client.read_until_closed(WAIT).await });
+        senders.spawn(async move { client.read_until_closed(WAIT).await });
     }
-    let ingest = router.ingest();
-    let (headers, answer) =
-        wait_for(
-            "a 503 once the body budget is taken",
-            WAIT,
-            async || match ingest.try_post_hook("plain", "{}", JSON).await {
-                Ok((StatusCode::SERVICE_UNAVAILABLE, headers, answer)) => Some((headers, answer)),
-                _ => None,
-            },
-        )
-        .await;
+    wait_for_body_bytes(&router, 4).await;
+    accepted(router.post_hook("plain", probe.clone(), JSON).await);
+
+    // Two senders that send most of their 4 KiB and stall hold most of the 8 KiB.
+    for _ in 0..2 {
+        let mut client = RawClient::connect(router.ingest_url()).await;
+        let almost = format!("{{{}", " ".repeat(3999));
+        client
+            .send(head("POST", "/hooks/plain", 4096, JSON) + &almost)
+            .await;
+        senders.spawn(async move { client.read_until_closed(WAIT).await });
+    }
+    wait_for_body_bytes(&router, 4 + 2 * 4000).await;
+    let (status, headers, answer) = router
+        .ingest()
+        .try_post_hook("plain", probe.clone(), JSON)
+        .await
+        .expect("an answer");
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{answer}");
     assert!(
         headers.contains_key("retry-after"),
         "503 without Retry-After: {headers:?}"
     );
     assert!(answer["error"].is_string(), "{answer}");
 
-    for closed in trickling.join_all().await {
+    for closed in senders.join_all().await {
         let Closed::By(answer) = closed else {
-            panic!("a trickling body was never cut off")
+            panic!("a stalled body was never cut off")
         };
         assert_eq!(status_of(&answer), 408, "{answer}");
     }
-    let id = accepted(router.post_hook("plain", r#"{"n":1}"#, JSON).await);
+    let id = accepted(router.post_hook("plain", probe, JSON).await);
     router.wait_settled(&id).await;
 }

@@ -154,15 +154,19 @@ async fn accept(
             )),
         };
     }
-    let _reservation = ingest
+    let no_room = || {
+        ApiError::unavailable(
+            "wasmhook is reading as many request bodies as it has room for; retry shortly",
+        )
+    };
+    let (body, reading) = ingest
         .bodies
-        .reserve(&received.headers, server.max_body)
-        .ok_or_else(|| {
-            ApiError::unavailable(
-                "wasmhook is reading as many request bodies as it has room for; retry shortly",
-            )
-        })?;
-    let body = read_body_in_time(body, &received.headers, server).await?;
+        .meter(&received.headers, server.max_body, body)
+        .ok_or_else(no_room)?;
+    let body = match read_body_in_time(body, &received.headers, server).await {
+        Err(_) if reading.ran_out() => return Err(no_room()),
+        read => read?,
+    };
     let incoming = received.incoming(&body, server.clock);
     verifier.verify(&incoming).await.map_err(rejected)?;
     if let Some(answer) = verifier.handshake(&incoming).await {
