@@ -97,7 +97,7 @@ impl ServerConfig {
             max_body: 1 << 20,
             max_body_memory: DEFAULT_BODY_MEMORY,
             header_read_timeout: Duration::from_secs(10),
-            body_read_timeout: Duration::from_secs(30),
+            body_read_timeout: Duration::from_secs(10),
             max_connections: 1024,
             plugin_concurrency: default_plugin_concurrency(),
             delivery_concurrency: 256,

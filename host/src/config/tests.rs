@@ -152,7 +152,7 @@ fn fills_in_defaults() {
     assert_eq!(config.server.dead_retention, Duration::from_hours(30 * 24));
     assert_eq!(config.server.shutdown_timeout, Duration::from_secs(30));
     assert_eq!(config.server.header_read_timeout, Duration::from_secs(10));
-    assert_eq!(config.server.body_read_timeout, Duration::from_secs(30));
+    assert_eq!(config.server.body_read_timeout, Duration::from_secs(10));
     assert_eq!(config.server.max_connections, 1024);
     assert_eq!(config.server.max_body_memory, 64 << 20);
     let p = &config.plugins["p"];
