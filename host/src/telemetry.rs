@@ -92,6 +92,15 @@ pub fn connection_failed(
     tracing::debug!(listener, %peer, reason, %error, "connection closed on an error");
 }
 
+/// A connection closed to make room for a new one, `max_connections` being open.
+pub fn connection_evicted(listener: &'static str) {
+    counter!("wasmhook_connections_evicted_total", "listener" => listener).increment(1);
+    tracing::debug!(
+        listener,
+        "the connection open the longest was closed to make room for a new one"
+    );
+}
+
 /// The listener could not take a connection in (e.g. out of file descriptors); it tries again.
 pub fn accept_failed(listener: &'static str, error: &std::io::Error) {
     counter!("wasmhook_accept_failures_total", "listener" => listener).increment(1);

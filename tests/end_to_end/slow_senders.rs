@@ -69,38 +69,81 @@ async fn a_trickling_body_is_answered_408_at_the_body_timeout() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn connections_over_the_limit_wait_until_stalled_ones_are_cut_off() {
+async fn a_sender_over_the_connection_limit_takes_the_place_of_the_oldest_stalled_one() {
     let sink = Subscriber::ok().await;
-    let server = format!("{TIMEOUTS}max_connections = 3\n");
-    let router = Router::start_with_server(&server, &plain_route(&[("sink", &sink, "")])).await;
+    // A header timeout long enough that only making room can close a stalled connection
+    // before the healthy request is answered.
+    let server = "header_read_timeout = \"5s\"\nmax_connections = 3\n";
+    let router = Router::start_with_server(server, &plain_route(&[("sink", &sink, "")])).await;
 
-    let mut stalled = JoinSet::new();
+    let mut stalled = Vec::new();
     for _ in 0..3 {
         let mut client = RawClient::connect(router.ingest_url()).await;
         client.send(STALLED_HEAD).await;
-        stalled.spawn(async move {
-            let closed = client.read_until_closed(CUT_OFF).await;
+        stalled.push(tokio::spawn(async move {
+            let closed = client.read_until_closed(WAIT).await;
             (closed, Instant::now())
-        });
+        }));
     }
+    wait_until("the three stalled connections taken in", WAIT, async || {
+        let metrics = router.admin_text("/metrics").await;
+        metrics.contains("wasmhook_connections_open{listener=\"ingest\"} 3")
+    })
+    .await;
+
+    let since = Instant::now();
     let mut healthy = RawClient::connect(router.ingest_url()).await;
     let answer = healthy.exchange(post_json("plain", r#"{"n":1}"#)).await;
     let answered = Instant::now();
     assert_eq!(status_of(&answer), 202, "{answer}");
-
-    // The admin listener has a limit of its own: it kept answering meanwhile.
-    router.admin_get("/api/events").await;
-    for (closed, at) in stalled.join_all().await {
+    assert!(
+        answered - since < Duration::from_secs(5),
+        "the healthy request waited {:?}, for the stalled connections' timeout",
+        answered - since
+    );
+    let mut closed_at = Vec::new();
+    for task in stalled {
+        let (closed, at) = task.await.unwrap();
         assert!(
             matches!(closed, Closed::By(_)),
             "a stalled connection is still open"
         );
-        assert!(
-            at <= answered,
-            "the request over the limit was served before a stalled connection was cut off"
-        );
+        closed_at.push(at);
     }
+    assert!(
+        closed_at[0] <= answered,
+        "the oldest stalled connection was not closed to make room"
+    );
+    assert!(
+        closed_at[1..].iter().all(|at| *at > answered),
+        "more than one connection was closed to make room for one"
+    );
     sink.wait_for_requests(1, WAIT).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_head_over_64_kib_is_refused_with_431() {
+    let router = Router::start("[sources.plain]\n").await;
+    let padding = "a".repeat(70_000);
+    let mut client = RawClient::connect(router.ingest_url()).await;
+    let request = head(
+        "POST",
+        "/hooks/plain",
+        2,
+        &[("x-padding", padding.as_str()), ("connection", "close")],
+    ) + "{}";
+    let answer = client.exchange(request).await;
+    assert_eq!(status_of(&answer), 431, "{answer}");
+
+    let mut client = RawClient::connect(router.ingest_url()).await;
+    let padding = "a".repeat(60_000);
+    let request = head(
+        "POST",
+        "/hooks/plain",
+        2,
+        &[("x-padding", padding.as_str()), ("connection", "close")],
+    ) + "{}";
+    assert_eq!(status_of(&client.exchange(request).await), 202);
 }
 
 /// Waits until the router holds at least `bytes` of request bodies being read.
