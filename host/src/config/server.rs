@@ -37,8 +37,8 @@ pub struct ServerConfig {
     /// How long an ingest request's body may take to arrive in full: frees the connection
     /// and the body memory of a sender that trickles.
     pub body_read_timeout: Duration,
-    /// Connections served at once on each listener; more wait in the system's backlog until
-    /// one closes. Bounds the sockets and the per-connection memory senders can take.
+    /// Connections served at once on each listener; a new one beyond takes the place of the
+    /// one open the longest. Bounds the sockets and the per-connection memory senders can take.
     pub max_connections: usize,
     /// Plugin instances running at once: bounds CPU and the memory of live instances.
     pub plugin_concurrency: usize,
