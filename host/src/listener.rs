@@ -16,7 +16,8 @@
 //!
 //! Bodies are left to the routes that read them (see `max_body_memory` and
 //! `body_read_timeout` in ingest). Requests carry the client's address as
-//! `ConnectInfo<SocketAddr>`.
+//! `ConnectInfo<SocketAddr>`. The protocol is HTTP/1.1, which providers send webhooks with
+//! (a proxy in front that terminates TLS speaks it to wasmhook too).
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;

@@ -26,7 +26,7 @@ use crate::telemetry;
 
 /// Why a request was refused, in the answer's words and as a metric label.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Refusal {
+enum Refusal {
     /// `admin_token` is set and the request does not carry it.
     Token,
     /// No `admin_token`, and the client is on another host.
@@ -36,7 +36,7 @@ pub enum Refusal {
 }
 
 impl Refusal {
-    pub fn label(self) -> &'static str {
+    fn label(self) -> &'static str {
         match self {
             Refusal::Token => "token",
             Refusal::RemoteClient => "remote_client",
@@ -88,7 +88,7 @@ pub async fn guard(State(admin): State<Admin>, request: Request, next: Next) -> 
 }
 
 /// Whether a request from `peer` (unknown: treated as remote) with `headers` may be served.
-pub fn check(
+fn check(
     token: Option<&str>,
     peer: Option<SocketAddr>,
     headers: &HeaderMap,
@@ -99,10 +99,8 @@ pub fn check(
             .and_then(|value| value.to_str().ok())
             .and_then(|value| value.strip_prefix("Bearer "))
             .unwrap_or_default();
-        return match bool::from(presented.as_bytes().ct_eq(token.as_bytes())) {
-            true => Ok(()),
-            false => Err(Refusal::Token),
-        };
+        let matches: bool = presented.as_bytes().ct_eq(token.as_bytes()).into();
+        return if matches { Ok(()) } else { Err(Refusal::Token) };
     }
     if !peer.is_some_and(|peer| is_loopback(peer.ip())) {
         return Err(Refusal::RemoteClient);

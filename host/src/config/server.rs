@@ -27,9 +27,9 @@ pub struct ServerConfig {
     pub store: Option<String>,
     /// Largest request body accepted, in bytes: bounds the memory one ingest can take.
     pub max_body: u64,
-    /// The bytes of request bodies being read at once, over all ingest requests: bounds the
-    /// memory many senders can take together. A request that would go over it is answered
-    /// 503 at once instead of being read. At least `max_body`, so every allowed body can fit.
+    /// The bytes of request bodies held while they are read, over all ingest requests:
+    /// bounds the memory many senders can take together. A body that does not fit is answered
+    /// 503 at once. At least `max_body`, so every allowed body can fit.
     pub max_body_memory: u64,
     /// How long a client may take to send a request's headers, and how long an idle
     /// keep-alive connection is kept: frees the connection of a sender that stalls.
