@@ -18,7 +18,8 @@ impl ApiError {
         }
     }
 
-    /// 503 with `Retry-After`, for a store that cannot take writes now.
+    /// 503 with `Retry-After`: not now (the store cannot take writes, the router is shutting
+    /// down or has no room for another body).
     pub fn unavailable(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, message)
     }
@@ -43,10 +44,20 @@ impl IntoResponse for ApiError {
             axum::Json(serde_json::json!({ "error": self.message })),
         )
             .into_response();
-        if self.status == StatusCode::SERVICE_UNAVAILABLE {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        match self.status {
+            StatusCode::SERVICE_UNAVAILABLE => {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            }
+            // The rest of a request that timed out may still be on its way: the connection
+            // cannot carry another request.
+            StatusCode::REQUEST_TIMEOUT => {
+                response
+                    .headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            _ => {}
         }
         response
     }

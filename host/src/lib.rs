@@ -14,6 +14,7 @@ pub mod config;
 pub mod delivery;
 pub mod ids;
 pub mod ingest;
+pub mod listener;
 pub mod pipeline;
 pub mod plugin;
 pub mod retention;

@@ -1,6 +1,11 @@
 //! Every metric wasmhook exports, and one function per notable event that both logs and
 //! counts it, so logs and `/metrics` never disagree. Names follow
 //! `wasmhook_<noun>_<unit>[_total]`.
+//!
+//! Label values are names from the configuration (sources, plugins, subscribers) or fixed
+//! words, never text taken from a request: anyone can send any text, and each distinct label
+//! value is a series kept in memory, and in every `/metrics` answer, for the life of the
+//! process.
 
 use std::path::Path;
 use std::time::Duration;
@@ -41,6 +46,92 @@ pub fn event_duplicate(source: &str, first_event_id: &str) {
         event = first_event_id,
         "redelivery of an event already stored"
     );
+}
+
+/// A request for a source that is not configured: counted without its name (see above), and
+/// logged with a bounded part of it, enough to recognise a mistyped URL.
+pub fn unknown_source(requested: &str) {
+    counter!("wasmhook_requests_unknown_source_total").increment(1);
+    let requested: String = requested.chars().take(64).collect();
+    tracing::info!(requested, "request for a source that is not configured");
+}
+
+/// A connection taken in by a listener; counted as open until the returned guard is dropped.
+#[must_use = "the connection counts as open while the guard lives"]
+pub fn connection_opened(listener: &'static str) -> OpenConnection {
+    counter!("wasmhook_connections_total", "listener" => listener).increment(1);
+    gauge!("wasmhook_connections_open", "listener" => listener).increment(1);
+    OpenConnection { listener }
+}
+
+pub struct OpenConnection {
+    listener: &'static str,
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        gauge!("wasmhook_connections_open", "listener" => self.listener).decrement(1);
+    }
+}
+
+/// A connection that ended in an error: most often a client that stalled before its request
+/// head was complete (`header_read_timeout`), or that sent something that is not HTTP/1.1.
+pub fn connection_failed(
+    listener: &'static str,
+    peer: &std::net::SocketAddr,
+    error: &hyper::Error,
+) {
+    let reason = if error.is_timeout() {
+        "header_timeout"
+    } else if error.is_parse() {
+        "bad_request"
+    } else {
+        "io"
+    };
+    counter!("wasmhook_connections_failed_total", "listener" => listener, "reason" => reason)
+        .increment(1);
+    tracing::debug!(listener, %peer, reason, %error, "connection closed on an error");
+}
+
+/// A connection closed to make room for a new one, `max_connections` being open.
+pub fn connection_evicted(listener: &'static str) {
+    counter!("wasmhook_connections_evicted_total", "listener" => listener).increment(1);
+    tracing::debug!(
+        listener,
+        "the connection open the longest was closed to make room for a new one"
+    );
+}
+
+/// The listener could not take a connection in (e.g. out of file descriptors); it tries again.
+pub fn accept_failed(listener: &'static str, error: &std::io::Error) {
+    counter!("wasmhook_accept_failures_total", "listener" => listener).increment(1);
+    tracing::warn!(listener, %error, "cannot accept a connection; retrying shortly");
+}
+
+/// An admin request refused by `admin::access`; `reason` is one of its fixed labels.
+pub fn admin_refused(reason: &'static str, peer: Option<std::net::SocketAddr>) {
+    counter!("wasmhook_admin_refused_total", "reason" => reason).increment(1);
+    tracing::info!(reason, peer = ?peer, "admin request refused");
+}
+
+/// At start: the admin API listens where other hosts can reach it, without `admin_token`.
+pub fn admin_unprotected(addr: std::net::SocketAddr) {
+    tracing::warn!(
+        %addr,
+        "the admin API listens on {addr}, which other hosts may reach, without `admin_token`: \
+         it serves only clients on this machine; set `admin_token` in [server] to serve others"
+    );
+}
+
+/// Bytes of a request body read into memory, against `max_body_memory`; the gauge tells how
+/// much of it is in use.
+pub fn body_bytes_taken(bytes: usize) {
+    gauge!("wasmhook_ingest_body_bytes").increment(bytes as f64);
+}
+
+/// The bytes of a request's body given back once the request is answered.
+pub fn body_bytes_released(bytes: usize) {
+    gauge!("wasmhook_ingest_body_bytes").decrement(bytes as f64);
 }
 
 pub fn handshake_answered(source: &str, method: &http::Method, status: u16) {

@@ -3,6 +3,7 @@
 
 mod common;
 
+mod admin_access;
 mod broken_plugin;
 mod cli;
 mod core_abi;
@@ -14,6 +15,7 @@ mod disk_full;
 mod fan_out;
 mod filter;
 mod gone;
+mod hang_ups;
 mod hostile_config;
 mod hostile_senders;
 mod hot_reload;
@@ -27,7 +29,9 @@ mod retry;
 mod retry_schedule;
 mod route_tests;
 mod shutdown;
+mod slow_senders;
 mod sources;
 mod transports;
+mod unknown_sources;
 mod verify;
 mod watch;

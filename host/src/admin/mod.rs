@@ -1,18 +1,18 @@
 //! The admin listener: the API of SPEC section 8, `/metrics`, and health checks.
-//! With `admin_token` set, every route but the health checks wants `Authorization: Bearer`.
+//! Every route but the health checks is behind [`access::guard`]: the token when one is set,
+//! else this machine only.
 
+pub mod access;
 mod actions;
 mod events;
 mod wiring;
 
 use axum::Router;
-use axum::extract::{Request, State};
-use axum::http::{StatusCode, header};
-use axum::middleware::{self, Next};
+use axum::extract::State;
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use metrics_exporter_prometheus::PrometheusHandle;
-use subtle::ConstantTimeEq;
 
 use crate::api_error::ApiError;
 use crate::ingest::Ingest;
@@ -40,34 +40,12 @@ pub fn router(admin: Admin) -> Router {
             "/api/subscribers/{name}/enable",
             post(actions::enable_subscriber),
         )
-        .route_layer(middleware::from_fn_with_state(admin.clone(), require_token));
+        .route_layer(middleware::from_fn_with_state(admin.clone(), access::guard));
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .merge(api)
         .with_state(admin)
-}
-
-async fn require_token(State(admin): State<Admin>, request: Request, next: Next) -> Response {
-    let topology = admin.ingest.reloader.current();
-    let Some(token) = topology.config.server.admin_token.as_deref() else {
-        return next.run(request).await;
-    };
-    let presented = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .unwrap_or_default();
-    if presented.as_bytes().ct_eq(token.as_bytes()).into() {
-        next.run(request).await
-    } else {
-        ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "the admin API wants `Authorization: Bearer <admin_token>`",
-        )
-        .into_response()
-    }
 }
 
 async fn metrics(State(admin): State<Admin>) -> String {

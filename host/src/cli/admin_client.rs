@@ -1,5 +1,6 @@
 //! The admin API as the CLI's event and message commands reach it.
 
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
@@ -34,7 +35,7 @@ impl AdminClient {
         let server = config.as_ref().map(|config| &config.server);
         let base = match (&args.admin, server.and_then(|server| server.admin)) {
             (Some(url), _) => url.trim_end_matches('/').to_owned(),
-            (None, Some(addr)) => format!("http://{addr}"),
+            (None, Some(addr)) => format!("http://{}", reached_locally(addr)),
             (None, None) => "http://127.0.0.1:8081".to_owned(),
         };
         let token = args
@@ -76,10 +77,38 @@ impl AdminClient {
     }
 }
 
+/// The address a client on this machine uses for a listener bound to `addr`: one bound to
+/// every interface (`0.0.0.0`, `[::]`) is reached on loopback, the host the admin API serves
+/// without a token.
+fn reached_locally(addr: SocketAddr) -> SocketAddr {
+    match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => {
+            SocketAddr::from((Ipv4Addr::LOCALHOST, addr.port()))
+        }
+        IpAddr::V6(ip) if ip.is_unspecified() => {
+            SocketAddr::from((Ipv6Addr::LOCALHOST, addr.port()))
+        }
+        _ => addr,
+    }
+}
+
 /// Prints an answer as indented JSON.
 pub fn print(value: &Value) {
     println!(
         "{}",
         serde_json::to_string_pretty(value).unwrap_or_default()
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_listener_on_every_interface_is_reached_on_loopback() {
+        let reached = |addr: &str| reached_locally(addr.parse().unwrap()).to_string();
+        assert_eq!(reached("0.0.0.0:8081"), "127.0.0.1:8081");
+        assert_eq!(reached("[::]:8081"), "[::1]:8081");
+        assert_eq!(reached("10.0.0.5:8081"), "10.0.0.5:8081");
+    }
 }

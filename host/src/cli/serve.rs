@@ -1,16 +1,15 @@
 //! `wasmhook serve`: everything, wired together.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
-use tokio::net::TcpListener;
 
 use crate::admin::{self, Admin};
 use crate::delivery::Delivery;
-use crate::ingest::{self, Ingest};
+use crate::ingest::{self, BodyBudget, Ingest};
+use crate::listener::{Limits, Listener};
 use crate::pipeline::Pipeline;
 use crate::plugin::PluginEngine;
 use crate::retention;
@@ -58,22 +57,25 @@ pub async fn serve(config_path: PathBuf, watch_builds: bool) -> anyhow::Result<E
         pipeline: pipeline.clone(),
         reloader: reloader.clone(),
         accepting,
+        bodies: BodyBudget::new(config.server.max_body_memory),
     };
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let ingest_listener = bind("ingest", config.server.listen).await?;
-    let mut servers = vec![tokio::spawn(run_server(
-        ingest_listener,
-        ingest::router(ingest.clone()),
-        stopped.clone(),
-    ))];
+    let limits = Limits::of(&config.server);
+    let (stop, stopped) = tokio::sync::watch::channel(None);
+    let ingest_listener = Listener::bind("ingest", config.server.listen, limits).await?;
+    let mut servers = vec![tokio::spawn(
+        ingest_listener.serve(ingest::router(ingest.clone()), stopped.clone()),
+    )];
     if let Some(addr) = config.server.admin {
-        let listener = bind("admin", addr).await?;
+        let listener = Listener::bind("admin", addr, limits).await?;
+        if config.server.admin_token.is_none() && !admin::access::is_loopback(addr.ip()) {
+            telemetry::admin_unprotected(listener.local_addr()?);
+        }
         let router = admin::router(Admin {
             ingest: ingest.clone(),
             delivery: delivery.clone(),
             metrics,
         });
-        servers.push(tokio::spawn(run_server(listener, router, stopped)));
+        servers.push(tokio::spawn(listener.serve(router, stopped)));
     }
 
     shutdown_signal().await;
@@ -92,36 +94,11 @@ pub async fn serve(config_path: PathBuf, watch_builds: bool) -> anyhow::Result<E
         messages_pending,
         "stopped; unfinished work resumes at the next start"
     );
-    let _ = stop.send(true);
+    let _ = stop.send(Some(deadline));
     for server in servers {
         let _ = server.await;
     }
     Ok(ExitCode::SUCCESS)
-}
-
-async fn run_server(
-    listener: TcpListener,
-    router: axum::Router,
-    mut stopped: tokio::sync::watch::Receiver<bool>,
-) {
-    let stop = async move {
-        let _ = stopped.wait_for(|stop| *stop).await;
-    };
-    if let Err(error) = axum::serve(listener, router)
-        .with_graceful_shutdown(stop)
-        .await
-    {
-        tracing::error!(%error, "listener failed");
-    }
-}
-
-async fn bind(listener: &'static str, addr: SocketAddr) -> anyhow::Result<TcpListener> {
-    let socket = TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr} ({listener})"))?;
-    let addr = socket.local_addr()?;
-    tracing::info!(listener, addr = %addr, "listening");
-    Ok(socket)
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -27,6 +27,19 @@ pub struct ServerConfig {
     pub store: Option<String>,
     /// Largest request body accepted, in bytes: bounds the memory one ingest can take.
     pub max_body: u64,
+    /// The bytes of request bodies held while they are read, over all ingest requests:
+    /// bounds the memory many senders can take together. A body that does not fit is answered
+    /// 503 at once. At least `max_body`, so every allowed body can fit.
+    pub max_body_memory: u64,
+    /// How long a client may take to send a request's headers, and how long an idle
+    /// keep-alive connection is kept: frees the connection of a sender that stalls.
+    pub header_read_timeout: Duration,
+    /// How long an ingest request's body may take to arrive in full: frees the connection
+    /// and the body memory of a sender that trickles.
+    pub body_read_timeout: Duration,
+    /// Connections served at once on each listener; a new one beyond takes the place of the
+    /// one open the longest. Bounds the sockets and the per-connection memory senders can take.
+    pub max_connections: usize,
     /// Plugin instances running at once: bounds CPU and the memory of live instances.
     pub plugin_concurrency: usize,
     /// HTTP deliveries in flight at once, over all subscribers: bounds sockets and memory.
@@ -58,6 +71,10 @@ const KEYS: &[&str] = &[
     "data_dir",
     "store",
     "max_body",
+    "max_body_memory",
+    "header_read_timeout",
+    "body_read_timeout",
+    "max_connections",
     "plugin_concurrency",
     "delivery_concurrency",
     "retention",
@@ -78,6 +95,10 @@ impl ServerConfig {
             data_dir: base.join(".wasmhook"),
             store: None,
             max_body: 1 << 20,
+            max_body_memory: DEFAULT_BODY_MEMORY,
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(10),
+            max_connections: 1024,
             plugin_concurrency: default_plugin_concurrency(),
             delivery_concurrency: 256,
             retention: Duration::from_hours(7 * 24),
@@ -93,6 +114,9 @@ impl ServerConfig {
         let Some(table) = Table::new("[server]".to_owned(), value, KEYS, sink) else {
             return defaults;
         };
+        let max_body = table
+            .get::<ByteSize>("max_body", sink)
+            .map_or(defaults.max_body, |s| s.0);
         ServerConfig {
             listen: table
                 .get::<ListenAddr>("listen", sink)
@@ -103,9 +127,17 @@ impl ServerConfig {
                 .get::<NonEmpty>("data_dir", sink)
                 .map_or(defaults.data_dir, |dir| base.join(dir.0)),
             store: table.get::<StoreUrl>("store", sink).map(|s| s.0),
-            max_body: table
-                .get::<ByteSize>("max_body", sink)
-                .map_or(defaults.max_body, |s| s.0),
+            max_body,
+            max_body_memory: read_body_memory(&table, max_body, sink),
+            header_read_timeout: table
+                .get::<Timeout>("header_read_timeout", sink)
+                .map_or(defaults.header_read_timeout, |t| t.0),
+            body_read_timeout: table
+                .get::<Timeout>("body_read_timeout", sink)
+                .map_or(defaults.body_read_timeout, |t| t.0),
+            max_connections: table
+                .get::<Count>("max_connections", sink)
+                .map_or(defaults.max_connections, |c| c.0),
             plugin_concurrency: table
                 .get::<Count>("plugin_concurrency", sink)
                 .map_or(defaults.plugin_concurrency, |c| c.0),
@@ -125,6 +157,32 @@ impl ServerConfig {
             certificates: read_certificates(&table, base, sink),
         }
     }
+}
+
+/// What may be set aside for bodies being read when `max_body_memory` is not given: room for
+/// 64 bodies of the default `max_body` at once, or thousands of typical webhooks of a few KiB.
+const DEFAULT_BODY_MEMORY: u64 = 64 << 20;
+
+/// `max_body_memory`: at least `max_body`, since a body that could never fit would be refused
+/// with 503 for ever, and a sender told to retry would retry in vain. Absent, it grows with a
+/// large `max_body`.
+fn read_body_memory(table: &Table<'_, '_>, max_body: u64, sink: &mut Sink<'_>) -> u64 {
+    let Some(value) = table.raw("max_body_memory") else {
+        return DEFAULT_BODY_MEMORY.max(max_body);
+    };
+    let Some(ByteSize(memory)) = table.get::<ByteSize>("max_body_memory", sink) else {
+        return DEFAULT_BODY_MEMORY.max(max_body);
+    };
+    if memory < max_body {
+        sink.error(
+            value.span(),
+            format!(
+                "`max_body_memory` in [server] ({memory} bytes) must be at least `max_body` \
+                 ({max_body} bytes): a body of the largest allowed size could never be read"
+            ),
+        );
+    }
+    memory
 }
 
 /// `[server.certificates]`: `"https://..." = "path/to/cert.pem"`, each URL and path checked at

@@ -151,6 +151,10 @@ fn fills_in_defaults() {
     assert_eq!(config.server.retention, Duration::from_hours(7 * 24));
     assert_eq!(config.server.dead_retention, Duration::from_hours(30 * 24));
     assert_eq!(config.server.shutdown_timeout, Duration::from_secs(30));
+    assert_eq!(config.server.header_read_timeout, Duration::from_secs(10));
+    assert_eq!(config.server.body_read_timeout, Duration::from_secs(10));
+    assert_eq!(config.server.max_connections, 1024);
+    assert_eq!(config.server.max_body_memory, 64 << 20);
     let p = &config.plugins["p"];
     assert_eq!(
         (p.timeout, p.reuse, p.on_error),
@@ -666,4 +670,29 @@ fn a_build_needs_watch_patterns_and_good_ones() {
         errors[1].contains(":4:9: `watch` in [plugins.p] is empty"),
         "{errors:?}"
     );
+}
+
+#[test]
+fn reads_the_listener_limits() {
+    let config = parse(
+        r#"
+        [server]
+        max_body_memory = "8MiB"
+        header_read_timeout = "2s"
+        body_read_timeout = "5s"
+        max_connections = 16
+        "#,
+    )
+    .unwrap();
+    let server = &config.server;
+    assert_eq!(server.max_body_memory, 8 << 20);
+    assert_eq!(server.header_read_timeout, Duration::from_secs(2));
+    assert_eq!(server.body_read_timeout, Duration::from_secs(5));
+    assert_eq!(server.max_connections, 16);
+}
+
+#[test]
+fn the_default_body_memory_makes_room_for_a_large_max_body() {
+    let config = parse("[server]\nmax_body = \"100MiB\"\n").unwrap();
+    assert_eq!(config.server.max_body_memory, 100 << 20);
 }

@@ -6,6 +6,7 @@
 //! are a provider's handshake (other methods, or a verified POST the scheme recognises) are
 //! answered by the source's scheme and never stored.
 
+mod budget;
 mod dedup;
 mod request;
 mod simulated;
@@ -20,14 +21,18 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
+use bytes::Bytes;
 
+pub use budget::BodyBudget;
 pub use simulated::{RefusedBody, event_as_verified};
 pub use verify::Verifier;
 
 use crate::api_error::ApiError;
+use crate::config::ServerConfig;
 use crate::pipeline::{Pipeline, envelope};
-use crate::store::{EventStatus, Inserted, NewEvent, Store};
+use crate::store::{Dedup, EventStatus, Inserted, NewEvent, Store};
 use crate::telemetry;
+use crate::topology::Topology;
 use crate::topology::reload::Reloader;
 use request::Received;
 use verify::{Handshake, Rejection};
@@ -39,6 +44,8 @@ pub struct Ingest {
     pub reloader: Arc<Reloader>,
     /// Cleared at shutdown: from then on senders are told to retry (503).
     pub accepting: Arc<AtomicBool>,
+    /// The room for bodies being read, over all requests (`max_body_memory`).
+    pub bodies: BodyBudget,
 }
 
 /// The ingest listener's routes, health checks included.
@@ -91,8 +98,16 @@ async fn answer(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let received = Received::new(source, rest, query, method, headers);
-    match accept(ingest, &received, body).await {
+    let topology = ingest.reloader.current();
+    // From here on the source is named by the configuration's key: metrics and logs are
+    // labelled with names an operator chose, never with whatever a request asked for.
+    let Some((source, verifier)) = topology.sources.get_key_value(&source) else {
+        telemetry::unknown_source(&source);
+        return ApiError::not_found(format!("no source named {source:?} is configured"))
+            .into_response();
+    };
+    let received = Received::new(source.clone(), rest, query, method, headers);
+    match accept(ingest, &topology, verifier, &received, body).await {
         Ok(Answer::Accepted(id)) => (
             StatusCode::ACCEPTED,
             axum::Json(serde_json::json!({ "id": id })),
@@ -100,7 +115,7 @@ async fn answer(
             .into_response(),
         Ok(Answer::Acknowledged(reply)) => request::handshake_response(reply),
         Ok(Answer::Duplicate(id)) => {
-            telemetry::event_duplicate(&received.source, &id);
+            telemetry::event_duplicate(source, &id);
             (
                 StatusCode::OK,
                 axum::Json(serde_json::json!({ "id": id, "duplicate": true })),
@@ -108,28 +123,29 @@ async fn answer(
                 .into_response()
         }
         Ok(Answer::Handshake(handshake)) => {
-            telemetry::handshake_answered(&received.source, &received.method, handshake.status);
+            telemetry::handshake_answered(source, &received.method, handshake.status);
             request::handshake_response(handshake)
         }
         Err(error) => {
-            telemetry::event_rejected(&received.source, error.status.as_u16(), &error.message);
+            telemetry::event_rejected(source, error.status.as_u16(), &error.message);
             error.into_response()
         }
     }
 }
 
-async fn accept(ingest: &Ingest, received: &Received, body: Body) -> Result<Answer, ApiError> {
+async fn accept(
+    ingest: &Ingest,
+    topology: &Topology,
+    verifier: &Verifier,
+    received: &Received,
+    body: Body,
+) -> Result<Answer, ApiError> {
     if !ingest.accepting.load(Ordering::SeqCst) {
         return Err(ApiError::unavailable(
             "wasmhook is shutting down; retry shortly",
         ));
     }
-    let topology = ingest.reloader.current();
     let source = &received.source;
-    let verifier = topology
-        .sources
-        .get(source)
-        .ok_or_else(|| ApiError::not_found(format!("no source named {source:?} is configured")))?;
     let server = &topology.config.server;
     if received.method != Method::POST {
         let incoming = received.incoming(&[], server.clock);
@@ -141,7 +157,19 @@ async fn accept(ingest: &Ingest, received: &Received, body: Body) -> Result<Answ
             )),
         };
     }
-    let body = request::read_body(body, &received.headers, server.max_body).await?;
+    let no_room = || {
+        ApiError::unavailable(
+            "wasmhook is reading as many request bodies as it has room for; retry shortly",
+        )
+    };
+    let (body, reading) = ingest
+        .bodies
+        .meter(&received.headers, server.max_body, body)
+        .ok_or_else(no_room)?;
+    let body = match read_body_in_time(body, &received.headers, server).await {
+        Err(_) if reading.ran_out() => return Err(no_room()),
+        read => read?,
+    };
     let incoming = received.incoming(&body, server.clock);
     verifier.verify(&incoming).await.map_err(rejected)?;
     if let Some(answer) = verifier.handshake(&incoming).await {
@@ -159,6 +187,25 @@ async fn accept(ingest: &Ingest, received: &Received, body: Body) -> Result<Answ
         .or_else(|| verifier.acknowledgement(&incoming));
     let event = Arc::new(new_event(received, verifier, &incoming, body.clone()));
     let routed = !topology.routes_for(source).is_empty();
+    // A task of its own, which the sender hanging up cannot cancel: hyper drops this handler
+    // when the connection closes, and an event committed but never handed to the pipeline
+    // would wait, `received`, for the next start (and hold up its ordering key meanwhile).
+    let answer = tokio::spawn(commit(ingest.clone(), event, dedup, routed))
+        .await
+        .map_err(ApiError::internal)??;
+    Ok(match (answer, ack) {
+        (Answer::Accepted(_), Some(ack)) => Answer::Acknowledged((&ack).into()),
+        (answer, _) => answer,
+    })
+}
+
+/// Stores the event and, if it has routes, hands it to the pipeline.
+async fn commit(
+    ingest: Ingest,
+    event: Arc<NewEvent>,
+    dedup: Vec<Dedup>,
+    routed: bool,
+) -> Result<Answer, ApiError> {
     let status = if routed {
         EventStatus::Received
     } else {
@@ -175,15 +222,33 @@ async fn accept(ingest: &Ingest, received: &Received, body: Body) -> Result<Answ
     if let Inserted::Duplicate(first) = inserted {
         return Ok(Answer::Duplicate(first));
     }
-    telemetry::event_accepted(source, &event.id, event.event_type.as_deref());
+    telemetry::event_accepted(&event.source, &event.id, event.event_type.as_deref());
     let id = event.id.clone();
     if routed {
         ingest.pipeline.submit(event);
     }
-    Ok(match ack {
-        Some(ack) => Answer::Acknowledged((&ack).into()),
-        None => Answer::Accepted(id),
-    })
+    Ok(Answer::Accepted(id))
+}
+
+/// Reads the body within `body_read_timeout`: a sender that trickles its body holds its
+/// connection, and the room set aside for the body, only that long.
+async fn read_body_in_time(
+    body: Body,
+    headers: &HeaderMap,
+    server: &ServerConfig,
+) -> Result<Bytes, ApiError> {
+    let timeout = server.body_read_timeout;
+    tokio::time::timeout(timeout, request::read_body(body, headers, server.max_body))
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "the body did not arrive within {}; send the request again",
+                    humantime::format_duration(timeout)
+                ),
+            )
+        })?
 }
 
 /// The event stored for a verified POST: what plugins will see of the request.
@@ -191,7 +256,7 @@ fn new_event(
     received: &Received,
     verifier: &Verifier,
     incoming: &verify::Incoming<'_>,
-    body: bytes::Bytes,
+    body: Bytes,
 ) -> NewEvent {
     NewEvent {
         id: crate::ids::event_id(),

@@ -12,6 +12,7 @@ pub mod load;
 pub mod plugins;
 pub mod process;
 pub mod providers;
+pub mod raw;
 pub mod router;
 pub mod signature;
 pub mod subscriber;

@@ -22,6 +22,8 @@ const STARTUP: Duration = Duration::from_secs(60);
 /// child is killed on drop.
 pub struct Router {
     dir: TempDir,
+    /// `[server] admin`: where the admin listener binds.
+    admin_listen: String,
     server_extra: String,
     /// More arguments of `serve`, e.g. `--watch`.
     args: Vec<String>,
@@ -44,6 +46,16 @@ impl Router {
         Self::launch(server_extra, &[], wiring, |_| {}).await
     }
 
+    /// [`Router::start_with_server`] with the admin listener on `admin` (e.g. `0.0.0.0:0`);
+    /// the admin client still reaches it on 127.0.0.1.
+    pub async fn start_with_admin(admin: &str, server_extra: &str, wiring: &str) -> Router {
+        let mut router = Self::unstarted(server_extra, &[]);
+        router.admin_listen = admin.to_owned();
+        router.write_routes(wiring);
+        router.spawn().await;
+        router
+    }
+
     /// [`Router::start`] with more arguments of `serve` (e.g. `--watch`); `prepare` gets the
     /// router's directory (where routes.toml will be) before the process starts.
     pub async fn start_with_args(
@@ -60,8 +72,17 @@ impl Router {
         wiring: &str,
         prepare: impl FnOnce(&Path),
     ) -> Router {
-        let mut router = Router {
+        let mut router = Self::unstarted(server_extra, args);
+        prepare(router.dir());
+        router.write_routes(wiring);
+        router.spawn().await;
+        router
+    }
+
+    fn unstarted(server_extra: &str, args: &[&str]) -> Router {
+        Router {
             dir: tempfile::tempdir().unwrap(),
+            admin_listen: "127.0.0.1:0".to_owned(),
             server_extra: server_extra.to_owned(),
             args: args.iter().map(|a| (*a).to_owned()).collect(),
             child: Mutex::new(None),
@@ -69,11 +90,7 @@ impl Router {
             logs: Arc::default(),
             ingest: Ingest::new(String::new()),
             admin: String::new(),
-        };
-        prepare(router.dir());
-        router.write_routes(wiring);
-        router.spawn().await;
-        router
+        }
     }
 
     pub fn dir(&self) -> &Path {
@@ -87,8 +104,8 @@ impl Router {
     /// Writes `routes.toml` (the `[server]` table, then `wiring`) and returns the full text.
     pub fn write_routes(&self, wiring: &str) -> String {
         let text = format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\nadmin = \"127.0.0.1:0\"\ndata_dir = \"data\"\n{}\n{wiring}",
-            self.server_extra
+            "[server]\nlisten = \"127.0.0.1:0\"\nadmin = \"{}\"\ndata_dir = \"data\"\n{}\n{wiring}",
+            self.admin_listen, self.server_extra
         );
         std::fs::write(self.config_path(), &text).unwrap();
         text
@@ -151,6 +168,8 @@ impl Router {
         })
         .await;
         self.ingest = Ingest::new(format!("http://{ingest}"));
+        // A listener on every address is reached on loopback, as a local operator would.
+        let admin = admin.replace("0.0.0.0:", "127.0.0.1:");
         self.admin = format!("http://{admin}");
     }
 
