@@ -55,7 +55,21 @@ pub fn router(ingest: Ingest) -> Router {
         .route("/hooks/{source}/{*rest}", any(receive_with_rest))
         .route("/healthz", get(crate::admin::healthz))
         .route("/readyz", get(crate::admin::readyz))
+        .fallback(no_such_path)
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(ingest)
+}
+
+/// Every error answer is JSON (SPEC section 4), a path outside `/hooks/{source}` too.
+async fn no_such_path() -> ApiError {
+    ApiError::not_found("events are taken at /hooks/{source}")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "this path does not take that method",
+    )
 }
 
 /// What the sender is told.
