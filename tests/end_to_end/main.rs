@@ -7,6 +7,7 @@ mod cli;
 mod core_abi;
 mod crash;
 mod dead_letters;
+mod deadlines;
 mod dedup;
 mod deliver;
 mod fan_out;

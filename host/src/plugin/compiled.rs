@@ -7,7 +7,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, ComponentExportIndex, InstancePre};
 use wasmtime::{Module, Store};
-use wasmtime_wasi::p2::bindings::sync::CommandPre;
+use wasmtime_wasi::p2::bindings::CommandPre;
 
 use super::encode::{CoreModuleShape, encode_function_module};
 use super::engine::PluginEngine;
@@ -143,12 +143,18 @@ fn check_handle_signature(
         stderr: super::sandbox::Captured::stderr(0),
     };
     let mut store = Store::new(pre.engine(), ComponentSandbox::new(None, &stdio, u64::MAX));
-    store.set_epoch_deadline(PluginEngine::deadline_ticks(
-        std::time::Duration::from_secs(5),
-    ));
-    let instance = pre.instantiate(&mut store)?;
-    instance.get_typed_func::<HandleParams<'_>, HandleResults>(&mut store, handle)?;
-    Ok(())
+    let limit = std::time::Duration::from_secs(5);
+    store.set_epoch_deadline(PluginEngine::deadline_ticks(limit));
+    let checked = super::deadline::run(limit, async {
+        let instance = pre.instantiate_async(&mut store).await?;
+        instance.get_typed_func::<HandleParams<'_>, HandleResults>(&mut store, handle)?;
+        Ok(())
+    });
+    checked.unwrap_or_else(|| {
+        Err(wasmtime::format_err!(
+            "instantiating took longer than {limit:?}"
+        ))
+    })
 }
 
 /// Core modules start `\0asm` + version 1; components carry a different version/layer word.

@@ -58,12 +58,15 @@ impl PluginEngine {
             }
         };
         let mut module_linker = wasmtime::Linker::new(&engine);
-        wasmtime_wasi::p1::add_to_linker_sync(&mut module_linker, |sandbox: &mut ModuleSandbox| {
-            &mut sandbox.wasi
-        })
+        // The async WASI hosts: a guest waiting in WASI (a sleep) waits in a future that the
+        // call's deadline can drop (`deadline.rs`), not in a blocking call no deadline reaches.
+        wasmtime_wasi::p1::add_to_linker_async(
+            &mut module_linker,
+            |sandbox: &mut ModuleSandbox| &mut sandbox.wasi,
+        )
         .map_err(to_anyhow)?;
         let mut component_linker = wasmtime::component::Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut component_linker).map_err(to_anyhow)?;
+        wasmtime_wasi::p2::add_to_linker_async(&mut component_linker).map_err(to_anyhow)?;
         start_epoch_ticker(&engine);
         Ok(Arc::new(PluginEngine {
             module_linker,
@@ -111,6 +114,8 @@ fn engine_config(pool_for: Option<usize>) -> Config {
             .max_tables_per_module(4)
             .linear_memory_keep_resident(keep_resident)
             .table_keep_resident(16 * 1024)
+            // Every call runs on a fiber stack: one per call in flight, like an instance.
+            .total_stacks(slots)
             .pagemap_scan(pagemap_scan);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     }

@@ -14,17 +14,21 @@
 //! - Compiling, linking and type-checking happen once per plugin version, off the request
 //!   path ([`CompiledPlugin::load`]); what remains per event is instantiation from a pre-linked
 //!   `InstancePre` in the pooling allocator (a few microseconds) and the guest's own work.
-//! - Every call is bounded: a wall-clock deadline by epoch interruption, a memory cap through
-//!   the store's limiter, an output cap on stdout or the returned bytes, stderr kept to 4 KiB.
-//!   Hitting any of them fails the call, never the host.
+//! - Every call is bounded: a wall-clock deadline (epoch interruption stops guest code; a guest
+//!   waiting in WASI, as in a sleep, is stopped by dropping the call's future, `deadline.rs`),
+//!   a memory cap through the store's limiter, an output cap on stdout or the returned bytes,
+//!   stderr kept to 4 KiB. Hitting any of them fails the call, never the host.
 //! - By default every call gets a fresh instance, so nothing leaks between events. A function
 //!   plugin with `reuse = true` keeps warm instances; one that fails in any way is discarded.
-//! - Plugin calls are synchronous and CPU-bound: callers run them on the blocking pool behind
-//!   the engine's semaphore, so the async runtime never stalls on guest code.
+//! - A plugin call blocks its caller's thread: callers run it on the blocking pool behind the
+//!   engine's semaphore, so the async runtime never stalls on guest code. Inside, the call is
+//!   an async wasmtime call (WASI linked async, each call on a fiber stack from the pool)
+//!   driven on that thread until it ends or its deadline passes.
 
 mod cache;
 mod call;
 mod compiled;
+mod deadline;
 mod encode;
 mod engine;
 mod error;
