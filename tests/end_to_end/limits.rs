@@ -161,3 +161,91 @@ async fn oversized_output_and_plugin_stderr_are_reported() {
 
 /// What chaos.wasm writes to stderr in `stderr` mode.
 const CHAOS_STDERR: &str = "chaos: line 1 on stderr, as asked";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fan_out_over_the_cap_is_dead_lettered_and_holds_up_no_other_event() {
+    let shared = Subscriber::ok().await;
+    let router = Router::start(&format!(
+        "[sources.plain]\n[sources.other]\n{}{}{}\n[[routes]]\nname = \"quiet\"\nsource = \"other\"\nsubscribers = [\"shared\"]\n",
+        chaos("flood", r#"mode = "fan-out", messages = 20000"#, ""),
+        subscribers(&[("shared", &shared)]),
+        route("flood", "flood", "shared"),
+    ))
+    .await;
+
+    let flood = accepted(router.post_hook("plain", "{}", JSON).await);
+    let posted = std::time::Instant::now();
+    let quiet = accepted(
+        router
+            .post_hook("other", json!({ "quiet": true }).to_string(), JSON)
+            .await,
+    );
+    let delivered = delivered_bodies(&router, &shared, &quiet).await;
+    let took = posted.elapsed();
+    assert_eq!(delivered, vec![json!({ "quiet": true })]);
+    assert!(
+        took < std::time::Duration::from_secs(5),
+        "the other route's event reached the shared subscriber after {took:?}"
+    );
+
+    let event = router.wait_settled(&flood).await;
+    assert_dead_mentioning(&event, "flood", &["max_messages"]);
+    let error = message_on(&event, "flood")["error"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(error.contains("1000"), "the error names the cap: {error}");
+    assert_eq!(
+        shared.received().len(),
+        1,
+        "messages of the flood were sent"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fan_out_under_the_cap_is_delivered_and_a_chain_cannot_multiply_past_it() {
+    let (sink, chained, over) = (
+        Subscriber::ok().await,
+        Subscriber::ok().await,
+        Subscriber::ok().await,
+    );
+    let router = Router::start(&format!(
+        "[sources.plain]\n{}{}{}{}{}\n{}{}\n[[routes]]\nname = \"chain\"\nsource = \"plain\"\ntransforms = [\"wide\", \"wider\"]\nsubscribers = [\"chained\"]\n",
+        chaos("ten", r#"mode = "fan-out", messages = 10"#, "max_messages = 10"),
+        chaos("eleven", r#"mode = "fan-out", messages = 11"#, "max_messages = 10"),
+        chaos("wide", r#"mode = "fan-out", messages = 40"#, ""),
+        chaos("wider", r#"mode = "fan-out", messages = 40"#, ""),
+        subscribers(&[("sink", &sink), ("chained", &chained), ("over", &over)]),
+        route("under", "ten", "sink"),
+        route("over", "eleven", "over"),
+    ))
+    .await;
+
+    let id = accepted(router.post_hook("plain", "{}", JSON).await);
+    let event = router
+        .wait_event(&id, "the event processed", |e| e["status"] == "processed")
+        .await;
+    let under: Vec<&Value> = messages(&event)
+        .iter()
+        .filter(|m| m["route"] == "under")
+        .collect();
+    assert_eq!(under.len(), 10, "{event}");
+    let mut numbers: Vec<u64> = sink
+        .wait_for_requests(10, WAIT)
+        .await
+        .iter()
+        .map(|r| r.json()["n"].as_u64().unwrap())
+        .collect();
+    numbers.sort_unstable();
+    assert_eq!(numbers, (0..10).collect::<Vec<u64>>());
+
+    let event = router.wait_settled(&id).await;
+    assert_dead_mentioning(&event, "over", &["max_messages"]);
+    let error = message_on(&event, "over")["error"].as_str().unwrap();
+    assert!(error.contains("eleven") && error.contains("10"), "{error}");
+    // 40 messages, each made into 40 more: 1,600, over the default cap of 1,000.
+    assert_dead_mentioning(&event, "chain", &["max_messages"]);
+    let error = message_on(&event, "chain")["error"].as_str().unwrap();
+    assert!(error.contains("wider") && error.contains("1000"), "{error}");
+    assert!(chained.received().is_empty() && over.received().is_empty());
+}

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use bytes::Bytes;
 
-use crate::config::{Location, OnError, PluginConfig};
+use crate::config::{DEFAULT_MAX_MESSAGES, Location, OnError, PluginConfig};
 use crate::pipeline::envelope::{kind, split_output};
 use crate::plugin::{CompiledPlugin, Plugin, PluginEngine, user_cache_dir};
 
@@ -30,6 +30,9 @@ pub struct RunArgs {
     /// Memory limit in MiB.
     #[arg(long, default_value_t = 64)]
     pub memory_mib: u64,
+    /// Most messages a transform may return, as `max_messages` in routes.toml.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_MESSAGES as u32, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_messages: u32,
     /// Call the plugin N times on the envelope and print the per-call times (mean and
     /// percentiles) after the first call's: what the plugin costs per event in a route.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
@@ -103,7 +106,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::FAILURE);
         }
     };
-    if let Some(problem) = shape_problem(&output, filter) {
+    if let Some(problem) = shape_problem(&output, filter, args.max_messages as usize) {
         eprintln!("error: the plugin returned {problem}");
         return Ok(ExitCode::FAILURE);
     }
@@ -185,12 +188,20 @@ fn human_bytes(bytes: u64) -> String {
 }
 
 /// What is wrong with the result's shape, if anything.
-fn shape_problem(output: &serde_json::Value, filter: bool) -> Option<String> {
+fn shape_problem(output: &serde_json::Value, filter: bool, max_messages: usize) -> Option<String> {
     if filter {
         return (!output.is_boolean())
             .then(|| format!("{} where a filter returns true or false", kind(output)));
     }
-    split_output(output.clone()).err()
+    match split_output(output.clone()) {
+        Err(problem) => Some(problem),
+        Ok(messages) if messages.len() > max_messages => Some(format!(
+            "{} messages, more than the {max_messages} a transform may make of one event \
+             (`max_messages` in routes.toml, `--max-messages` here)",
+            messages.len()
+        )),
+        Ok(_) => None,
+    }
 }
 
 fn settings(args: &RunArgs, config: serde_json::Value) -> anyhow::Result<PluginConfig> {
@@ -211,6 +222,7 @@ fn settings(args: &RunArgs, config: serde_json::Value) -> anyhow::Result<PluginC
         timeout: args.timeout,
         memory: args.memory_mib * 1024 * 1024,
         max_output: 1024 * 1024,
+        max_messages: args.max_messages as usize,
         reuse: args.reuse,
         on_error: OnError::DeadLetter,
         build: None,

@@ -68,7 +68,7 @@ use toml::de::{DeTable, DeValue};
 pub use dedup::{DedupConfig, DedupKey};
 pub use diagnostic::{ConfigErrors, Diagnostic, Location};
 pub use glob::WatchGlob;
-pub use plugin::{OnError, PluginConfig};
+pub use plugin::{DEFAULT_MAX_MESSAGES, OnError, PluginConfig};
 pub use route::RouteConfig;
 pub use route_test::{Expectation, ExpectedMessage, RouteTest, TestBody};
 pub use server::ServerConfig;

@@ -10,7 +10,7 @@ use super::diagnostic::{Location, Sink};
 use super::glob::WatchGlob;
 use super::json::to_json;
 use super::table::{Table, Value, deserialize};
-use super::units::{ByteSize, Timeout};
+use super::units::{ByteSize, Count, Timeout};
 use super::web::NonEmpty;
 
 /// `[plugins.NAME]`.
@@ -29,6 +29,9 @@ pub struct PluginConfig {
     pub memory: u64,
     /// Largest output accepted from one call, in bytes.
     pub max_output: u64,
+    /// Most messages a transform may leave for one event on a route, over all its calls:
+    /// bounds the fan-out of one event, also through a chain of transforms.
+    pub max_messages: usize,
     /// Keep warm instances between events (function plugins only).
     pub reuse: bool,
     pub on_error: OnError,
@@ -53,12 +56,18 @@ pub enum OnError {
     Pass,
 }
 
+/// Messages one event may become on a route: enough for any split of a real payload (the
+/// commits of a push, the items of an order), few enough that a runaway transform costs
+/// seconds of delivery, not hours, ahead of other events to the same subscribers.
+pub const DEFAULT_MAX_MESSAGES: usize = 1000;
+
 const KEYS: &[&str] = &[
     "wasm",
     "config",
     "timeout",
     "memory",
     "max_output",
+    "max_messages",
     "reuse",
     "on_error",
     "build",
@@ -105,6 +114,9 @@ impl PluginConfig {
         let max_output = table
             .get::<ByteSize>("max_output", sink)
             .map_or(1 << 20, |s| s.0);
+        let max_messages = table
+            .get::<Count>("max_messages", sink)
+            .map_or(DEFAULT_MAX_MESSAGES, |c| c.0);
         let reuse = table.get_or("reuse", false, sink);
         let on_error = table.get_or("on_error", OnError::DeadLetter, sink);
         let build = table.get::<NonEmpty>("build", sink).map(|b| b.0);
@@ -141,6 +153,7 @@ impl PluginConfig {
             timeout,
             memory,
             max_output,
+            max_messages,
             reuse,
             on_error,
             build,

@@ -2,7 +2,7 @@
 //! plugin failure handled by that plugin's `on_error`.
 
 use bytes::Bytes;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::config::OnError;
 use crate::plugin::{Plugin, PluginEngine, PluginError, PluginFailure};
@@ -32,12 +32,12 @@ pub fn run(engine: &PluginEngine, route: &Route, event: Envelope) -> RouteRun {
     let mut plugins = Vec::new();
     for filter in &route.filters {
         plugins.push(filter.compiled.sha256.clone());
-        let verdict = call(engine, filter, &event).and_then(|output| match output {
+        let verdict = call(engine, filter, &event, |output| match output {
             Value::Bool(pass) => Ok(pass),
-            other => Err(bad_output(
-                filter,
-                format!("{} where a filter returns true or false", kind(&other)),
-            )),
+            other => Err(PluginError::BadOutput(format!(
+                "{} where a filter returns true or false",
+                kind(&other)
+            ))),
         });
         match verdict {
             Ok(true) => {}
@@ -54,8 +54,10 @@ pub fn run(engine: &PluginEngine, route: &Route, event: Envelope) -> RouteRun {
         plugins.push(transform.compiled.sha256.clone());
         let mut next = Vec::with_capacity(current.len());
         for message in current {
-            let output = call(engine, transform, &message).and_then(|output| {
-                envelope::split_output(output).map_err(|reason| bad_output(transform, reason))
+            let made = next.len();
+            let output = call(engine, transform, &message, |output| {
+                let parts = envelope::split_output(output).map_err(PluginError::BadOutput)?;
+                within_max_messages(transform, made, parts)
             });
             match output {
                 Ok(parts) => next.extend(
@@ -82,26 +84,52 @@ pub fn run(engine: &PluginEngine, route: &Route, event: Envelope) -> RouteRun {
     }
 }
 
-/// Calls a plugin with `envelope` (its `config` set to the plugin's) and parses the JSON result.
-fn call(
+/// Calls a plugin with `envelope` (its `config` set to the plugin's), parses the JSON result
+/// and reads it with `read`. Every failure, the plugin's or its result's, is counted.
+fn call<T>(
     engine: &PluginEngine,
     plugin: &Plugin,
     envelope: &Envelope,
-) -> Result<Value, PluginFailure> {
+    read: impl FnOnce(Value) -> Result<T, PluginError>,
+) -> Result<T, PluginFailure> {
     let input = Bytes::from(with_config(envelope, plugin));
     let started = std::time::Instant::now();
     let result = plugin.call(engine, &input).and_then(|call| {
-        let output = call.output;
-        serde_json::from_slice(&output).map_err(|error| {
-            let shown = String::from_utf8_lossy(&output[..output.len().min(200)]).into_owned();
-            bad_output(
-                plugin,
-                format!("output that is not JSON ({error}): {shown:?}"),
-            )
-        })
+        parse(&call.output)
+            .and_then(read)
+            .map_err(|error| PluginFailure {
+                plugin: plugin.name.clone(),
+                error,
+                stderr: call.stderr,
+            })
     });
     telemetry::plugin_called(plugin, started.elapsed(), result.as_ref().err());
     result
+}
+
+fn parse(output: &[u8]) -> Result<Value, PluginError> {
+    serde_json::from_slice(output).map_err(|error| {
+        let shown = String::from_utf8_lossy(&output[..output.len().min(200)]).into_owned();
+        PluginError::BadOutput(format!("output that is not JSON ({error}): {shown:?}"))
+    })
+}
+
+/// A transform's `parts`, unless with the `made` messages it already left for this event they
+/// pass its `max_messages`: checked before any is built, so a runaway fan-out costs no more
+/// than the output it wrote.
+fn within_max_messages(
+    transform: &Plugin,
+    made: usize,
+    parts: Vec<Map<String, Value>>,
+) -> Result<Vec<Map<String, Value>>, PluginError> {
+    let limit = transform.settings.max_messages;
+    if made.saturating_add(parts.len()) > limit {
+        return Err(PluginError::TooManyMessages {
+            limit,
+            plugin: transform.name.clone(),
+        });
+    }
+    Ok(parts)
 }
 
 /// Serialises the envelope with the plugin's config spliced in, without cloning the envelope.
@@ -123,14 +151,6 @@ fn with_config(envelope: &Envelope, plugin: &Plugin) -> Vec<u8> {
         config: &plugin.config_json,
     })
     .expect("an envelope serialises")
-}
-
-fn bad_output(plugin: &Plugin, reason: String) -> PluginFailure {
-    PluginFailure {
-        plugin: plugin.name.clone(),
-        error: PluginError::BadOutput(reason),
-        stderr: String::new(),
-    }
 }
 
 fn dropped_on_error(failure: &PluginFailure) -> String {

@@ -31,6 +31,12 @@ pub enum PluginError {
     MemoryLimit(u64),
     #[error("wrote more than its output limit of {0} bytes")]
     OutputTooLarge(u64),
+    /// A transform made more messages of one event on a route, over all its calls, than its
+    /// `max_messages`.
+    #[error(
+        "made more than {limit} messages of one event; raise `max_messages` in [plugins.{plugin}] to allow more"
+    )]
+    TooManyMessages { limit: usize, plugin: String },
     #[error("trapped: {0}")]
     Trap(String),
     #[error("exited with status {0}")]
@@ -50,6 +56,7 @@ impl PluginError {
             PluginError::Timeout(_) => "timeout",
             PluginError::MemoryLimit(_) => "memory",
             PluginError::OutputTooLarge(_) => "output",
+            PluginError::TooManyMessages { .. } => "messages",
             PluginError::Trap(_) => "trap",
             PluginError::Exit(_) => "exit",
             PluginError::Returned(_) => "error",
