@@ -17,6 +17,7 @@ pub mod ingest;
 pub mod pipeline;
 pub mod plugin;
 pub mod retention;
+pub mod router_headers;
 pub mod standard_webhooks;
 pub mod store;
 pub mod telemetry;

@@ -13,6 +13,7 @@ mod deliver;
 mod fan_out;
 mod filter;
 mod gone;
+mod headers;
 mod hot_reload;
 mod isolation;
 mod languages;

@@ -10,6 +10,7 @@ use crate::telemetry;
 use crate::topology::Route;
 
 use super::envelope::{self, Envelope, kind};
+use super::headers;
 
 /// What a route made of an event.
 pub enum Outcome {
@@ -60,11 +61,10 @@ pub fn run(engine: &PluginEngine, route: &Route, event: Envelope) -> RouteRun {
                 within_max_messages(transform, made, parts)
             });
             match output {
-                Ok(parts) => next.extend(
-                    parts
-                        .into_iter()
-                        .map(|part| envelope::merge(&message, part)),
-                ),
+                Ok(parts) => next.extend(parts.into_iter().map(|mut part| {
+                    headers::keep_sendable(transform, &mut part);
+                    envelope::merge(&message, part)
+                })),
                 Err(failure) => match transform.settings.on_error {
                     OnError::Pass => next.push(message),
                     OnError::Drop => return dropped(plugins, dropped_on_error(&failure)),

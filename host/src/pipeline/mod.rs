@@ -7,6 +7,7 @@
 
 mod chain;
 pub mod envelope;
+mod headers;
 mod messages;
 mod routes;
 

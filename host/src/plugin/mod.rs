@@ -42,6 +42,7 @@ pub use engine::PluginEngine;
 pub use error::{LoadError, PluginError, PluginFailure};
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 use crate::config::PluginConfig;
@@ -60,6 +61,9 @@ pub struct Plugin {
     /// The `config` table, serialised once; spliced into every envelope.
     pub config_json: Box<serde_json::value::RawValue>,
     warm: Mutex<Vec<call::WarmInstance>>,
+    /// Set once this version's output had headers the router does not send; they are logged
+    /// the first time only, so a plugin doing it on every event cannot flood the log.
+    dropped_headers_logged: AtomicBool,
 }
 
 impl Plugin {
@@ -78,11 +82,18 @@ impl Plugin {
             loaded_at: SystemTime::now(),
             config_json,
             warm: Mutex::new(Vec::new()),
+            dropped_headers_logged: AtomicBool::new(false),
         }
     }
 
     pub fn timeout(&self) -> Duration {
         self.settings.timeout
+    }
+
+    /// True the first time it is asked for this plugin version: whether to log headers its
+    /// output had that the router does not send.
+    pub fn first_dropped_headers(&self) -> bool {
+        !self.dropped_headers_logged.swap(true, Ordering::Relaxed)
     }
 
     /// Whether this plugin keeps warm instances between calls.
