@@ -1,14 +1,17 @@
 //! A misbehaving plugin costs only its own route: limits stop it, `on_error` decides what
 //! happens to the event, and the router keeps serving.
 
+use crate::common::plugins::command_component;
 use crate::common::*;
 
 /// `[plugins.NAME]` running chaos.wasm with `config` (e.g. `mode = "loop"`), and more keys.
 fn chaos(name: &str, config: &str, extra: &str) -> String {
-    format!(
-        "[plugins.{name}]\nwasm = {:?}\nconfig = {{ {config} }}\n{extra}\n",
-        plugins().chaos
-    )
+    plugin_table(name, &plugins().chaos, config, extra)
+}
+
+/// `[plugins.NAME]` running `wasm` with `config`, and more keys.
+fn plugin_table(name: &str, wasm: &std::path::Path, config: &str, extra: &str) -> String {
+    format!("[plugins.{name}]\nwasm = {wasm:?}\nconfig = {{ {config} }}\n{extra}\n")
 }
 
 /// `[[routes]]` NAME from `plain` through `transform` to `subscriber`.
@@ -124,17 +127,27 @@ async fn on_error_pass_delivers_the_event_unchanged_and_drop_filters_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_output_and_plugin_stderr_are_reported() {
     let sink = Subscriber::ok().await;
+    let dir = tempfile::tempdir().unwrap();
+    let component = command_component(&plugins().chaos_command, dir.path(), "command.wasm");
+    let big = r#"mode = "big-output", bytes = 100000"#;
     let router = Router::start(&format!(
-        "[sources.plain]\n{}{}{}{}{}",
-        chaos(
-            "big",
-            r#"mode = "big-output", bytes = 100000"#,
+        "[sources.plain]\n{}{}{}{}{}{}{}{}{}{}{}",
+        chaos("big", big, r#"max_output = "64KiB""#),
+        chaos("noisy", r#"mode = "stderr""#, ""),
+        chaos("long-error", r#"mode = "big-error""#, ""),
+        plugin_table(
+            "big-command",
+            &plugins().chaos_command,
+            big,
             r#"max_output = "64KiB""#
         ),
-        chaos("noisy", r#"mode = "stderr""#, ""),
+        plugin_table("big-component", &component, big, r#"max_output = "64KiB""#),
         subscribers(&[("sink", &sink)]),
         route("big", "big", "sink"),
         route("noisy", "noisy", "sink"),
+        route("long-error", "long-error", "sink"),
+        route("big-command", "big-command", "sink"),
+        route("big-component", "big-component", "sink"),
     ))
     .await;
 
@@ -144,8 +157,11 @@ async fn oversized_output_and_plugin_stderr_are_reported() {
             .await,
     );
     let event = router.wait_settled(&id).await;
-    // 100 kB of output, well under the default 1 MiB but over this plugin's `max_output`.
-    assert_dead_mentioning(&event, "big", &["output", "large", "limit"]);
+    // 100 kB of output, well under the default 1 MiB but over this plugin's `max_output`, on
+    // every transport: returned by a function, written to stdout by a command.
+    for route in ["big", "big-command", "big-component"] {
+        assert_dead_mentioning(&event, route, &["output", "large", "limit"]);
+    }
     let noisy = message_on(&event, "noisy");
     assert_eq!(noisy["status"], "dead", "{noisy}");
     let in_error = noisy["error"]
@@ -156,6 +172,16 @@ async fn oversized_output_and_plugin_stderr_are_reported() {
         in_error || router.logs_contain(|l| l.contains(CHAOS_STDERR)),
         "the plugin's stderr {CHAOS_STDERR:?} is neither in the message error nor in the log"
     );
+    // A 2 MiB error message is kept to its first 4 KiB, in the dead letter and in the log.
+    let long = message_on(&event, "long-error");
+    assert_eq!(long["status"], "dead", "route long-error");
+    let kept = long["error"].as_str().unwrap_or_default().len();
+    assert!(
+        (4096..8192).contains(&kept),
+        "the dead letter keeps {kept} bytes of a 2 MiB plugin error"
+    );
+    let longest_log = router.logs().iter().map(String::len).max().unwrap_or(0);
+    assert!(longest_log < 16 * 1024, "a log line of {longest_log} bytes");
     assert!(sink.received().is_empty());
 }
 

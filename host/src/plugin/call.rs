@@ -178,7 +178,7 @@ impl Plugin {
                 stderr,
                 peak_memory: warm.store.data().limiter.peak_memory as u64,
             }),
-            Ok((Err(message),)) => Err(fail(PluginError::Returned(message))),
+            Ok((Err(message),)) => Err(fail(PluginError::Returned(shortened(message)))),
             Err(error) => Err(fail(classify(error, &warm.store.data().limiter, self))),
         }
     }
@@ -232,6 +232,19 @@ impl Plugin {
     }
 }
 
+/// The first [`STDERR_LIMIT`] bytes of a plugin's error message, cut at a character.
+fn shortened(mut message: String) -> String {
+    if message.len() > STDERR_LIMIT {
+        let mut end = STDERR_LIMIT;
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        message.truncate(end);
+        message.push_str(" [truncated]");
+    }
+    message
+}
+
 /// Names the limit a failed call ran into, if any; otherwise it is the guest's own trap.
 fn classify(error: wasmtime::Error, limiter: &Limiter, plugin: &Plugin) -> PluginError {
     if limiter.memory_exceeded {
@@ -241,5 +254,18 @@ fn classify(error: wasmtime::Error, limiter: &Limiter, plugin: &Plugin) -> Plugi
         Some(Trap::Interrupt) => PluginError::Timeout(plugin.settings.timeout),
         Some(trap) => PluginError::Trap(trap.to_string()),
         None => PluginError::Trap(error.root_cause().to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_error_message_is_cut_at_a_character() {
+        assert_eq!(shortened("short".into()), "short");
+        let cut = shortened("é".repeat(STDERR_LIMIT));
+        assert!(cut.ends_with(" [truncated]"), "{cut}");
+        assert!(cut.len() <= STDERR_LIMIT + " [truncated]".len());
     }
 }

@@ -47,7 +47,8 @@ use std::time::{Duration, SystemTime};
 
 use crate::config::PluginConfig;
 
-/// How long stderr a failing plugin may leave in logs and records.
+/// How much of its stderr, or of the error message it returns, a failing plugin may leave in
+/// logs and records: both are the plugin's to size.
 pub const STDERR_LIMIT: usize = 4096;
 
 /// A plugin as a route uses it: compiled code plus the settings from routes.toml.

@@ -2,8 +2,9 @@
 //! (`timeout`, `memory`, the output limit, `on_error`) do before a real plugin hits them.
 //!
 //! Config: `mode` (default `"pass"`), `as_filter` (default `false`), `bytes` (for
-//! `big-output`, default 2 MiB), `lines` (for `stderr`, default 1), `ms` (for `sleep`, default
-//! 30 s), `messages` (for `fan-out`, default 10,000), `headers` (for `headers`). See the README.
+//! `big-output` and `big-error`, default 2 MiB), `lines` (for `stderr`, default 1), `ms` (for
+//! `sleep`, default 30 s), `messages` (for `fan-out`, default 10,000), `headers` (for
+//! `headers`). See the README.
 //!
 //! The same code runs as a function plugin (this crate, `chaos.wasm`) and as a WASI command
 //! (`chaos-command`, built without the `function` feature), so each limit can be tried on
@@ -33,6 +34,9 @@ enum Mode {
     Error,
     /// Returns a JSON string of `bytes` bytes: over the host's output limit if large enough.
     BigOutput,
+    /// Returns a plugin error whose message is `bytes` bytes long: the host must keep what it
+    /// logs and stores of it short.
+    BigError,
     /// Writes `lines` lines to stderr, then returns a plugin error.
     Stderr,
     /// Counts its calls in a static and adds the count to an object body as `calls`: always 1
@@ -101,6 +105,7 @@ pub fn chaos(e: Envelope) -> Result<Value, Error> {
         Mode::Trap => panic!("chaos: asked to trap"),
         Mode::Error => Err(Error::new("chaos: asked to fail")),
         Mode::BigOutput => Ok(Value::String(big_string(config.bytes))),
+        Mode::BigError => Err(Error::new("e".repeat(config.bytes))),
         Mode::Count => {
             let calls = CALLS.fetch_add(1, Ordering::Relaxed) + 1;
             let mut e = e;
@@ -222,6 +227,12 @@ mod tests {
         assert_eq!(out.len(), 1000);
         let default = chaos(with(json!({"mode": "big-output"}))).unwrap();
         assert_eq!(default.as_str().unwrap().len() + 2, 2 << 20);
+    }
+
+    #[test]
+    fn big_error_has_the_asked_size() {
+        let err = chaos(with(json!({"mode": "big-error", "bytes": 1000}))).unwrap_err();
+        assert_eq!(err.to_string().len(), 1000);
     }
 
     #[test]
