@@ -76,6 +76,18 @@ pub fn plugin_called(plugin: &Plugin, elapsed: Duration, failure: Option<&Plugin
     );
 }
 
+/// A plugin call cut by the router's shutdown: no failure of the plugin's, so neither an
+/// error counted against it nor a case for its `on_error`.
+pub fn plugin_call_cut_by_shutdown(plugin: &Plugin, elapsed: Duration) {
+    counter!("wasmhook_plugin_calls_total", "plugin" => plugin.name.clone(), "outcome" => "shutdown")
+        .increment(1);
+    tracing::info!(
+        plugin = %plugin.name,
+        ran_for = ?elapsed,
+        "plugin call cut by the shutdown; its event runs again at the next start"
+    );
+}
+
 /// A transform's message set headers the router does not send: its own (framing, hop-by-hop,
 /// `webhook-*`) or ones that are not valid HTTP. Counted every time; logged, by name only
 /// (values may hold credentials), once per plugin version.

@@ -20,6 +20,7 @@ mod languages;
 mod limits;
 mod ordering;
 mod plugin_new;
+mod plugin_shutdown;
 mod restart;
 mod retry;
 mod retry_schedule;

@@ -22,6 +22,12 @@ pub enum Outcome {
     Failed(String),
 }
 
+/// The router began to stop while the route ran: what it makes of the event is not known,
+/// and the event is left `received` for the next start to run again.
+#[derive(Debug, thiserror::Error)]
+#[error("the router is shutting down")]
+pub struct ShuttingDown;
+
 pub struct RouteRun {
     pub outcome: Outcome,
     /// sha256 of every plugin that ran, in order: any message traces back to its code.
@@ -29,7 +35,11 @@ pub struct RouteRun {
 }
 
 /// Runs the route's plugins. Blocking: call on the blocking pool with an engine permit.
-pub fn run(engine: &PluginEngine, route: &Route, event: Envelope) -> RouteRun {
+pub fn run(
+    engine: &PluginEngine,
+    route: &Route,
+    event: Envelope,
+) -> Result<RouteRun, ShuttingDown> {
     let mut plugins = Vec::new();
     for filter in &route.filters {
         plugins.push(filter.compiled.sha256.clone());
@@ -39,14 +49,19 @@ pub fn run(engine: &PluginEngine, route: &Route, event: Envelope) -> RouteRun {
                 "{} where a filter returns true or false",
                 kind(&other)
             ))),
-        });
+        })?;
         match verdict {
             Ok(true) => {}
-            Ok(false) => return dropped(plugins, format!("dropped by filter {}", filter.name)),
+            Ok(false) => {
+                return Ok(dropped(
+                    plugins,
+                    format!("dropped by filter {}", filter.name),
+                ));
+            }
             Err(failure) => match filter.settings.on_error {
                 OnError::Pass => {}
-                OnError::Drop => return dropped(plugins, dropped_on_error(&failure)),
-                OnError::DeadLetter => return failed(plugins, failure),
+                OnError::Drop => return Ok(dropped(plugins, dropped_on_error(&failure))),
+                OnError::DeadLetter => return Ok(failed(plugins, failure)),
             },
         }
     }
@@ -59,7 +74,7 @@ pub fn run(engine: &PluginEngine, route: &Route, event: Envelope) -> RouteRun {
             let output = call(engine, transform, &message, |output| {
                 let parts = envelope::split_output(output).map_err(PluginError::BadOutput)?;
                 within_max_messages(transform, made, parts)
-            });
+            })?;
             match output {
                 Ok(parts) => next.extend(parts.into_iter().map(|mut part| {
                     headers::keep_sendable(transform, &mut part);
@@ -67,8 +82,8 @@ pub fn run(engine: &PluginEngine, route: &Route, event: Envelope) -> RouteRun {
                 })),
                 Err(failure) => match transform.settings.on_error {
                     OnError::Pass => next.push(message),
-                    OnError::Drop => return dropped(plugins, dropped_on_error(&failure)),
-                    OnError::DeadLetter => return failed(plugins, failure),
+                    OnError::Drop => return Ok(dropped(plugins, dropped_on_error(&failure))),
+                    OnError::DeadLetter => return Ok(failed(plugins, failure)),
                 },
             }
         }
@@ -76,22 +91,23 @@ pub fn run(engine: &PluginEngine, route: &Route, event: Envelope) -> RouteRun {
     }
     if current.is_empty() && !route.transforms.is_empty() {
         let last = &route.transforms[route.transforms.len() - 1].name;
-        return dropped(plugins, format!("dropped by transform {last}"));
+        return Ok(dropped(plugins, format!("dropped by transform {last}")));
     }
-    RouteRun {
+    Ok(RouteRun {
         outcome: Outcome::Messages(current),
         plugins,
-    }
+    })
 }
 
 /// Calls a plugin with `envelope` (its `config` set to the plugin's), parses the JSON result
-/// and reads it with `read`. Every failure, the plugin's or its result's, is counted.
+/// and reads it with `read`. Every failure, the plugin's or its result's, is counted; a call
+/// cut by the shutdown is no failure of the plugin's, and ends the route.
 fn call<T>(
     engine: &PluginEngine,
     plugin: &Plugin,
     envelope: &Envelope,
     read: impl FnOnce(Value) -> Result<T, PluginError>,
-) -> Result<T, PluginFailure> {
+) -> Result<Result<T, PluginFailure>, ShuttingDown> {
     let input = Bytes::from(with_config(envelope, plugin));
     let started = std::time::Instant::now();
     let result = plugin.call(engine, &input).and_then(|call| {
@@ -103,8 +119,16 @@ fn call<T>(
                 stderr: call.stderr,
             })
     });
+    if let Err(PluginFailure {
+        error: PluginError::ShuttingDown,
+        ..
+    }) = result
+    {
+        telemetry::plugin_call_cut_by_shutdown(plugin, started.elapsed());
+        return Err(ShuttingDown);
+    }
     telemetry::plugin_called(plugin, started.elapsed(), result.as_ref().err());
-    result
+    Ok(result)
 }
 
 fn parse(output: &[u8]) -> Result<Value, PluginError> {

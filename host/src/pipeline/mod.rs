@@ -97,15 +97,18 @@ impl Pipeline {
     }
 
     /// Waits until no event is in the pipeline, or `deadline`; returns how many still are.
-    /// Events left over stay `received` in the store and run at the next start.
+    /// Then the plugin calls still running are cut, and no more start: events left over stay
+    /// `received` in the store and run at the next start.
     pub async fn drain(&self, deadline: tokio::time::Instant) -> usize {
-        loop {
+        let left = loop {
             let settled = self.inner.settled.notified();
             let left = self.inner.in_flight.lock().expect("in-flight events").len();
             if left == 0 || tokio::time::timeout_at(deadline, settled).await.is_err() {
-                return self.inner.in_flight.lock().expect("in-flight events").len();
+                break self.inner.in_flight.lock().expect("in-flight events").len();
             }
-        }
+        };
+        self.inner.engine.stop_calls().await;
+        left
     }
 
     async fn run(self, mut events: mpsc::Receiver<Arc<NewEvent>>) {
@@ -157,21 +160,30 @@ impl Pipeline {
     /// Runs every route of the event's source, then commits all messages at once.
     async fn process(&self, event: Arc<NewEvent>) {
         let topology = self.inner.reloader.current();
-        let messages = routes::messages_for(&self.inner.engine, &topology, &event).await;
         let id = event.id.clone();
+        let Ok(messages) = routes::messages_for(&self.inner.engine, &topology, &event).await else {
+            // Cut by the shutdown: the event stays `received` and runs at the next start.
+            self.settled(&id);
+            return;
+        };
         let handover = self.inner.delivery.claim(&messages);
         let result = self.inner.store.finish_event(id.clone(), messages).await;
         self.inner.delivery.hand_over(handover, result.is_ok());
-        self.inner
-            .in_flight
-            .lock()
-            .expect("in-flight events")
-            .remove(&id);
-        self.inner.settled.notify_waiters();
+        self.settled(&id);
         // The event stays `received` and is processed again by the next sweep.
         if let Err(error) = result {
             tracing::error!(event = %id, %error, "cannot commit the event's messages");
         }
+    }
+
+    /// The event left the pipeline, processed or not.
+    fn settled(&self, id: &str) {
+        self.inner
+            .in_flight
+            .lock()
+            .expect("in-flight events")
+            .remove(id);
+        self.inner.settled.notify_waiters();
     }
 }
 

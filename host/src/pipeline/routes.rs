@@ -7,18 +7,20 @@ use crate::plugin::PluginEngine;
 use crate::store::{NewEvent, NewMessage};
 use crate::topology::{Route, Topology};
 
+use super::chain::ShuttingDown;
 use super::{chain, envelope, messages};
 
 /// Runs every route of the event's source, in routes.toml order: the messages to deliver
-/// (`pending`), and those a filter dropped (`filtered`) or a failure stopped (`dead`).
+/// (`pending`), and those a filter dropped (`filtered`) or a failure stopped (`dead`). None
+/// when the router's shutdown cut a plugin call: the event is to run again at the next start.
 pub async fn messages_for(
     engine: &Arc<PluginEngine>,
     topology: &Topology,
     event: &NewEvent,
-) -> Vec<NewMessage> {
+) -> Result<Vec<NewMessage>, ShuttingDown> {
     let routes = topology.routes_for(&event.source);
     if routes.is_empty() {
-        return Vec::new();
+        return Ok(Vec::new());
     }
     // A route without plugins passes a JSON body on as it came: nothing to parse or rebuild.
     let plain = |route: &Route| route.filters.is_empty() && route.transforms.is_empty();
@@ -31,10 +33,10 @@ pub async fn messages_for(
         match envelope::from_event(event) {
             Ok(built) => envelope = Some(built),
             Err(error) => {
-                return routes
+                return Ok(routes
                     .iter()
                     .flat_map(|route| messages::failed(event, route, error.to_string(), Vec::new()))
-                    .collect();
+                    .collect());
             }
         }
     }
@@ -52,10 +54,10 @@ pub async fn messages_for(
             envelope.clone()
         };
         let input = input.expect("taken by the last route only");
-        let run = run_route(engine, route.clone(), input).await;
+        let run = run_route(engine, route.clone(), input).await?;
         messages.extend(messages::from_run(event, route, run));
     }
-    messages
+    Ok(messages)
 }
 
 /// Plugins run on the blocking pool, at most as many at once as the engine has permits.
@@ -63,12 +65,12 @@ async fn run_route(
     engine: &Arc<PluginEngine>,
     route: Arc<Route>,
     envelope: envelope::Envelope,
-) -> chain::RouteRun {
+) -> Result<chain::RouteRun, ShuttingDown> {
     if route.filters.is_empty() && route.transforms.is_empty() {
-        return chain::RouteRun {
+        return Ok(chain::RouteRun {
             outcome: chain::Outcome::Messages(vec![envelope]),
             plugins: Vec::new(),
-        };
+        });
     }
     let permit = engine
         .permits
@@ -84,10 +86,12 @@ async fn run_route(
         run
     })
     .await
-    .unwrap_or_else(|panic| chain::RouteRun {
-        outcome: chain::Outcome::Failed(format!(
-            "route {route_name}: the plugin host panicked: {panic}"
-        )),
-        plugins: Vec::new(),
+    .unwrap_or_else(|panic| {
+        Ok(chain::RouteRun {
+            outcome: chain::Outcome::Failed(format!(
+                "route {route_name}: the plugin host panicked: {panic}"
+            )),
+            plugins: Vec::new(),
+        })
     })
 }

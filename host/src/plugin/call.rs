@@ -6,7 +6,7 @@ use wasmtime::{Store, Trap};
 use wasmtime_wasi::I32Exit;
 
 use super::compiled::{Code, HandleParams, HandleResults};
-use super::deadline;
+use super::deadline::{self, Cut, ShuttingDown};
 use super::engine::PluginEngine;
 use super::error::{PluginError, PluginFailure};
 use super::sandbox::{Captured, ComponentSandbox, Limiter, ModuleSandbox, Stdio};
@@ -51,14 +51,14 @@ impl Plugin {
             .map_or_else(|| self.new_stdio(), |warm| warm.stdio.clone());
         let stderr = stdio.stderr.clone();
         let call = self.call_until_done(engine, input, stdio, warm);
-        match deadline::run(self.settings.timeout, call) {
-            Some(result) => result,
-            // The call's future, and with it the instance, is gone: a warm one is not kept.
-            None => Err(self.failure(
-                PluginError::Timeout(self.settings.timeout),
-                &String::from_utf8_lossy(&stderr.take()),
-            )),
-        }
+        // A cut call's future, and with it the instance, is gone: a warm one is not kept.
+        deadline::run(self.settings.timeout, &engine.stopping, call).unwrap_or_else(|cut| {
+            let error = match cut {
+                Cut::Deadline => PluginError::Timeout(self.settings.timeout),
+                Cut::ShuttingDown => PluginError::ShuttingDown,
+            };
+            Err(self.failure(error, &String::from_utf8_lossy(&stderr.take())))
+        })
     }
 
     /// The call itself, without the wall-clock bound [`Plugin::call`] puts around it.
@@ -108,7 +108,7 @@ impl Plugin {
                         .await
                         .map_err(|e| self.failure(e, ""))?,
                 };
-                let output = self.call_function(&mut instance, input).await?;
+                let output = self.call_function(engine, &mut instance, input).await?;
                 if self.reuses_instances() {
                     let mut pool = self.warm.lock().expect("warm instances");
                     if pool.len() < MAX_WARM_INSTANCES {
@@ -155,11 +155,11 @@ impl Plugin {
 
     async fn call_function(
         &self,
+        engine: &PluginEngine,
         warm: &mut WarmInstance,
         input: &Bytes,
     ) -> Result<Output, PluginFailure> {
-        warm.store
-            .set_epoch_deadline(PluginEngine::deadline_ticks(self.settings.timeout));
+        deadline::arm(&mut warm.store, self.settings.timeout, &engine.stopping);
         let outcome = match warm
             .handle
             .typed::<HandleParams<'_>, HandleResults>(&warm.store)
@@ -198,8 +198,7 @@ impl Plugin {
     ) -> Store<T> {
         let mut store = Store::new(&engine.engine, data);
         store.limiter(move |data| -> &mut dyn wasmtime::ResourceLimiter { limiter(data) });
-        store.set_epoch_deadline(PluginEngine::deadline_ticks(self.settings.timeout));
-        store.epoch_deadline_trap();
+        deadline::arm(&mut store, self.settings.timeout, &engine.stopping);
         store
     }
 
@@ -249,6 +248,9 @@ fn shortened(mut message: String) -> String {
 fn classify(error: wasmtime::Error, limiter: &Limiter, plugin: &Plugin) -> PluginError {
     if limiter.memory_exceeded {
         return PluginError::MemoryLimit(plugin.settings.memory);
+    }
+    if error.downcast_ref::<ShuttingDown>().is_some() {
+        return PluginError::ShuttingDown;
     }
     match error.downcast_ref::<Trap>() {
         Some(Trap::Interrupt) => PluginError::Timeout(plugin.settings.timeout),

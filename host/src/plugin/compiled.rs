@@ -5,10 +5,12 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+use tokio_util::sync::CancellationToken;
 use wasmtime::component::{Component, ComponentExportIndex, InstancePre};
 use wasmtime::{Module, Store};
 use wasmtime_wasi::p2::bindings::CommandPre;
 
+use super::deadline::{self, Cut, ShuttingDown};
 use super::encode::{CoreModuleShape, encode_function_module};
 use super::engine::PluginEngine;
 use super::error::LoadError;
@@ -108,7 +110,7 @@ impl CompiledPlugin {
                 .map_err(invalid)?;
             match component.get_export_index(None, "handle") {
                 Some(handle) => {
-                    check_handle_signature(&pre, &handle).map_err(invalid)?;
+                    check_handle_signature(&pre, &handle, &engine.stopping).map_err(invalid)?;
                     Code::Function { pre, handle }
                 }
                 None => Code::CommandComponent(CommandPre::new(pre).map_err(|_| {
@@ -137,6 +139,7 @@ impl CompiledPlugin {
 fn check_handle_signature(
     pre: &InstancePre<ComponentSandbox>,
     handle: &ComponentExportIndex,
+    stopping: &CancellationToken,
 ) -> wasmtime::Result<()> {
     let stdio = Stdio {
         stdout: super::sandbox::Captured::stdout(0),
@@ -144,16 +147,17 @@ fn check_handle_signature(
     };
     let mut store = Store::new(pre.engine(), ComponentSandbox::new(None, &stdio, u64::MAX));
     let limit = std::time::Duration::from_secs(5);
-    store.set_epoch_deadline(PluginEngine::deadline_ticks(limit));
-    let checked = super::deadline::run(limit, async {
+    deadline::arm(&mut store, limit, stopping);
+    let checked = deadline::run(limit, stopping, async {
         let instance = pre.instantiate_async(&mut store).await?;
         instance.get_typed_func::<HandleParams<'_>, HandleResults>(&mut store, handle)?;
         Ok(())
     });
-    checked.unwrap_or_else(|| {
-        Err(wasmtime::format_err!(
+    checked.unwrap_or_else(|cut| match cut {
+        Cut::Deadline => Err(wasmtime::format_err!(
             "instantiating took longer than {limit:?}"
-        ))
+        )),
+        Cut::ShuttingDown => Err(ShuttingDown.into()),
     })
 }
 

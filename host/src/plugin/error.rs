@@ -47,6 +47,10 @@ pub enum PluginError {
     BadOutput(String),
     #[error("could not be instantiated: {0}")]
     Instantiate(String),
+    /// The router is stopping: not the plugin's failure, and not one for its `on_error`. The
+    /// event is left `received` and runs again at the next start.
+    #[error("was cut by the router's shutdown")]
+    ShuttingDown,
 }
 
 impl PluginError {
@@ -62,6 +66,7 @@ impl PluginError {
             PluginError::Returned(_) => "error",
             PluginError::BadOutput(_) => "bad-output",
             PluginError::Instantiate(_) => "instantiate",
+            PluginError::ShuttingDown => "shutdown",
         }
     }
 }

@@ -18,6 +18,9 @@
 //!   waiting in WASI, as in a sleep, is stopped by dropping the call's future, `deadline.rs`),
 //!   a memory cap through the store's limiter, an output cap on stdout or the returned bytes,
 //!   stderr kept to 4 KiB. Hitting any of them fails the call, never the host.
+//! - The router's shutdown cuts every call in flight the same ways ([`PluginEngine::stop_calls`])
+//!   and fails later ones at once, with [`PluginError::ShuttingDown`]: no call is left polling
+//!   the timers of a runtime that is stopping.
 //! - By default every call gets a fresh instance, so nothing leaks between events. A function
 //!   plugin with `reuse = true` keeps warm instances; one that fails in any way is discarded.
 //! - A plugin call blocks its caller's thread: callers run it on the blocking pool behind the
