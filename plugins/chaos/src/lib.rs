@@ -3,8 +3,8 @@
 //!
 //! Config: `mode` (default `"pass"`), `as_filter` (default `false`), `bytes` (for
 //! `big-output` and `big-error`, default 2 MiB), `lines` (for `stderr`, default 1), `ms` (for
-//! `sleep`, default 30 s), `messages` (for `fan-out`, default 10,000), `headers` (for
-//! `headers`). See the README.
+//! `sleep`, default 30 s), `messages` and `carry` (for `fan-out`, default 10,000 messages
+//! with bodies of their own), `headers` (for `headers`). See the README.
 //!
 //! The same code runs as a function plugin (this crate, `chaos.wasm`) and as a WASI command
 //! (`chaos-command`, built without the `function` feature), so each limit can be tried on
@@ -45,8 +45,9 @@ enum Mode {
     /// Sleeps `ms` milliseconds in a blocking WASI call, then passes: the host's `timeout`
     /// must stop it although no guest code runs while it waits.
     Sleep,
-    /// Returns `messages` messages, bodies `{"n": 0}`, `{"n": 1}`, ...: the host's cap on
-    /// messages per event must hold.
+    /// Returns `messages` messages, bodies `{"n": 0}`, `{"n": 1}`, ... (or, with `carry`,
+    /// keys `"0"`, `"1"`, ... and the event's body carried): the host's caps on messages per
+    /// event, and on the bytes they add up to, must hold.
     FanOut,
     /// Returns the envelope with its `headers` set to the config's `headers`, as given: the
     /// host must keep the headers that are its own (framing, `host`, `webhook-*`).
@@ -68,6 +69,8 @@ struct Config {
     ms: u64,
     #[serde(default = "default_messages")]
     messages: usize,
+    #[serde(default)]
+    carry: bool,
     #[serde(default)]
     headers: BTreeMap<String, String>,
 }
@@ -118,7 +121,7 @@ pub fn chaos(e: Envelope) -> Result<Value, Error> {
             std::thread::sleep(Duration::from_millis(config.ms));
             pass(e, config.as_filter)
         }
-        Mode::FanOut => Ok(serde_json::to_value(fan_out(config.messages))?),
+        Mode::FanOut => Ok(serde_json::to_value(fan_out(config.messages, config.carry))?),
         Mode::Headers => {
             let mut e = e;
             e.headers = config.headers;
@@ -140,12 +143,14 @@ fn pass(e: Envelope, as_filter: bool) -> Result<Value, Error> {
     Ok(serde_json::to_value(Output::identity(e))?)
 }
 
-fn fan_out(messages: usize) -> Output {
-    Output::Many(
-        (0..messages)
-            .map(|n| Message::new(serde_json::json!({ "n": n })))
-            .collect(),
-    )
+/// `messages` messages, each with a body of its own or, when `carry`, with only a key of its
+/// own: every one of those carries the event's body.
+fn fan_out(messages: usize, carry: bool) -> Output {
+    let message = |n: usize| match carry {
+        true => Message::default().key(n.to_string()),
+        false => Message::new(serde_json::json!({ "n": n })),
+    };
+    Output::Many((0..messages).map(message).collect())
 }
 
 fn spin() -> ! {
@@ -263,6 +268,12 @@ mod tests {
             out,
             json!([{"body": {"n": 0}}, {"body": {"n": 1}}, {"body": {"n": 2}}])
         );
+    }
+
+    #[test]
+    fn fan_out_with_carry_sets_keys_and_leaves_the_body_to_carry() {
+        let out = chaos(with(json!({"mode": "fan-out", "messages": 2, "carry": true}))).unwrap();
+        assert_eq!(out, json!([{"key": "0"}, {"key": "1"}]));
     }
 
     #[test]
