@@ -275,3 +275,83 @@ async fn fan_out_under_the_cap_is_delivered_and_a_chain_cannot_multiply_past_it(
     assert!(error.contains("wider") && error.contains("1000"), "{error}");
     assert!(chained.received().is_empty() && over.received().is_empty());
 }
+
+/// A JSON body of about 1 MiB: `{"data": "xxx..."}`.
+fn one_mib_body() -> String {
+    json!({ "data": "x".repeat((1 << 20) - 12) }).to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_carrying_a_large_body_are_bounded_in_bytes() {
+    let (flooded, few) = (Subscriber::ok().await, Subscriber::ok().await);
+    let carry = |messages: u32| format!(r#"mode = "fan-out", carry = true, messages = {messages}"#);
+    let router = Router::start_with_server(
+        "max_body = \"2MiB\"",
+        &format!(
+            "[sources.plain]\n{}{}{}{}{}",
+            chaos("copies", &carry(1000), ""),
+            chaos("three-copies", &carry(3), ""),
+            subscribers(&[("flooded", &flooded), ("few", &few)]),
+            route("copies", "copies", "flooded"),
+            route("few", "three-copies", "few"),
+        ),
+    )
+    .await;
+
+    let body = one_mib_body();
+    let id = accepted(router.post_hook("plain", body.clone(), JSON).await);
+    let event = router.wait_settled(&id).await;
+    // 1,000 copies of a 1 MiB body would be 1 GB of messages: over the default 16 MiB.
+    assert_dead_mentioning(&event, "copies", &["max_messages_size"]);
+    let error = message_on(&event, "copies")["error"].as_str().unwrap();
+    assert!(
+        error.contains("copies") && error.contains(&(16u64 << 20).to_string()),
+        "the error names the plugin and the limit: {error}"
+    );
+    assert!(flooded.received().is_empty(), "a copy was sent");
+    let got = few.wait_for_requests(3, WAIT).await;
+    assert_eq!(got.len(), 3);
+    for received in got {
+        assert_eq!(
+            received.body,
+            body.as_bytes(),
+            "the carried body, unchanged"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_messages_size_counts_carried_bodies_and_a_chain() {
+    let (tight, chained) = (Subscriber::ok().await, Subscriber::ok().await);
+    let router = Router::start_with_server(
+        "max_body = \"2MiB\"",
+        &format!(
+            "[sources.plain]\n{}{}{}{}{}\n[[routes]]\nname = \"chain\"\nsource = \"plain\"\ntransforms = [\"one\", \"two\"]\nsubscribers = [\"chained\"]\n",
+            chaos(
+                "tight",
+                r#"mode = "fan-out", carry = true, messages = 3"#,
+                "max_messages_size = \"2MiB\""
+            ),
+            chaos("one", r#"mode = "fan-out", carry = true, messages = 2"#, ""),
+            chaos(
+                "two",
+                r#"mode = "fan-out", carry = true, messages = 2"#,
+                "max_messages_size = \"3MiB\""
+            ),
+            subscribers(&[("tight", &tight), ("chained", &chained)]),
+            route("tight", "tight", "tight"),
+        ),
+    )
+    .await;
+
+    let id = accepted(router.post_hook("plain", one_mib_body(), JSON).await);
+    let event = router.wait_settled(&id).await;
+    assert_dead_mentioning(&event, "tight", &["max_messages_size"]);
+    let error = message_on(&event, "tight")["error"].as_str().unwrap();
+    assert!(error.contains(&(2u64 << 20).to_string()), "{error}");
+    // `one` makes 2 copies (2 MiB), `two` 2 of each: 4 MiB over its calls, past its 3 MiB.
+    assert_dead_mentioning(&event, "chain", &["max_messages_size"]);
+    let error = message_on(&event, "chain")["error"].as_str().unwrap();
+    assert!(error.contains("two"), "{error}");
+    assert!(tight.received().is_empty() && chained.received().is_empty());
+}

@@ -32,6 +32,10 @@ pub struct PluginConfig {
     /// Most messages a transform may leave for one event on a route, over all its calls:
     /// bounds the fan-out of one event, also through a chain of transforms.
     pub max_messages: usize,
+    /// Most bytes the messages a transform leaves for one event on a route may add up to,
+    /// over all its calls, each counted with what it carries: bounds the copies of a large
+    /// body that a fan-out makes.
+    pub max_messages_size: u64,
     /// Keep warm instances between events (function plugins only).
     pub reuse: bool,
     pub on_error: OnError,
@@ -61,6 +65,11 @@ pub enum OnError {
 /// seconds of delivery, not hours, ahead of other events to the same subscribers.
 pub const DEFAULT_MAX_MESSAGES: usize = 1000;
 
+/// Bytes the messages one event becomes on a route may add up to: sixteen copies of a body
+/// at the default `max_body`, or the default `max_messages` messages of 16 KiB each; 1,000
+/// copies of a 1 MiB body would be a gigabyte of memory and of store.
+pub const DEFAULT_MAX_MESSAGES_SIZE: u64 = 16 << 20;
+
 const KEYS: &[&str] = &[
     "wasm",
     "config",
@@ -68,6 +77,7 @@ const KEYS: &[&str] = &[
     "memory",
     "max_output",
     "max_messages",
+    "max_messages_size",
     "reuse",
     "on_error",
     "build",
@@ -117,6 +127,9 @@ impl PluginConfig {
         let max_messages = table
             .get::<Count>("max_messages", sink)
             .map_or(DEFAULT_MAX_MESSAGES, |c| c.0);
+        let max_messages_size = table
+            .get::<ByteSize>("max_messages_size", sink)
+            .map_or(DEFAULT_MAX_MESSAGES_SIZE, |s| s.0);
         let reuse = table.get_or("reuse", false, sink);
         let on_error = table.get_or("on_error", OnError::DeadLetter, sink);
         let build = table.get::<NonEmpty>("build", sink).map(|b| b.0);
@@ -154,6 +167,7 @@ impl PluginConfig {
             memory,
             max_output,
             max_messages,
+            max_messages_size,
             reuse,
             on_error,
             build,

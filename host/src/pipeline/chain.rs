@@ -2,7 +2,7 @@
 //! plugin failure handled by that plugin's `on_error`.
 
 use bytes::Bytes;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::config::OnError;
 use crate::plugin::{Plugin, PluginEngine, PluginError, PluginFailure};
@@ -10,7 +10,7 @@ use crate::telemetry;
 use crate::topology::Route;
 
 use super::envelope::{self, Envelope, kind};
-use super::headers;
+use super::fan_out::FanOut;
 
 /// What a route made of an event.
 pub enum Outcome {
@@ -68,18 +68,18 @@ pub fn run(
     let mut current = vec![event];
     for transform in &route.transforms {
         plugins.push(transform.compiled.sha256.clone());
+        let mut fan_out = FanOut::new(transform);
         let mut next = Vec::with_capacity(current.len());
         for message in current {
-            let made = next.len();
             let output = call(engine, transform, &message, |output| {
-                let parts = envelope::split_output(output).map_err(PluginError::BadOutput)?;
-                within_max_messages(transform, made, parts)
+                fan_out.take(&message, output)
             })?;
             match output {
-                Ok(parts) => next.extend(parts.into_iter().map(|mut part| {
-                    headers::keep_sendable(transform, &mut part);
-                    envelope::merge(&message, part)
-                })),
+                Ok(parts) => next.extend(
+                    parts
+                        .into_iter()
+                        .map(|part| envelope::merge(&message, part)),
+                ),
                 Err(failure) => match transform.settings.on_error {
                     OnError::Pass => next.push(message),
                     OnError::Drop => return Ok(dropped(plugins, dropped_on_error(&failure))),
@@ -136,24 +136,6 @@ fn parse(output: &[u8]) -> Result<Value, PluginError> {
         let shown = String::from_utf8_lossy(&output[..output.len().min(200)]).into_owned();
         PluginError::BadOutput(format!("output that is not JSON ({error}): {shown:?}"))
     })
-}
-
-/// A transform's `parts`, unless with the `made` messages it already left for this event they
-/// pass its `max_messages`: checked before any is built, so a runaway fan-out costs no more
-/// than the output it wrote.
-fn within_max_messages(
-    transform: &Plugin,
-    made: usize,
-    parts: Vec<Map<String, Value>>,
-) -> Result<Vec<Map<String, Value>>, PluginError> {
-    let limit = transform.settings.max_messages;
-    if made.saturating_add(parts.len()) > limit {
-        return Err(PluginError::TooManyMessages {
-            limit,
-            plugin: transform.name.clone(),
-        });
-    }
-    Ok(parts)
 }
 
 /// Serialises the envelope with the plugin's config spliced in, without cloning the envelope.

@@ -7,10 +7,12 @@
 
 mod chain;
 pub mod envelope;
+mod fan_out;
 mod headers;
 mod messages;
 mod routes;
 
+pub use fan_out::FanOut;
 pub use routes::messages_for;
 
 use std::collections::HashSet;

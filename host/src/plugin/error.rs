@@ -37,6 +37,12 @@ pub enum PluginError {
         "made more than {limit} messages of one event; raise `max_messages` in [plugins.{plugin}] to allow more"
     )]
     TooManyMessages { limit: usize, plugin: String },
+    /// The messages a transform made of one event on a route, over all its calls and with
+    /// what each carries, add up to more bytes than its `max_messages_size`.
+    #[error(
+        "made messages of one event adding up to more than {limit} bytes (bodies, headers and all they carry); raise `max_messages_size` in [plugins.{plugin}] to allow more"
+    )]
+    MessagesTooLarge { limit: u64, plugin: String },
     #[error("trapped: {0}")]
     Trap(String),
     #[error("exited with status {0}")]
@@ -61,6 +67,7 @@ impl PluginError {
             PluginError::MemoryLimit(_) => "memory",
             PluginError::OutputTooLarge(_) => "output",
             PluginError::TooManyMessages { .. } => "messages",
+            PluginError::MessagesTooLarge { .. } => "messages-size",
             PluginError::Trap(_) => "trap",
             PluginError::Exit(_) => "exit",
             PluginError::Returned(_) => "error",
