@@ -102,3 +102,70 @@ async fn a_transform_cannot_set_the_routers_own_headers() {
         logged[0]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_carries_at_most_64_headers_of_8_kib_in_all() {
+    let sink = Subscriber::ok().await;
+    // `[plugins.NAME]` setting `headers` on its message, and a route through it to `sink`.
+    let setting = |name: &str, headers: Vec<(String, String)>| {
+        let table: Vec<String> = headers
+            .iter()
+            .map(|(name, value)| format!("{name:?} = {value:?}"))
+            .collect();
+        format!(
+            "[plugins.{name}]\nwasm = {:?}\nconfig = {{ mode = \"headers\", headers = {{ {} }} }}\n\n\
+             [[routes]]\nname = \"{name}\"\nsource = \"plain\"\ntransforms = [\"{name}\"]\nsubscribers = [\"sink\"]\n\n",
+            plugins().chaos,
+            table.join(", ")
+        )
+    };
+    let numbered = |count: usize| -> Vec<(String, String)> {
+        (0..count)
+            .map(|n| (format!("x-h{n}"), "v".into()))
+            .collect()
+    };
+    // 63 headers of 6 or 7 bytes, then one that brings them to exactly 8 KiB.
+    let mut at_the_limits = numbered(63);
+    let used: usize = at_the_limits.iter().map(|(n, v)| n.len() + v.len()).sum();
+    let last = "v".repeat(8192 - used - "x-last".len());
+    at_the_limits.push(("x-last".into(), last.clone()));
+    let router = Router::start(&format!(
+        "[sources.plain]\n{}\n{}{}{}",
+        subscriber_table("sink", &sink, ""),
+        setting("at-the-limits", at_the_limits),
+        setting("sixty-five", numbered(65)),
+        setting("too-long", vec![("x-big".into(), "v".repeat(8192))]),
+    ))
+    .await;
+
+    let id = accepted(router.post_hook("plain", r#"{"n":1}"#, JSON).await);
+    let event = router.wait_settled(&id).await;
+    let delivered = message_on(&event, "at-the-limits");
+    assert_eq!(delivered["status"], "delivered", "{event}");
+    let request = sink
+        .wait_for_webhook_id(delivered["id"].as_str().unwrap())
+        .await;
+    for n in 0..63 {
+        assert_eq!(request.header(&format!("x-h{n}")), Some("v"));
+    }
+    assert_eq!(request.header("x-last"), Some(last.as_str()));
+    for (route, words) in [
+        ("sixty-five", ["65 headers", "64"]),
+        ("too-long", ["8197 bytes of headers", "8192"]),
+    ] {
+        let message = message_on(&event, route);
+        assert_eq!(message["status"], "dead", "route {route}: {message}");
+        let error = message["error"].as_str().unwrap();
+        for word in words {
+            assert!(
+                error.contains(word),
+                "route {route}: {error:?} lacks {word:?}"
+            );
+        }
+    }
+    assert_eq!(
+        sink.received().len(),
+        1,
+        "a message over the limits was sent"
+    );
+}

@@ -54,6 +54,7 @@ impl<'p> FanOut<'p> {
         let mut bytes = self.bytes;
         for part in &mut parts {
             headers::keep_sendable(self.plugin, part);
+            headers::within_limits(part)?;
             bytes = bytes.saturating_add(carried.size_of(part));
             if bytes > settings.max_messages_size {
                 return Err(PluginError::MessagesTooLarge {

@@ -43,6 +43,12 @@ pub enum PluginError {
         "made messages of one event adding up to more than {limit} bytes (bodies, headers and all they carry); raise `max_messages_size` in [plugins.{plugin}] to allow more"
     )]
     MessagesTooLarge { limit: u64, plugin: String },
+    #[error("set {count} headers on one message, more than the {limit} a message may carry")]
+    TooManyHeaders { count: usize, limit: usize },
+    #[error(
+        "set {bytes} bytes of headers (names and values) on one message, more than the {limit} a message may carry"
+    )]
+    HeadersTooLarge { bytes: usize, limit: usize },
     #[error("trapped: {0}")]
     Trap(String),
     #[error("exited with status {0}")]
@@ -68,6 +74,7 @@ impl PluginError {
             PluginError::OutputTooLarge(_) => "output",
             PluginError::TooManyMessages { .. } => "messages",
             PluginError::MessagesTooLarge { .. } => "messages-size",
+            PluginError::TooManyHeaders { .. } | PluginError::HeadersTooLarge { .. } => "headers",
             PluginError::Trap(_) => "trap",
             PluginError::Exit(_) => "exit",
             PluginError::Returned(_) => "error",
