@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use crate::plugin::{Plugin, PluginError};
 use crate::telemetry;
 
-/// Headers one message of a transform's may set, and their bytes (names and values). A
+/// Headers a message a transform makes may set, and their bytes (names and values). A
 /// request with more is refused by common HTTP servers (431, or a closed connection; Node
 /// takes 16 KiB of headers in all, nginx 8 KiB per line), so a message over these would
 /// fail every attempt until it is dead. Over them is a plugin error, for the plugin's
