@@ -18,6 +18,7 @@ pub mod listener;
 pub mod pipeline;
 pub mod plugin;
 pub mod retention;
+pub mod router_headers;
 pub mod standard_webhooks;
 pub mod store;
 pub mod telemetry;

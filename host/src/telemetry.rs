@@ -168,6 +168,44 @@ pub fn plugin_called(plugin: &Plugin, elapsed: Duration, failure: Option<&Plugin
     );
 }
 
+/// A plugin call cut by the router's shutdown: no failure of the plugin's, so neither an
+/// error counted against it nor a case for its `on_error`.
+pub fn plugin_call_cut_by_shutdown(plugin: &Plugin, elapsed: Duration) {
+    counter!("wasmhook_plugin_calls_total", "plugin" => plugin.name.clone(), "outcome" => "shutdown")
+        .increment(1);
+    tracing::info!(
+        plugin = %plugin.name,
+        ran_for = ?elapsed,
+        "plugin call cut by the shutdown; its event runs again at the next start"
+    );
+}
+
+/// A transform's message set headers the router does not send: its own (framing, hop-by-hop,
+/// `webhook-*`) or ones that are not valid HTTP. Counted every time; logged, by name only
+/// (values may hold credentials), once per plugin version.
+pub fn plugin_headers_dropped(plugin: &Plugin, names: &[String]) {
+    counter!("wasmhook_plugin_headers_dropped_total", "plugin" => plugin.name.clone())
+        .increment(names.len() as u64);
+    if !plugin.first_dropped_headers() {
+        return;
+    }
+    // Names come from the plugin: a bounded, escaped excerpt.
+    let shown: Vec<String> = names
+        .iter()
+        .take(16)
+        .map(|name| name.chars().take(64).collect())
+        .collect();
+    tracing::warn!(
+        plugin = %plugin.name,
+        version = plugin.version,
+        sha256 = %plugin.compiled.sha256,
+        headers = ?shown,
+        more = names.len() - shown.len(),
+        "dropped headers a plugin set that wasmhook does not send (its own, hop-by-hop, or not \
+         valid HTTP); logged once per plugin version"
+    );
+}
+
 pub fn plugin_loaded(plugin: &Plugin) {
     counter!("wasmhook_plugin_loads_total", "plugin" => plugin.name.clone()).increment(1);
     gauge!("wasmhook_plugin_version", "plugin" => plugin.name.clone()).set(plugin.version as f64);

@@ -78,6 +78,7 @@ pub const PLUGINS: &[Plugin] = &[
     rust("stripe-to-slack", Transport::Function),
     rust("shopify-order-compact", Transport::Function),
     rust("split-commits", Transport::Command),
+    rust("chaos-command", Transport::Command),
     rust("sns-unwrap", Transport::CommandComponent),
     make("drop-bots", Toolchain::C),
     make("sendgrid-bounces", Toolchain::Zig),

@@ -10,9 +10,12 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use bytes::Bytes;
 
-use crate::config::{Location, OnError, PluginConfig};
-use crate::pipeline::envelope::{kind, split_output};
-use crate::plugin::{CompiledPlugin, Plugin, PluginEngine, user_cache_dir};
+use crate::config::{
+    DEFAULT_MAX_MESSAGES, DEFAULT_MAX_MESSAGES_SIZE, Location, OnError, PluginConfig, parse_size,
+};
+use crate::pipeline::FanOut;
+use crate::pipeline::envelope::kind;
+use crate::plugin::{CompiledPlugin, Plugin, PluginEngine, PluginError, user_cache_dir};
 
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
@@ -30,6 +33,13 @@ pub struct RunArgs {
     /// Memory limit in MiB.
     #[arg(long, default_value_t = 64)]
     pub memory_mib: u64,
+    /// Most messages a transform may return, as `max_messages` in routes.toml.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_MESSAGES as u32, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_messages: u32,
+    /// Most bytes a transform's messages may add up to, with what they carry, as
+    /// `max_messages_size` in routes.toml.
+    #[arg(long, value_name = "SIZE", default_value_t = DEFAULT_MAX_MESSAGES_SIZE, value_parser = parse_size)]
+    pub max_messages_size: u64,
     /// Call the plugin N times on the envelope and print the per-call times (mean and
     /// percentiles) after the first call's: what the plugin costs per event in a route.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
@@ -72,10 +82,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             (Ok(_), 2..) => Some(time_calls(&plugin, &engine, &input, repeat - 1)?),
             _ => None,
         };
-        anyhow::Ok((result, elapsed, repeated))
+        anyhow::Ok((plugin, result, elapsed, repeated))
     })
     .await??;
-    let (result, elapsed, repeated) = outcome;
+    let (plugin, result, elapsed, repeated) = outcome;
     let millis = elapsed.as_secs_f64() * 1000.0;
     let call = match result {
         Ok(call) => call,
@@ -103,8 +113,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::FAILURE);
         }
     };
-    if let Some(problem) = shape_problem(&output, filter) {
-        eprintln!("error: the plugin returned {problem}");
+    if let Some(problem) = shape_problem(&plugin, &envelope, &output, filter) {
+        eprintln!("error: plugin {} {problem}", plugin.name);
         return Ok(ExitCode::FAILURE);
     }
     let mut stdout = std::io::stdout().lock();
@@ -184,13 +194,30 @@ fn human_bytes(bytes: u64) -> String {
     }
 }
 
-/// What is wrong with the result's shape, if anything.
-fn shape_problem(output: &serde_json::Value, filter: bool) -> Option<String> {
+/// What is wrong with the result, read as a route reads it, if anything: the limits are
+/// those of routes.toml (`--max-messages` and `--max-messages-size` here).
+fn shape_problem(
+    plugin: &Plugin,
+    envelope: &serde_json::Value,
+    output: &serde_json::Value,
+    filter: bool,
+) -> Option<String> {
     if filter {
-        return (!output.is_boolean())
-            .then(|| format!("{} where a filter returns true or false", kind(output)));
+        return (!output.is_boolean()).then(|| {
+            format!(
+                "returned {} where a filter returns true or false",
+                kind(output)
+            )
+        });
     }
-    split_output(output.clone()).err()
+    let parent = envelope.as_object().cloned().unwrap_or_default();
+    let read = FanOut::new(plugin).take(&parent, output.clone());
+    read.err().map(|error| match error {
+        PluginError::TooManyMessages { .. } | PluginError::MessagesTooLarge { .. } => {
+            format!("{error} (here: --max-messages, --max-messages-size)")
+        }
+        other => other.to_string(),
+    })
 }
 
 fn settings(args: &RunArgs, config: serde_json::Value) -> anyhow::Result<PluginConfig> {
@@ -211,6 +238,8 @@ fn settings(args: &RunArgs, config: serde_json::Value) -> anyhow::Result<PluginC
         timeout: args.timeout,
         memory: args.memory_mib * 1024 * 1024,
         max_output: 1024 * 1024,
+        max_messages: args.max_messages as usize,
+        max_messages_size: args.max_messages_size,
         reuse: args.reuse,
         on_error: OnError::DeadLetter,
         build: None,

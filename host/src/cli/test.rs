@@ -107,7 +107,9 @@ async fn run(
     let clock = topology.config.server.clock;
     let event = crate::ingest::event_as_verified(verifier, &test.source, headers, body, clock)
         .map_err(|error| error.to_string())?;
-    let messages = crate::pipeline::messages_for(engine, topology, &event).await;
+    let messages = crate::pipeline::messages_for(engine, topology, &event)
+        .await
+        .map_err(|error| error.to_string())?;
 
     let mut actual: BTreeMap<&str, Vec<Actual>> = BTreeMap::new();
     let mut dropped: BTreeMap<&str, Vec<String>> = BTreeMap::new();

@@ -68,12 +68,13 @@ use toml::de::{DeTable, DeValue};
 pub use dedup::{DedupConfig, DedupKey};
 pub use diagnostic::{ConfigErrors, Diagnostic, Location};
 pub use glob::WatchGlob;
-pub use plugin::{OnError, PluginConfig};
+pub use plugin::{DEFAULT_MAX_MESSAGES, DEFAULT_MAX_MESSAGES_SIZE, OnError, PluginConfig};
 pub use route::RouteConfig;
 pub use route_test::{Expectation, ExpectedMessage, RouteTest, TestBody};
 pub use server::ServerConfig;
 pub use source::{AckBody, Acknowledgement, SourceConfig};
 pub use subscriber::{Ordering, SubscriberConfig};
+pub use units::parse_size;
 pub use verify::{DEFAULT_TOLERANCE, MAX_CLOCK_AHEAD, SignatureEncoding, Verify};
 
 use diagnostic::Sink;

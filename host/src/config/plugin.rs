@@ -10,7 +10,7 @@ use super::diagnostic::{Location, Sink};
 use super::glob::WatchGlob;
 use super::json::to_json;
 use super::table::{Table, Value, deserialize};
-use super::units::{ByteSize, Timeout};
+use super::units::{ByteSize, Count, Timeout};
 use super::web::NonEmpty;
 
 /// `[plugins.NAME]`.
@@ -29,6 +29,13 @@ pub struct PluginConfig {
     pub memory: u64,
     /// Largest output accepted from one call, in bytes.
     pub max_output: u64,
+    /// Most messages a transform may leave for one event on a route, over all its calls:
+    /// bounds the fan-out of one event, also through a chain of transforms.
+    pub max_messages: usize,
+    /// Most bytes the messages a transform leaves for one event on a route may add up to,
+    /// over all its calls, each counted with what it carries: bounds the copies of a large
+    /// body that a fan-out makes.
+    pub max_messages_size: u64,
     /// Keep warm instances between events (function plugins only).
     pub reuse: bool,
     pub on_error: OnError,
@@ -53,12 +60,24 @@ pub enum OnError {
     Pass,
 }
 
+/// Messages one event may become on a route: enough for any split of a real payload (the
+/// commits of a push, the items of an order), few enough that a runaway transform costs
+/// seconds of delivery, not hours, ahead of other events to the same subscribers.
+pub const DEFAULT_MAX_MESSAGES: usize = 1000;
+
+/// Bytes the messages one event becomes on a route may add up to: sixteen copies of a body
+/// at the default `max_body`, or the default `max_messages` messages of 16 KiB each; 1,000
+/// copies of a 1 MiB body would be a gigabyte of memory and of store.
+pub const DEFAULT_MAX_MESSAGES_SIZE: u64 = 16 << 20;
+
 const KEYS: &[&str] = &[
     "wasm",
     "config",
     "timeout",
     "memory",
     "max_output",
+    "max_messages",
+    "max_messages_size",
     "reuse",
     "on_error",
     "build",
@@ -105,6 +124,12 @@ impl PluginConfig {
         let max_output = table
             .get::<ByteSize>("max_output", sink)
             .map_or(1 << 20, |s| s.0);
+        let max_messages = table
+            .get::<Count>("max_messages", sink)
+            .map_or(DEFAULT_MAX_MESSAGES, |c| c.0);
+        let max_messages_size = table
+            .get::<ByteSize>("max_messages_size", sink)
+            .map_or(DEFAULT_MAX_MESSAGES_SIZE, |s| s.0);
         let reuse = table.get_or("reuse", false, sink);
         let on_error = table.get_or("on_error", OnError::DeadLetter, sink);
         let build = table.get::<NonEmpty>("build", sink).map(|b| b.0);
@@ -141,6 +166,8 @@ impl PluginConfig {
             timeout,
             memory,
             max_output,
+            max_messages,
+            max_messages_size,
             reuse,
             on_error,
             build,

@@ -66,6 +66,7 @@ impl SubscriberConfig {
             .get::<OneOrMany<SigningSecret>>("secret", sink)
             .map_or_else(Vec::new, |s| s.0);
         let headers = read_headers(&table, sink);
+        refuse_router_headers(&table, sink);
         let timeout = table
             .get::<Timeout>("timeout", sink)
             .map_or(Duration::from_secs(15), |t| t.0);
@@ -91,6 +92,28 @@ impl SubscriberConfig {
             ordering,
             concurrency,
         })
+    }
+}
+
+/// The headers wasmhook sets on every delivery cannot be given in a subscriber's `headers`.
+fn refuse_router_headers(table: &Table<'_, '_>, sink: &mut Sink<'_>) {
+    let Some(entries) = table
+        .raw("headers")
+        .and_then(|value| value.get_ref().as_table())
+    else {
+        return;
+    };
+    for (key, _) in entries {
+        let name = key.get_ref().to_ascii_lowercase();
+        if let Some(reason) = crate::router_headers::reserved(&name) {
+            sink.error(
+                key.span(),
+                format!(
+                    "`headers` in {}: wasmhook sets {name:?} itself on every delivery ({reason}); remove it",
+                    table.name
+                ),
+            );
+        }
     }
 }
 

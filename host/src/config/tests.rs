@@ -114,6 +114,8 @@ fn reads_the_example() {
     assert_eq!(plugin.timeout, Duration::from_millis(250));
     assert_eq!(plugin.memory, 64 << 20);
     assert_eq!(plugin.max_output, 1 << 20);
+    assert_eq!(plugin.max_messages, 1000);
+    assert_eq!(plugin.max_messages_size, 16 << 20);
     assert!(plugin.reuse);
     assert_eq!(plugin.on_error, OnError::Pass);
 

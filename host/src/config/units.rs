@@ -134,6 +134,11 @@ impl ParseStr for ByteSize {
     }
 }
 
+/// A size written as in routes.toml (`"16MiB"`), for a command-line flag that mirrors a key.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    ByteSize::parse_str(text).map(|size| size.0)
+}
+
 impl ByteSize {
     /// `written` is the value as the file has it, for the message.
     fn new(bytes: u64, written: String) -> Result<Self, String> {

@@ -193,14 +193,21 @@ pub fn split_output(output: Value) -> Result<Vec<Map<String, Value>>, String> {
 /// A message's fields replace the envelope's; everything else is carried. Only what is
 /// carried is copied: a transform usually replaces the body, the envelope's largest part.
 pub fn merge(envelope: &Envelope, mut message: Map<String, Value>) -> Envelope {
-    let replaces_body = message.contains_key("body");
-    for (key, value) in envelope {
-        let replaced = replaces_body && key == "body_base64";
-        if !replaced && !message.contains_key(key) {
-            message.insert(key.clone(), value.clone());
-        }
+    let carried: Vec<(&String, &Value)> = envelope
+        .iter()
+        .filter(|(key, _)| carries(&message, key))
+        .collect();
+    for (key, value) in carried {
+        message.insert(key.clone(), value.clone());
     }
     message
+}
+
+/// Whether `message`, a transform's output, carries its envelope's field `key` when merged:
+/// when it does not set that field, nor (for `body_base64`) a `body` that replaces it.
+pub fn carries(message: &Map<String, Value>, key: &str) -> bool {
+    let replaced_by_body = key == "body_base64" && message.contains_key("body");
+    !message.contains_key(key) && !replaced_by_body
 }
 
 /// A short description of a JSON value's type, for error messages.

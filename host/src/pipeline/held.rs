@@ -66,7 +66,10 @@ impl Pipeline {
 
     /// Runs `route` on a held event and commits its messages in place of the held ones.
     async fn release(&self, route: &Arc<Route>, event: &NewEvent) -> bool {
-        let messages = routes::route_messages(&self.inner.engine, route, event).await;
+        let Ok(messages) = routes::route_messages(&self.inner.engine, route, event).await else {
+            // Cut by the shutdown: the event stays held, and is released after the next start.
+            return false;
+        };
         let handover = self.inner.delivery.claim(&messages);
         let result = self
             .inner

@@ -7,10 +7,13 @@
 
 mod chain;
 pub mod envelope;
+mod fan_out;
+mod headers;
 mod held;
 mod messages;
 mod routes;
 
+pub use fan_out::FanOut;
 pub use routes::messages_for;
 
 use std::collections::HashSet;
@@ -102,15 +105,18 @@ impl Pipeline {
     }
 
     /// Waits until no event is in the pipeline, or `deadline`; returns how many still are.
-    /// Events left over stay `received` in the store and run at the next start.
+    /// Then the plugin calls still running are cut, and no more start: events left over stay
+    /// `received` in the store and run at the next start.
     pub async fn drain(&self, deadline: tokio::time::Instant) -> usize {
-        loop {
+        let left = loop {
             let settled = self.inner.settled.notified();
             let left = self.inner.in_flight.lock().expect("in-flight events").len();
             if left == 0 || tokio::time::timeout_at(deadline, settled).await.is_err() {
-                return self.inner.in_flight.lock().expect("in-flight events").len();
+                break self.inner.in_flight.lock().expect("in-flight events").len();
             }
-        }
+        };
+        self.inner.engine.stop_calls().await;
+        left
     }
 
     async fn run(self, mut events: mpsc::Receiver<Arc<NewEvent>>) {
@@ -171,8 +177,12 @@ impl Pipeline {
     /// the commit failed, which leaves the event `received` for the sweeper to run again.
     async fn process(&self, event: Arc<NewEvent>) -> bool {
         let topology = self.inner.reloader.current();
-        let messages = routes::messages_for(&self.inner.engine, &topology, &event).await;
         let id = event.id.clone();
+        let Ok(messages) = routes::messages_for(&self.inner.engine, &topology, &event).await else {
+            // Cut by the shutdown: the event stays `received` and runs at the next start.
+            self.settled(&id);
+            return true;
+        };
         let handover = self.inner.delivery.claim(&messages);
         let held = messages.iter().any(|m| m.status == MessageStatus::Held);
         let result = self.inner.store.finish_event(id.clone(), messages).await;
@@ -180,12 +190,7 @@ impl Pipeline {
             self.inner.held_late.notify_one();
         }
         self.inner.delivery.hand_over(handover, result.is_ok());
-        self.inner
-            .in_flight
-            .lock()
-            .expect("in-flight events")
-            .remove(&id);
-        self.inner.settled.notify_waiters();
+        self.settled(&id);
         // The event stays `received` and is processed again by the sweeper.
         if let Err(error) = result {
             tracing::error!(event = %id, %error, "cannot commit the event's messages");
@@ -193,6 +198,16 @@ impl Pipeline {
             return false;
         }
         true
+    }
+
+    /// The event left the pipeline, processed or not.
+    fn settled(&self, id: &str) {
+        self.inner
+            .in_flight
+            .lock()
+            .expect("in-flight events")
+            .remove(id);
+        self.inner.settled.notify_waiters();
     }
 }
 

@@ -7,19 +7,21 @@ use crate::plugin::PluginEngine;
 use crate::store::{NewEvent, NewMessage};
 use crate::topology::{Route, Topology};
 
+use super::chain::ShuttingDown;
 use super::{chain, envelope, messages};
 
 /// Runs every route of the event's source, in routes.toml order: the messages to deliver
 /// (`pending`), those a filter dropped (`filtered`) or a failure stopped (`dead`), and those of
-/// a route waiting for a plugin to load (`held`).
+/// a route waiting for a plugin to load (`held`). An error when the router's shutdown cut a
+/// plugin call: the event is to run again at the next start.
 pub async fn messages_for(
     engine: &Arc<PluginEngine>,
     topology: &Topology,
     event: &NewEvent,
-) -> Vec<NewMessage> {
+) -> Result<Vec<NewMessage>, ShuttingDown> {
     let routes = topology.routes_for(&event.source);
     if routes.is_empty() {
-        return Vec::new();
+        return Ok(Vec::new());
     }
     // A route without plugins passes a JSON body on as it came: nothing to parse or rebuild.
     let plain = |route: &Route| route.held_by.is_empty() && has_no_plugins(route);
@@ -33,10 +35,10 @@ pub async fn messages_for(
         match envelope::from_event(event) {
             Ok(built) => envelope = Some(built),
             Err(error) => {
-                return routes
+                return Ok(routes
                     .iter()
                     .flat_map(|route| messages::failed(event, route, error.to_string(), Vec::new()))
-                    .collect();
+                    .collect());
             }
         }
     }
@@ -58,32 +60,32 @@ pub async fn messages_for(
             envelope.clone()
         };
         let input = input.expect("taken by the last route only");
-        let run = run_route(engine, route.clone(), input).await;
+        let run = run_route(engine, route.clone(), input).await?;
         messages.extend(messages::from_run(event, route, run));
     }
-    messages
+    Ok(messages)
 }
 
 /// What one route makes of an event: how a route that held its events runs them once the
-/// plugins it waited for have loaded.
+/// plugins it waited for have loaded. An error when the router's shutdown cut a plugin call.
 pub async fn route_messages(
     engine: &Arc<PluginEngine>,
     route: &Arc<Route>,
     event: &NewEvent,
-) -> Vec<NewMessage> {
+) -> Result<Vec<NewMessage>, ShuttingDown> {
     if !route.held_by.is_empty() {
-        return messages::held(event, route);
+        return Ok(messages::held(event, route));
     }
     if has_no_plugins(route) && envelope::is_json(envelope::content_type(event), &event.body) {
-        return messages::unchanged(event, route);
+        return Ok(messages::unchanged(event, route));
     }
-    match envelope::from_event(event) {
+    Ok(match envelope::from_event(event) {
         Ok(envelope) => {
-            let run = run_route(engine, route.clone(), envelope).await;
+            let run = run_route(engine, route.clone(), envelope).await?;
             messages::from_run(event, route, run)
         }
         Err(error) => messages::failed(event, route, error.to_string(), Vec::new()),
-    }
+    })
 }
 
 fn has_no_plugins(route: &Route) -> bool {
@@ -95,12 +97,12 @@ async fn run_route(
     engine: &Arc<PluginEngine>,
     route: Arc<Route>,
     envelope: envelope::Envelope,
-) -> chain::RouteRun {
+) -> Result<chain::RouteRun, ShuttingDown> {
     if has_no_plugins(&route) {
-        return chain::RouteRun {
+        return Ok(chain::RouteRun {
             outcome: chain::Outcome::Messages(vec![envelope]),
             plugins: Vec::new(),
-        };
+        });
     }
     let permit = engine
         .permits
@@ -116,10 +118,12 @@ async fn run_route(
         run
     })
     .await
-    .unwrap_or_else(|panic| chain::RouteRun {
-        outcome: chain::Outcome::Failed(format!(
-            "route {route_name}: the plugin host panicked: {panic}"
-        )),
-        plugins: Vec::new(),
+    .unwrap_or_else(|panic| {
+        Ok(chain::RouteRun {
+            outcome: chain::Outcome::Failed(format!(
+                "route {route_name}: the plugin host panicked: {panic}"
+            )),
+            plugins: Vec::new(),
+        })
     })
 }

@@ -6,6 +6,7 @@ use wasmtime::{Store, Trap};
 use wasmtime_wasi::I32Exit;
 
 use super::compiled::{Code, HandleParams, HandleResults};
+use super::deadline::{self, Cut, ShuttingDown};
 use super::engine::PluginEngine;
 use super::error::{PluginError, PluginFailure};
 use super::sandbox::{Captured, ComponentSandbox, Limiter, ModuleSandbox, Stdio};
@@ -35,22 +36,50 @@ pub(super) struct WarmInstance {
 impl Plugin {
     /// Runs the plugin on `input` (the envelope JSON) and returns its output bytes.
     ///
-    /// Blocks for up to the plugin's timeout: call it on the blocking pool, holding a permit
-    /// of [`PluginEngine::permits`].
+    /// Blocks for up to the plugin's timeout: call it on the blocking pool (never on an async
+    /// worker), holding a permit of [`PluginEngine::permits`]. The guest runs on this thread;
+    /// the tokio runtime only wakes it when a WASI call it waits in (a sleep) completes, or
+    /// when the deadline passes, which ends the call wherever the guest is.
     pub fn call(&self, engine: &PluginEngine, input: &Bytes) -> Result<Output, PluginFailure> {
-        if self.reuses_instances() {
-            return self.call_warm(engine, input);
-        }
-        let stdio = self.new_stdio();
+        let warm = if self.reuses_instances() {
+            self.warm.lock().expect("warm instances").pop()
+        } else {
+            None
+        };
+        let stdio = warm
+            .as_ref()
+            .map_or_else(|| self.new_stdio(), |warm| warm.stdio.clone());
+        let stderr = stdio.stderr.clone();
+        let call = self.call_until_done(engine, input, stdio, warm);
+        // A cut call's future, and with it the instance, is gone: a warm one is not kept.
+        deadline::run(self.settings.timeout, &engine.stopping, call).unwrap_or_else(|cut| {
+            let error = match cut {
+                Cut::Deadline => PluginError::Timeout(self.settings.timeout),
+                Cut::ShuttingDown => PluginError::ShuttingDown,
+            };
+            Err(self.failure(error, &String::from_utf8_lossy(&stderr.take())))
+        })
+    }
+
+    /// The call itself, without the wall-clock bound [`Plugin::call`] puts around it.
+    async fn call_until_done(
+        &self,
+        engine: &PluginEngine,
+        input: &Bytes,
+        stdio: Stdio,
+        warm: Option<WarmInstance>,
+    ) -> Result<Output, PluginFailure> {
         let peak_memory;
         let result = match &self.compiled.code {
             Code::CommandModule(pre) => {
                 let sandbox = ModuleSandbox::new(input.clone(), &stdio, self.settings.memory);
                 let mut store = self.new_store(engine, sandbox, |s| &mut s.limiter);
-                let run = pre.instantiate(&mut store).and_then(|instance| {
+                let run = async {
+                    let instance = pre.instantiate_async(&mut store).await?;
                     let start = instance.get_typed_func::<(), ()>(&mut store, "_start")?;
-                    start.call(&mut store, ())
-                });
+                    start.call_async(&mut store, ()).await
+                }
+                .await;
                 peak_memory = store.data().limiter.peak_memory;
                 self.command_outcome(run, &store.data().limiter, &stdio)
             }
@@ -58,9 +87,11 @@ impl Plugin {
                 let sandbox =
                     ComponentSandbox::new(Some(input.clone()), &stdio, self.settings.memory);
                 let mut store = self.new_store(engine, sandbox, |s| &mut s.limiter);
-                let run = pre
-                    .instantiate(&mut store)
-                    .and_then(|command| command.wasi_cli_run().call_run(&mut store));
+                let run = async {
+                    let command = pre.instantiate_async(&mut store).await?;
+                    command.wasi_cli_run().call_run(&mut store).await
+                }
+                .await;
                 let run = match run {
                     Ok(Ok(())) => Ok(()),
                     Ok(Err(())) => Err(I32Exit(1).into()),
@@ -70,10 +101,21 @@ impl Plugin {
                 self.command_outcome(run, &store.data().limiter, &stdio)
             }
             Code::Function { .. } => {
-                let mut warm = self
-                    .instantiate_function(engine, stdio)
-                    .map_err(|e| self.failure(e, ""))?;
-                return self.call_function(&mut warm, input);
+                let mut instance = match warm {
+                    Some(warm) => warm,
+                    None => self
+                        .instantiate_function(engine, stdio)
+                        .await
+                        .map_err(|e| self.failure(e, ""))?,
+                };
+                let output = self.call_function(engine, &mut instance, input).await?;
+                if self.reuses_instances() {
+                    let mut pool = self.warm.lock().expect("warm instances");
+                    if pool.len() < MAX_WARM_INSTANCES {
+                        pool.push(instance);
+                    }
+                }
+                return Ok(output);
             }
         };
         let stderr = String::from_utf8_lossy(&stdio.stderr.take()).into_owned();
@@ -87,23 +129,7 @@ impl Plugin {
         }
     }
 
-    fn call_warm(&self, engine: &PluginEngine, input: &Bytes) -> Result<Output, PluginFailure> {
-        let warm = self.warm.lock().expect("warm instances").pop();
-        let mut warm = match warm {
-            Some(warm) => warm,
-            None => self
-                .instantiate_function(engine, self.new_stdio())
-                .map_err(|error| self.failure(error, ""))?,
-        };
-        let output = self.call_function(&mut warm, input)?;
-        let mut pool = self.warm.lock().expect("warm instances");
-        if pool.len() < MAX_WARM_INSTANCES {
-            pool.push(warm);
-        }
-        Ok(output)
-    }
-
-    fn instantiate_function(
+    async fn instantiate_function(
         &self,
         engine: &PluginEngine,
         stdio: Stdio,
@@ -114,7 +140,8 @@ impl Plugin {
         let sandbox = ComponentSandbox::new(None, &stdio, self.settings.memory);
         let mut store = self.new_store(engine, sandbox, |s| &mut s.limiter);
         let instance = pre
-            .instantiate(&mut store)
+            .instantiate_async(&mut store)
+            .await
             .map_err(|e| classify(e, &store.data().limiter, self))?;
         let handle = instance
             .get_func(&mut store, handle)
@@ -126,17 +153,20 @@ impl Plugin {
         })
     }
 
-    fn call_function(
+    async fn call_function(
         &self,
+        engine: &PluginEngine,
         warm: &mut WarmInstance,
         input: &Bytes,
     ) -> Result<Output, PluginFailure> {
-        warm.store
-            .set_epoch_deadline(PluginEngine::deadline_ticks(self.settings.timeout));
-        let outcome = warm
+        deadline::arm(&mut warm.store, self.settings.timeout, &engine.stopping);
+        let outcome = match warm
             .handle
             .typed::<HandleParams<'_>, HandleResults>(&warm.store)
-            .and_then(|handle| handle.call(&mut warm.store, (&input[..],)));
+        {
+            Ok(handle) => handle.call_async(&mut warm.store, (&input[..],)).await,
+            Err(error) => Err(error),
+        };
         let stderr = String::from_utf8_lossy(&warm.stdio.stderr.take()).into_owned();
         let fail = |error| self.failure(error, &stderr);
         match outcome {
@@ -148,7 +178,7 @@ impl Plugin {
                 stderr,
                 peak_memory: warm.store.data().limiter.peak_memory as u64,
             }),
-            Ok((Err(message),)) => Err(fail(PluginError::Returned(message))),
+            Ok((Err(message),)) => Err(fail(PluginError::Returned(shortened(message)))),
             Err(error) => Err(fail(classify(error, &warm.store.data().limiter, self))),
         }
     }
@@ -168,8 +198,7 @@ impl Plugin {
     ) -> Store<T> {
         let mut store = Store::new(&engine.engine, data);
         store.limiter(move |data| -> &mut dyn wasmtime::ResourceLimiter { limiter(data) });
-        store.set_epoch_deadline(PluginEngine::deadline_ticks(self.settings.timeout));
-        store.epoch_deadline_trap();
+        deadline::arm(&mut store, self.settings.timeout, &engine.stopping);
         store
     }
 
@@ -202,14 +231,43 @@ impl Plugin {
     }
 }
 
+/// The first [`STDERR_LIMIT`] bytes of a plugin's error message, cut at a character.
+fn shortened(mut message: String) -> String {
+    if message.len() > STDERR_LIMIT {
+        let mut end = STDERR_LIMIT;
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        message.truncate(end);
+        message.push_str(" [truncated]");
+    }
+    message
+}
+
 /// Names the limit a failed call ran into, if any; otherwise it is the guest's own trap.
 fn classify(error: wasmtime::Error, limiter: &Limiter, plugin: &Plugin) -> PluginError {
     if limiter.memory_exceeded {
         return PluginError::MemoryLimit(plugin.settings.memory);
     }
+    if error.downcast_ref::<ShuttingDown>().is_some() {
+        return PluginError::ShuttingDown;
+    }
     match error.downcast_ref::<Trap>() {
         Some(Trap::Interrupt) => PluginError::Timeout(plugin.settings.timeout),
         Some(trap) => PluginError::Trap(trap.to_string()),
         None => PluginError::Trap(error.root_cause().to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_error_message_is_cut_at_a_character() {
+        assert_eq!(shortened("short".into()), "short");
+        let cut = shortened("é".repeat(STDERR_LIMIT));
+        assert!(cut.ends_with(" [truncated]"), "{cut}");
+        assert!(cut.len() <= STDERR_LIMIT + " [truncated]".len());
     }
 }

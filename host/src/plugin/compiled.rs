@@ -5,11 +5,13 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+use tokio_util::sync::CancellationToken;
 use wasmtime::component::{Component, ComponentExportIndex, InstancePre};
 use wasmtime::{Module, Store};
-use wasmtime_wasi::p2::bindings::sync::CommandPre;
+use wasmtime_wasi::p2::bindings::CommandPre;
 
 use super::cache::Cached;
+use super::deadline::{self, Cut, ShuttingDown};
 use super::encode::{CoreModuleShape, encode_function_module};
 use super::engine::PluginEngine;
 use super::error::LoadError;
@@ -159,7 +161,7 @@ fn link_component(
         .map_err(&invalid)?;
     match component.get_export_index(None, "handle") {
         Some(handle) => {
-            check_handle_signature(&pre, &handle).map_err(&invalid)?;
+            check_handle_signature(&pre, &handle, &engine.stopping).map_err(&invalid)?;
             Ok(Code::Function { pre, handle })
         }
         None => Ok(Code::CommandComponent(CommandPre::new(pre).map_err(
@@ -175,18 +177,26 @@ fn link_component(
 fn check_handle_signature(
     pre: &InstancePre<ComponentSandbox>,
     handle: &ComponentExportIndex,
+    stopping: &CancellationToken,
 ) -> wasmtime::Result<()> {
     let stdio = Stdio {
         stdout: super::sandbox::Captured::stdout(0),
         stderr: super::sandbox::Captured::stderr(0),
     };
     let mut store = Store::new(pre.engine(), ComponentSandbox::new(None, &stdio, u64::MAX));
-    store.set_epoch_deadline(PluginEngine::deadline_ticks(
-        std::time::Duration::from_secs(5),
-    ));
-    let instance = pre.instantiate(&mut store)?;
-    instance.get_typed_func::<HandleParams<'_>, HandleResults>(&mut store, handle)?;
-    Ok(())
+    let limit = std::time::Duration::from_secs(5);
+    deadline::arm(&mut store, limit, stopping);
+    let checked = deadline::run(limit, stopping, async {
+        let instance = pre.instantiate_async(&mut store).await?;
+        instance.get_typed_func::<HandleParams<'_>, HandleResults>(&mut store, handle)?;
+        Ok(())
+    });
+    checked.unwrap_or_else(|cut| match cut {
+        Cut::Deadline => Err(wasmtime::format_err!(
+            "instantiating took longer than {limit:?}"
+        )),
+        Cut::ShuttingDown => Err(ShuttingDown.into()),
+    })
 }
 
 /// Core modules start `\0asm` + version 1; components carry a different version/layer word.

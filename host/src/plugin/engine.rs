@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use super::cache::CompileCache;
@@ -29,6 +30,9 @@ const KEEP_RESIDENT: usize = 1024 * 1024;
 /// Enough for a small plugin's stack and data, small enough to clear on every free.
 const KEEP_RESIDENT_WITHOUT_SCAN: usize = 64 * 1024;
 
+/// How long [`PluginEngine::stop_calls`] waits for cut calls to return.
+const STOP_WAIT: Duration = Duration::from_secs(2);
+
 pub struct PluginEngine {
     pub(super) engine: Engine,
     pub(super) module_linker: wasmtime::Linker<ModuleSandbox>,
@@ -36,6 +40,10 @@ pub struct PluginEngine {
     /// Bounds the plugin calls running at once, and so the instances alive in the pool (a full
     /// pool fails an instantiation instead of waiting) and the blocking threads in use.
     pub permits: Arc<Semaphore>,
+    /// How many permits there are: [`PluginEngine::stop_calls`] takes them all.
+    concurrency: usize,
+    /// Cancelled when the router stops: calls in flight end, new ones fail at once.
+    pub(super) stopping: CancellationToken,
     pub pooled: bool,
     /// Where compiled plugins are kept between runs; `None` compiles every time.
     pub(super) cache: Option<CompileCache>,
@@ -58,21 +66,45 @@ impl PluginEngine {
             }
         };
         let mut module_linker = wasmtime::Linker::new(&engine);
-        wasmtime_wasi::p1::add_to_linker_sync(&mut module_linker, |sandbox: &mut ModuleSandbox| {
-            &mut sandbox.wasi
-        })
+        // The async WASI hosts: a guest waiting in WASI (a sleep) waits in a future that the
+        // call's deadline can drop (`deadline.rs`), not in a blocking call no deadline reaches.
+        wasmtime_wasi::p1::add_to_linker_async(
+            &mut module_linker,
+            |sandbox: &mut ModuleSandbox| &mut sandbox.wasi,
+        )
         .map_err(to_anyhow)?;
         let mut component_linker = wasmtime::component::Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut component_linker).map_err(to_anyhow)?;
+        wasmtime_wasi::p2::add_to_linker_async(&mut component_linker).map_err(to_anyhow)?;
         start_epoch_ticker(&engine);
         Ok(Arc::new(PluginEngine {
             module_linker,
             component_linker,
             permits: Arc::new(Semaphore::new(concurrency)),
+            concurrency,
+            stopping: CancellationToken::new(),
             pooled,
             cache: cache_dir.map(|dir| CompileCache::new(dir, &engine)),
             engine,
         }))
+    }
+
+    /// Cuts the plugin calls in flight, wherever their guests are, and fails every later call
+    /// at once, both with [`super::PluginError::ShuttingDown`]; returns when no call runs, so
+    /// that none is left on a blocking thread while the runtime stops under it.
+    pub async fn stop_calls(&self) {
+        self.stopping.cancel();
+        // A cut call returns within a few milliseconds; the bound is for a host that is
+        // stuck anyway, whose exit must not wait on it.
+        let all = u32::try_from(self.concurrency).unwrap_or(u32::MAX);
+        match tokio::time::timeout(STOP_WAIT, self.permits.acquire_many(all)).await {
+            // Kept: no call starts again in this process.
+            Ok(Ok(permits)) => permits.forget(),
+            Ok(Err(_closed)) => {}
+            Err(_elapsed) => tracing::warn!(
+                waited = ?STOP_WAIT,
+                "plugin calls still running at shutdown after being cut"
+            ),
+        }
     }
 
     /// Deadline in epoch ticks for a wall-clock timeout.
@@ -111,6 +143,8 @@ fn engine_config(pool_for: Option<usize>) -> Config {
             .max_tables_per_module(4)
             .linear_memory_keep_resident(keep_resident)
             .table_keep_resident(16 * 1024)
+            // Every call runs on a fiber stack: one per call in flight, like an instance.
+            .total_stacks(slots)
             .pagemap_scan(pagemap_scan);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     }

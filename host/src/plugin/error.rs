@@ -31,6 +31,24 @@ pub enum PluginError {
     MemoryLimit(u64),
     #[error("wrote more than its output limit of {0} bytes")]
     OutputTooLarge(u64),
+    /// A transform made more messages of one event on a route, over all its calls, than its
+    /// `max_messages`.
+    #[error(
+        "made more than {limit} messages of one event; raise `max_messages` in [plugins.{plugin}] to allow more"
+    )]
+    TooManyMessages { limit: usize, plugin: String },
+    /// The messages a transform made of one event on a route, over all its calls and with
+    /// what each carries, add up to more bytes than its `max_messages_size`.
+    #[error(
+        "made messages of one event adding up to more than {limit} bytes (bodies, headers and all they carry); raise `max_messages_size` in [plugins.{plugin}] to allow more"
+    )]
+    MessagesTooLarge { limit: u64, plugin: String },
+    #[error("set {count} headers on one message, more than the {limit} a message may carry")]
+    TooManyHeaders { count: usize, limit: usize },
+    #[error(
+        "set {bytes} bytes of headers (names and values) on one message, more than the {limit} a message may carry"
+    )]
+    HeadersTooLarge { bytes: usize, limit: usize },
     #[error("trapped: {0}")]
     Trap(String),
     #[error("exited with status {0}")]
@@ -41,6 +59,10 @@ pub enum PluginError {
     BadOutput(String),
     #[error("could not be instantiated: {0}")]
     Instantiate(String),
+    /// The router is stopping: not the plugin's failure, and not one for its `on_error`. The
+    /// event is left `received` and runs again at the next start.
+    #[error("was cut by the router's shutdown")]
+    ShuttingDown,
 }
 
 impl PluginError {
@@ -50,11 +72,15 @@ impl PluginError {
             PluginError::Timeout(_) => "timeout",
             PluginError::MemoryLimit(_) => "memory",
             PluginError::OutputTooLarge(_) => "output",
+            PluginError::TooManyMessages { .. } => "messages",
+            PluginError::MessagesTooLarge { .. } => "messages-size",
+            PluginError::TooManyHeaders { .. } | PluginError::HeadersTooLarge { .. } => "headers",
             PluginError::Trap(_) => "trap",
             PluginError::Exit(_) => "exit",
             PluginError::Returned(_) => "error",
             PluginError::BadOutput(_) => "bad-output",
             PluginError::Instantiate(_) => "instantiate",
+            PluginError::ShuttingDown => "shutdown",
         }
     }
 }

@@ -180,7 +180,8 @@ impl tokio::io::AsyncWrite for Captured {
     }
 }
 
-/// The pipes one instance talks through.
+/// The pipes one instance talks through; a clone shares them.
+#[derive(Clone)]
 pub struct Stdio {
     pub stdout: Captured,
     pub stderr: Captured,

@@ -10,8 +10,11 @@ pub struct Plugins {
     pub github_to_slack: PathBuf,
     /// Command plugin: one message per commit of a push, header `x-commit-id`.
     pub split_commits: PathBuf,
-    /// Misbehaves on demand: `config.mode` = pass, loop, hog, trap, error, big-output, stderr.
+    /// Misbehaves on demand: `config.mode` = pass, loop, hog, trap, error, big-output, stderr,
+    /// count, sleep, fan-out, headers.
     pub chaos: PathBuf,
+    /// chaos as a command module (`wasm32-wasip1`, `_start`): the same modes.
+    pub chaos_command: PathBuf,
     /// Command component (`wasi:cli/run`): an SNS notification's inner `Message`.
     pub sns_unwrap: PathBuf,
     /// Every published plugin, by file name (`drop_bots.wasm`).
@@ -54,6 +57,7 @@ pub fn plugins() -> &'static Plugins {
             github_to_slack: find("github_to_slack.wasm"),
             split_commits: find("split_commits.wasm"),
             chaos: find("chaos.wasm"),
+            chaos_command: find("chaos_command.wasm"),
             sns_unwrap: find("sns_unwrap.wasm"),
             all: built,
         }
@@ -73,4 +77,28 @@ pub fn replace_atomically(path: &Path, bytes: &[u8]) {
     let tmp = path.with_extension("wasm.tmp");
     std::fs::write(&tmp, bytes).unwrap();
     std::fs::rename(&tmp, path).unwrap();
+}
+
+/// Makes a command component (`wasi:cli/run`) of the WASI preview 1 command module at `module`,
+/// as `wasm-tools component new --adapt` does, writes it to `dir/name` and returns its path:
+/// the program's preview 1 calls then reach the host as WASI 0.2 calls (a `poll_oneoff` sleep
+/// becomes `subscribe-duration` and `poll`).
+pub fn command_component(module: &Path, dir: &Path, name: &str) -> PathBuf {
+    use wasi_preview1_component_adapter_provider::{
+        WASI_SNAPSHOT_PREVIEW1_ADAPTER_NAME, WASI_SNAPSHOT_PREVIEW1_COMMAND_ADAPTER,
+    };
+    let bytes = std::fs::read(module).unwrap();
+    let component = wit_component::ComponentEncoder::default()
+        .module(&bytes)
+        .and_then(|encoder| {
+            encoder.adapter(
+                WASI_SNAPSHOT_PREVIEW1_ADAPTER_NAME,
+                WASI_SNAPSHOT_PREVIEW1_COMMAND_ADAPTER,
+            )
+        })
+        .and_then(|encoder| encoder.validate(true).encode())
+        .unwrap_or_else(|e| panic!("{} as a command component: {e:#}", module.display()));
+    let to = dir.join(name);
+    std::fs::write(&to, component).unwrap();
+    to
 }

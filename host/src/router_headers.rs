@@ -1,0 +1,51 @@
+//! The request headers that are the router's own on every delivery, which neither a plugin's
+//! message nor a subscriber's `headers` may set: those that frame the request (`host`,
+//! `content-length`, `transfer-encoding`, `trailer`), the hop-by-hop ones that manage the
+//! connection, and the Standard Webhooks `webhook-*` headers that identify and sign the
+//! message. A forged `host` or framing header would make the request mean something other
+//! than what the router sends; a forged `webhook-*` header would pass another message's
+//! identity or signature to a subscriber that trusts them.
+
+/// Why `name` (lower-case) is the router's to set, if it is.
+pub fn reserved(name: &str) -> Option<&'static str> {
+    match name {
+        "host" | "content-length" | "transfer-encoding" | "trailer" => {
+            Some("it frames the request")
+        }
+        "connection" | "keep-alive" | "proxy-connection" | "te" | "upgrade" => {
+            Some("it is hop-by-hop")
+        }
+        _ if name.starts_with("webhook-") => Some("it identifies and signs the message"),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reserved;
+
+    #[test]
+    fn framing_hop_by_hop_and_webhook_headers_are_the_routers() {
+        for name in [
+            "host",
+            "content-length",
+            "transfer-encoding",
+            "connection",
+            "upgrade",
+            "webhook-id",
+            "webhook-signature",
+            "webhook-anything",
+        ] {
+            assert!(reserved(name).is_some(), "{name}");
+        }
+        for name in [
+            "content-type",
+            "x-team",
+            "authorization",
+            "webhooks",
+            "user-agent",
+        ] {
+            assert!(reserved(name).is_none(), "{name}");
+        }
+    }
+}
