@@ -2,6 +2,7 @@
 //! credentials sent with a request, which must not be shown or handed to plugins.
 
 use crate::common::StatusCode;
+use crate::common::process::cpu_time;
 use crate::common::providers::*;
 
 /// A body just under the default `max_body` (1 MiB).
@@ -13,28 +14,6 @@ const ENTRIES: usize = 900;
 const OVERSIZED_ENTRIES: usize = 4000;
 /// The router's clock, so that the hostile headers' timestamps are current.
 const NOW: i64 = 1_700_000_000;
-
-/// CPU seconds (user + system) the process `pid` has used so far.
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc/PID/stat");
-    // The fields after the command name, which is in parentheses and may hold spaces:
-    // state is field 3, utime field 14, stime field 15.
-    let after_name = &stat[stat.rfind(')').expect("a command name") + 2..];
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
-    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-    ticks as f64 / clock_ticks_per_second()
-}
-
-fn clock_ticks_per_second() -> f64 {
-    let output = std::process::Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .expect("getconf CLK_TCK");
-    String::from_utf8_lossy(&output.stdout)
-        .trim()
-        .parse()
-        .expect("CLK_TCK is a number")
-}
 
 /// A JSON body of about [`BODY_BYTES`].
 fn big_body() -> Vec<u8> {
@@ -88,12 +67,12 @@ async fn thousands_of_signatures_in_one_header_cost_little_cpu() {
     }
     let (stripe, standard) = (stripe(ENTRIES), standard(ENTRIES));
 
-    let before = cpu_seconds(router.pid());
+    let before = cpu_time(router.pid()).as_secs_f64();
     for n in 1..=10 {
         for hook in [&stripe, &standard] {
             let answer = hooks.send(hook).await;
             assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{answer}");
-            let used = cpu_seconds(router.pid()) - before;
+            let used = cpu_time(router.pid()).as_secs_f64() - before;
             assert!(
                 used < BOUND,
                 "after {n} rounds of hostile requests to /hooks/{} the router has used {used:.2} s \
