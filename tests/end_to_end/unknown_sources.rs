@@ -69,3 +69,45 @@ async fn random_unknown_sources_do_not_grow_the_metrics() {
         "the refused requests are counted, without their names"
     );
 }
+
+/// Whatever path or method a request has, the ingest listener answers it with a JSON error
+/// a sender can read: a path outside `/hooks/{source}`, a method the path does not take, and
+/// a path whose escapes are not UTF-8.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paths_the_listener_does_not_serve_get_json_errors() {
+    let router = Router::start("[sources.plain]\n").await;
+    let client = reqwest::Client::new();
+    let ask = async |method: reqwest::Method, path: &str| {
+        let answer = client
+            .request(method, format!("{}{path}", router.ingest_url()))
+            .send()
+            .await
+            .expect("an answer");
+        let status = answer.status();
+        let body = answer.bytes().await.expect("a body");
+        (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+    };
+    for (method, path, expected) in [
+        (
+            reqwest::Method::POST,
+            "/nothing-here",
+            StatusCode::NOT_FOUND,
+        ),
+        (reqwest::Method::POST, "/hooks/", StatusCode::NOT_FOUND),
+        (
+            reqwest::Method::POST,
+            "/healthz",
+            StatusCode::METHOD_NOT_ALLOWED,
+        ),
+        (reqwest::Method::POST, "/hooks/%FF", StatusCode::BAD_REQUEST),
+        (
+            reqwest::Method::POST,
+            "/hooks/plain/%C0%AF",
+            StatusCode::BAD_REQUEST,
+        ),
+    ] {
+        let answer = ask(method.clone(), path).await;
+        assert_eq!(answer.0, expected, "{method} {path}: {}", answer.1);
+        rejected(answer, expected);
+    }
+}

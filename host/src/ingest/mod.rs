@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::Router;
 use axum::body::Body;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -83,24 +84,44 @@ enum Answer {
 
 async fn receive(
     State(ingest): State<Ingest>,
-    Path(source): Path<String>,
+    path: Result<Path<String>, PathRejection>,
     RawQuery(query): RawQuery,
     method: Method,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    answer(&ingest, source, String::new(), query, method, headers, body).await
+    match path {
+        Ok(Path(source)) => {
+            answer(&ingest, source, String::new(), query, method, headers, body).await
+        }
+        Err(rejection) => unreadable_path(rejection),
+    }
 }
 
 async fn receive_with_rest(
     State(ingest): State<Ingest>,
-    Path((source, rest)): Path<(String, String)>,
+    path: Result<Path<(String, String)>, PathRejection>,
     RawQuery(query): RawQuery,
     method: Method,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    answer(&ingest, source, rest, query, method, headers, body).await
+    match path {
+        Ok(Path((source, rest))) => {
+            answer(&ingest, source, rest, query, method, headers, body).await
+        }
+        Err(rejection) => unreadable_path(rejection),
+    }
+}
+
+/// A path whose escapes do not decode to UTF-8 names no source: a JSON `400`, as every other
+/// error answer, rather than the framework's text.
+fn unreadable_path(rejection: PathRejection) -> Response {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        format!("the request path cannot be read: {}", rejection.body_text()),
+    )
+    .into_response()
 }
 
 async fn answer(
