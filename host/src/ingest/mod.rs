@@ -138,7 +138,9 @@ async fn answer(
     // labelled with names an operator chose, never with whatever a request asked for.
     let Some((source, verifier)) = topology.sources.get_key_value(&source) else {
         telemetry::unknown_source(&source);
-        return ApiError::not_found(format!("no source named {source:?} is configured"))
+        // The name is the sender's own, shown back short: an answer is no larger than it must be.
+        let shown: String = source.chars().take(64).collect();
+        return ApiError::not_found(format!("no source named {shown:?} is configured"))
             .into_response();
     };
     let received = Received::new(source.clone(), rest, query, method, headers);
