@@ -183,8 +183,8 @@ fn row(
     for sink in sinks {
         last = last.max(sink.last_arrival());
         for (seq, at) in sink.take() {
-            if let Some(Some(accepted)) = sent.accepted_at.get(seq as usize) {
-                samples.push(at.saturating_duration_since(*accepted));
+            if let Some(accepted) = sent.accepted_at(seq) {
+                samples.push(at.saturating_duration_since(accepted));
             }
         }
     }
