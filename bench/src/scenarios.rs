@@ -12,7 +12,7 @@ use crate::events::{github_source, signed_push};
 use crate::load::{Load, Request, Sent};
 use crate::native;
 use crate::process::{CpuMeter, memory_kib};
-use crate::servers::Server;
+use crate::servers::{Errors, Server};
 use crate::sink::Sink;
 use crate::stats::{Percentiles, human, rate};
 use crate::{Cli, Scenario};
@@ -59,7 +59,7 @@ impl Bench<'_> {
     }
 
     fn start(&self, dir: &Path, wiring: &str) -> anyhow::Result<Server> {
-        Server::wasmhook(&self.wasmhook, dir, wiring)
+        Server::wasmhook(&self.wasmhook, dir, wiring, Errors::Echo)
     }
 
     fn load(&self, url: String, rate: Option<f64>) -> Load {
