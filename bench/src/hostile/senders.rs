@@ -38,7 +38,7 @@ pub async fn signature_floods(target: &Target, until: Instant) -> anyhow::Result
     let standard_signature = vec![wrong; FLOOD_ENTRIES].join(" ");
     let note = format!(
         "Stripe-Signature of {FLOOD_ENTRIES} entries ({} KB), webhook-signature of \
-         {FLOOD_ENTRIES} ({} KB), 900 KB bodies, {senders} connections each",
+         {FLOOD_ENTRIES} ({} KB), 900 KB bodies; senders per header: {senders}",
         stripe_signature.len() / 1000,
         standard_signature.len() / 1000
     );
