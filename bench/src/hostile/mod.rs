@@ -277,7 +277,7 @@ async fn phase(
 ) -> anyhow::Result<Phase> {
     let start = Instant::now();
     let until = start + length;
-    let peak_since_start = reset_peak_rss(pid);
+    let own_peak = reset_peak_rss(pid);
     let router = CpuMeter::start(pid);
     let load_generator = CpuMeter::start(std::process::id());
     let inflicted = tokio::spawn(fault.inflict(Arc::clone(target), until));
@@ -291,7 +291,7 @@ async fn phase(
         router_cpu,
         load_generator_cpu,
         peak_rss_kib,
-        peak_since_start,
+        own_peak,
         observed: inflicted.await??,
     })
 }

@@ -17,9 +17,9 @@ pub struct Phase {
     pub router_cpu: Duration,
     pub load_generator_cpu: Duration,
     pub peak_rss_kib: u64,
-    /// Whether the peak is the phase's own, or (where the kernel would not reset it) the
+    /// Whether the peak is the phase's own: where the kernel would not reset it, it is the
     /// process's since it started.
-    pub peak_since_start: bool,
+    pub own_peak: bool,
     pub observed: Observed,
 }
 
@@ -103,11 +103,7 @@ pub fn print(phases: &[Phase], healthy: &Sent, arrivals: &[(u64, Instant)], leng
             },
             phase.router_cpu.as_secs_f64(),
             phase.peak_rss_kib / 1024,
-            if phase.peak_since_start {
-                ""
-            } else {
-                " (since start)"
-            },
+            if phase.own_peak { "" } else { " (since start)" },
             phase.load_generator_cpu.as_secs_f64(),
             healthy.accepted,
             healthy.sent,
