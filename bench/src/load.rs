@@ -23,10 +23,25 @@ pub struct Load {
     pub stop: Option<Arc<std::sync::atomic::AtomicBool>>,
 }
 
+/// The answer to one event.
+#[derive(Clone, Copy, Debug)]
+pub struct Answer {
+    pub sent: Instant,
+    pub answered: Instant,
+    /// The HTTP status; none when the request got no answer.
+    pub status: Option<u16>,
+}
+
+impl Answer {
+    pub fn accepted(&self) -> bool {
+        self.status.is_some_and(|s| (200..300).contains(&s))
+    }
+}
+
 /// What the sender saw.
 pub struct Sent {
-    /// When each event was accepted (a 2xx), by sequence number.
-    pub accepted_at: Vec<Option<Instant>>,
+    /// The answer to each event, by sequence number.
+    pub answers: Vec<Option<Answer>>,
     pub accepted: usize,
     pub failed: usize,
     pub started: Instant,
@@ -44,17 +59,14 @@ impl Load {
         let next = Arc::new(AtomicU64::new(0));
         let failed = Arc::new(AtomicUsize::new(0));
         // Grown as needed: an open-ended run (`stop`) has no count to allocate for.
-        let accepted_at: Arc<Mutex<Vec<Option<Instant>>>> = Arc::default();
+        let answers: Arc<Mutex<Vec<Option<Answer>>>> = Arc::default();
         let started = Instant::now();
         let deadline = started + self.max_time;
         let workers: Vec<_> = (0..self.concurrency)
             .map(|_| {
                 let (client, load, make) = (client.clone(), self.clone(), Arc::clone(&make));
-                let (next, failed, accepted_at) = (
-                    Arc::clone(&next),
-                    Arc::clone(&failed),
-                    Arc::clone(&accepted_at),
-                );
+                let (next, failed, answers) =
+                    (Arc::clone(&next), Arc::clone(&failed), Arc::clone(&answers));
                 tokio::spawn(async move {
                     loop {
                         let seq = next.fetch_add(1, Ordering::Relaxed);
@@ -67,6 +79,9 @@ impl Load {
                         }
                         if let Some(rate) = load.rate {
                             let due = started + Duration::from_secs_f64(seq as f64 / rate);
+                            if due >= deadline {
+                                break;
+                            }
                             tokio::time::sleep_until(due.into()).await;
                         }
                         let (body, headers) = make(seq);
@@ -74,20 +89,24 @@ impl Load {
                         for (name, value) in load.headers.iter().chain(&headers) {
                             request = request.header(*name, value);
                         }
-                        match request.send().await {
-                            Ok(answer) if answer.status().is_success() => {
-                                let at = Instant::now();
-                                let _ = answer.bytes().await;
-                                let mut accepted_at = accepted_at.lock().unwrap();
-                                if accepted_at.len() <= seq as usize {
-                                    accepted_at.resize(seq as usize + 1, None);
-                                }
-                                accepted_at[seq as usize] = Some(at);
-                            }
-                            _ => {
-                                failed.fetch_add(1, Ordering::Relaxed);
-                            }
+                        let sent = Instant::now();
+                        let result = request.send().await;
+                        let answer = Answer {
+                            sent,
+                            answered: Instant::now(),
+                            status: result.as_ref().ok().map(|a| a.status().as_u16()),
+                        };
+                        if let Ok(response) = result {
+                            let _ = response.bytes().await;
                         }
+                        if !answer.accepted() {
+                            failed.fetch_add(1, Ordering::Relaxed);
+                        }
+                        let mut answers = answers.lock().unwrap();
+                        if answers.len() <= seq as usize {
+                            answers.resize(seq as usize + 1, None);
+                        }
+                        answers[seq as usize] = Some(answer);
                     }
                 })
             })
@@ -96,13 +115,21 @@ impl Load {
             let _ = worker.await;
         }
         let elapsed = started.elapsed();
-        let accepted_at = std::mem::take(&mut *accepted_at.lock().unwrap());
+        let answers = std::mem::take(&mut *answers.lock().unwrap());
         Sent {
-            accepted: accepted_at.iter().flatten().count(),
-            accepted_at,
+            accepted: answers.iter().flatten().filter(|a| a.accepted()).count(),
+            answers,
             failed: failed.load(Ordering::Relaxed),
             started,
             elapsed,
         }
+    }
+}
+
+impl Sent {
+    /// When event `seq` was accepted (its 2xx answer came), if it was.
+    pub fn accepted_at(&self, seq: u64) -> Option<Instant> {
+        let answer = self.answers.get(usize::try_from(seq).ok()?)?.as_ref()?;
+        answer.accepted().then_some(answer.answered)
     }
 }

@@ -7,6 +7,7 @@
 
 mod envelopes;
 mod events;
+mod hostile;
 mod load;
 mod native;
 mod process;
@@ -43,6 +44,9 @@ struct Cli {
     /// Plugin swaps in the `reload` scenario.
     #[arg(long, default_value_t = 100)]
     swaps: u32,
+    /// The length of each phase of the `hostile` scenario.
+    #[arg(long, default_value = "5s", value_parser = humantime_secs)]
+    phase: Duration,
     /// A quick check that every scenario runs (a few hundred events): no figures to keep.
     #[arg(long)]
     smoke: bool,
@@ -74,6 +78,9 @@ pub enum Scenario {
     Reload,
     /// The resident memory of the example routes.toml, loaded and idle.
     Idle,
+    /// 7: attacks on the ingest port and misbehaving plugins, one phase each, while a healthy
+    /// route takes a steady 100 events/s: what each costs the router and the healthy route.
+    Hostile,
 }
 
 /// `30s`, `2m`, `500ms`.

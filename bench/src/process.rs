@@ -47,6 +47,12 @@ pub fn memory_kib(pid: u32, field: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// Starts the peak resident set (`VmHWM`) of `pid` over from its current size, so that the
+/// next reading is the peak since now (Linux 4.0 and later); false where the kernel refused.
+pub fn reset_peak_rss(pid: u32) -> bool {
+    std::fs::write(format!("/proc/{pid}/clear_refs"), "5").is_ok()
+}
+
 /// The CPU a process used between two points of a run.
 pub struct CpuMeter {
     pid: u32,

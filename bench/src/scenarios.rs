@@ -12,7 +12,7 @@ use crate::events::{github_source, signed_push};
 use crate::load::{Load, Request, Sent};
 use crate::native;
 use crate::process::{CpuMeter, memory_kib};
-use crate::servers::Server;
+use crate::servers::{Errors, Server};
 use crate::sink::Sink;
 use crate::stats::{Percentiles, human, rate};
 use crate::{Cli, Scenario};
@@ -24,6 +24,9 @@ pub struct Settings {
     calls: u32,
     rounds: u32,
     swaps: u32,
+    /// The length of each phase of the `hostile` scenario.
+    pub phase: Duration,
+    pub smoke: bool,
     root: PathBuf,
 }
 
@@ -37,20 +40,26 @@ impl Settings {
             calls: if smoke { 20 } else { cli.calls },
             rounds: if smoke { 1 } else { cli.rounds.max(1) },
             swaps: if smoke { 5 } else { cli.swaps },
+            phase: if smoke {
+                Duration::from_secs(1)
+            } else {
+                cli.phase
+            },
+            smoke,
             root: xtask::repo_root(),
         }
     }
 }
 
 /// What the benchmark runs: the release binary and the example plugins.
-struct Bench<'a> {
-    settings: &'a Settings,
+pub struct Bench<'a> {
+    pub settings: &'a Settings,
     wasmhook: PathBuf,
     plugins: Vec<PathBuf>,
 }
 
 impl Bench<'_> {
-    fn plugin(&self, file: &str) -> anyhow::Result<&Path> {
+    pub fn plugin(&self, file: &str) -> anyhow::Result<&Path> {
         self.plugins
             .iter()
             .find(|p| p.file_name().is_some_and(|f| f == file))
@@ -59,10 +68,15 @@ impl Bench<'_> {
     }
 
     fn start(&self, dir: &Path, wiring: &str) -> anyhow::Result<Server> {
-        Server::wasmhook(&self.wasmhook, dir, wiring)
+        Server::wasmhook(&self.wasmhook, dir, wiring, Errors::Echo)
     }
 
-    fn load(&self, url: String, rate: Option<f64>) -> Load {
+    /// Starts wasmhook where faults are injected on purpose: its errors are counted, not shown.
+    pub fn start_under_fire(&self, dir: &Path, wiring: &str) -> anyhow::Result<Server> {
+        Server::wasmhook(&self.wasmhook, dir, wiring, Errors::Expected)
+    }
+
+    pub fn load(&self, url: String, rate: Option<f64>) -> Load {
         Load {
             url,
             headers: vec![("content-type", "application/json".to_owned())],
@@ -94,6 +108,7 @@ pub async fn run_all(settings: &Settings, selected: &[Scenario]) -> anyhow::Resu
             Scenario::Plugins => plugin_costs(&bench)?,
             Scenario::Reload => reload(&bench).await?,
             Scenario::Idle => idle(&bench).await?,
+            Scenario::Hostile => crate::hostile::run(&bench).await?,
         }
     }
     Ok(())
@@ -154,7 +169,7 @@ async fn measure(
 }
 
 /// Waits until each sink has `expected` messages, or no new one arrived for 10 s.
-async fn wait_for_deliveries(sinks: &[Sink], expected: usize) -> usize {
+pub async fn wait_for_deliveries(sinks: &[Sink], expected: usize) -> usize {
     let mut total = 0;
     for sink in sinks {
         let mut last = sink.count();
@@ -183,8 +198,8 @@ fn row(
     for sink in sinks {
         last = last.max(sink.last_arrival());
         for (seq, at) in sink.take() {
-            if let Some(Some(accepted)) = sent.accepted_at.get(seq as usize) {
-                samples.push(at.saturating_duration_since(*accepted));
+            if let Some(accepted) = sent.accepted_at(seq) {
+                samples.push(at.saturating_duration_since(accepted));
             }
         }
     }
@@ -271,7 +286,7 @@ fn route_to(sinks: &[Sink], plugins: &str) -> String {
     )
 }
 
-async fn sinks(count: usize) -> anyhow::Result<Vec<Sink>> {
+pub async fn sinks(count: usize) -> anyhow::Result<Vec<Sink>> {
     let mut sinks = Vec::new();
     for _ in 0..count {
         sinks.push(Sink::start().await?);

@@ -2,10 +2,11 @@
 //! baselines, a bare axum receiver and a bare axum → reqwest forwarder (this binary, run as
 //! `wasmhook-bench baseline ...`, so that they are measured as separate processes too).
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -20,6 +21,49 @@ pub struct Server {
     pub base: String,
     /// The admin listener, for wasmhook.
     pub admin: Option<String>,
+    /// The warnings and errors it logged so far.
+    pub log: Arc<LogTally>,
+}
+
+/// Whether a server's `ERROR` lines are echoed to the benchmark's stderr: they are news in a
+/// load scenario, and expected by the thousand where faults are injected on purpose.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Errors {
+    Echo,
+    Expected,
+}
+
+/// How many `WARN` and `ERROR` lines a server logged, by message.
+#[derive(Default)]
+pub struct LogTally(Mutex<BTreeMap<String, u64>>);
+
+impl LogTally {
+    /// Lines so far whose message starts with `prefix`.
+    pub fn count(&self, prefix: &str) -> u64 {
+        let lines = self.0.lock().unwrap();
+        lines
+            .iter()
+            .filter(|(message, _)| message.starts_with(prefix))
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// Notes `line` if it is a warning or an error in wasmhook's JSON log format.
+    fn note(&self, line: &str) {
+        if !line.contains("\"level\":\"WARN\"") && !line.contains("\"level\":\"ERROR\"") {
+            return;
+        }
+        let Ok(fields) = serde_json::from_str::<serde_json::Value>(line) else {
+            return;
+        };
+        let message = fields["fields"]["message"].as_str().unwrap_or_default();
+        *self
+            .0
+            .lock()
+            .unwrap()
+            .entry(message.to_owned())
+            .or_default() += 1;
+    }
 }
 
 impl Server {
@@ -28,7 +72,12 @@ impl Server {
     }
 
     /// Starts `wasmhook serve` on `wiring` (sources, plugins, subscribers, routes) in `dir`.
-    pub fn wasmhook(binary: &Path, dir: &Path, wiring: &str) -> anyhow::Result<Server> {
+    pub fn wasmhook(
+        binary: &Path,
+        dir: &Path,
+        wiring: &str,
+        errors: Errors,
+    ) -> anyhow::Result<Server> {
         let routes = dir.join("routes.toml");
         std::fs::write(
             &routes,
@@ -43,7 +92,7 @@ impl Server {
             .args(["--log-format", "json"])
             .env("RUST_LOG", "warn,wasmhook=info")
             .current_dir(dir);
-        let mut lines = spawn(&mut command)?;
+        let mut lines = spawn(&mut command, errors)?;
         let mut addr = |listener: &str| -> anyhow::Result<String> {
             loop {
                 let line = lines.next_line(Duration::from_secs(120))?;
@@ -62,6 +111,7 @@ impl Server {
             child: lines.child,
             base: format!("http://{ingest}"),
             admin: Some(format!("http://{admin}")),
+            log: lines.tally,
         })
     }
 
@@ -69,7 +119,7 @@ impl Server {
     pub fn baseline(args: &[&str]) -> anyhow::Result<Server> {
         let mut command = Command::new(std::env::current_exe()?);
         command.arg("baseline").args(args);
-        let mut lines = spawn(&mut command)?;
+        let mut lines = spawn(&mut command, Errors::Echo)?;
         loop {
             let line = lines.next_line(Duration::from_secs(10))?;
             if let Some(addr) = line.strip_prefix("listening ") {
@@ -77,6 +127,7 @@ impl Server {
                     base: format!("http://{addr}"),
                     child: lines.child,
                     admin: None,
+                    log: lines.tally,
                 });
             }
         }
@@ -95,6 +146,7 @@ impl Drop for Server {
 struct Lines {
     child: Child,
     lines: mpsc::Receiver<String>,
+    tally: Arc<LogTally>,
 }
 
 impl Lines {
@@ -109,7 +161,7 @@ impl Lines {
     }
 }
 
-fn spawn(command: &mut Command) -> anyhow::Result<Lines> {
+fn spawn(command: &mut Command, errors: Errors) -> anyhow::Result<Lines> {
     let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -117,20 +169,26 @@ fn spawn(command: &mut Command) -> anyhow::Result<Lines> {
         .spawn()
         .with_context(|| format!("starting {:?}", command.get_program()))?;
     let (send, lines) = mpsc::channel();
+    let tally = Arc::new(LogTally::default());
     let out: Box<dyn Read + Send> = Box::new(child.stdout.take().expect("piped"));
     let err: Box<dyn Read + Send> = Box::new(child.stderr.take().expect("piped"));
     for stream in [out, err] {
-        let send = send.clone();
+        let (send, tally) = (send.clone(), Arc::clone(&tally));
         std::thread::spawn(move || {
             for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                if line.contains("\"level\":\"ERROR\"") {
+                if errors == Errors::Echo && line.contains("\"level\":\"ERROR\"") {
                     eprintln!("  [server] {line}");
                 }
+                tally.note(&line);
                 let _ = send.send(line);
             }
         });
     }
-    Ok(Lines { child, lines })
+    Ok(Lines {
+        child,
+        lines,
+        tally,
+    })
 }
 
 /// `wasmhook-bench baseline receive` or `baseline forward URL...`: serves until killed.
