@@ -7,7 +7,11 @@ use std::path::Path;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|text: &str| {
-    let env = |name: &str| name.len().is_multiple_of(2).then(|| format!("value-of-{name}"));
+    let env = |name: &str| {
+        name.len()
+            .is_multiple_of(2)
+            .then(|| format!("value-of-{name}"))
+    };
     let (_, errors) =
         wasmhook::config::Config::parse_partial(Path::new("/fuzz/routes.toml"), text, &env);
     for error in &errors.0 {
