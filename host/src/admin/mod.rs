@@ -57,16 +57,22 @@ pub async fn healthz() -> impl IntoResponse {
     axum::Json(serde_json::json!({ "status": "ok" }))
 }
 
-/// The store answers, every plugin is loaded (a failed reload keeps a loaded version) and the
-/// router is not shutting down: a load balancer stops sending to a draining instance.
+/// The store answers and the router is not shutting down, so a load balancer stops sending to a
+/// draining instance. A plugin whose file does not load makes the answer `degraded`, still
+/// `200`: events are taken, and the routes using it serve its last good version or hold them.
+/// Served on the ingest port too, so it names what is wrong and not why: the log and the admin
+/// API say why.
 pub async fn readyz(State(ingest): State<Ingest>) -> Response {
     if !ingest.accepting.load(std::sync::atomic::Ordering::SeqCst) {
         return ApiError::unavailable("wasmhook is shutting down").into_response();
     }
     match ingest.store.list_events(None, None, 1).await {
         Ok(_) => wiring::readiness(&ingest.reloader).into_response(),
-        Err(error) => ApiError::unavailable(format!("the event store is not available: {error}"))
-            .into_response(),
+        Err(error) => {
+            tracing::error!(%error, "readiness: the event store does not answer");
+            ApiError::unavailable("the event store is not available; see the wasmhook log")
+                .into_response()
+        }
     }
 }
 

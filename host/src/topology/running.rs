@@ -30,12 +30,12 @@ pub enum PluginState {
     Held,
 }
 
-/// A plugin whose file does not load, how it stands and why.
+/// A plugin whose file does not load, and how it stands. Why it does not load (paths, compiler
+/// messages) is the admin API's to show: `/readyz` is also served on the ingest port.
 #[derive(Debug, Clone, Serialize)]
 pub struct PluginTrouble {
     pub name: String,
     pub state: PluginState,
-    pub error: String,
 }
 
 impl Running {
@@ -53,13 +53,10 @@ impl Running {
             .config
             .plugins
             .keys()
-            .filter_map(|name| {
-                let error = self.plugin_errors.get(name)?;
-                Some(PluginTrouble {
-                    name: name.clone(),
-                    state: self.plugin_state(name),
-                    error: error.message.clone(),
-                })
+            .filter(|name| self.plugin_errors.contains_key(*name))
+            .map(|name| PluginTrouble {
+                name: name.clone(),
+                state: self.plugin_state(name),
             })
             .collect()
     }
