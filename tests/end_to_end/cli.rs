@@ -31,6 +31,91 @@ fn help_lists_the_commands() {
 }
 
 #[test]
+fn version_names_the_commit_it_was_built_from() {
+    let output = wasmhook(&["--version"], b"");
+    assert_eq!(output.status.code(), Some(0), "{}", printed(&output));
+    let version = String::from_utf8_lossy(&output.stdout);
+    let head = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(xtask::repo_root())
+        .output()
+        .expect("running git");
+    assert!(head.status.success(), "{}", printed(&head));
+    let head = String::from_utf8_lossy(&head.stdout);
+    assert_eq!(
+        version.trim(),
+        format!(
+            "wasmhook {} (commit {})",
+            env!("CARGO_PKG_VERSION"),
+            head.trim()
+        )
+    );
+}
+
+/// What bash completes after `wasmhook <words>`, with the script of `wasmhook completions bash`
+/// loaded as a user's shell loads it.
+fn bash_completes(words: &str) -> Vec<String> {
+    let script = wasmhook(&["completions", "bash"], b"");
+    assert_eq!(script.status.code(), Some(0), "{}", printed(&script));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wasmhook.bash");
+    std::fs::write(&path, &script.stdout).unwrap();
+    let complete = format!(
+        "source {path:?}; COMP_WORDS=(wasmhook {words}); COMP_CWORD=${{#COMP_WORDS[@]}}; \
+         COMP_WORDS+=(''); _wasmhook wasmhook '' \"${{COMP_WORDS[-2]}}\"; \
+         printf '%s\\n' \"${{COMPREPLY[@]}}\""
+    );
+    let output = std::process::Command::new("bash")
+        .args(["-c", &complete])
+        .output()
+        .expect("running bash");
+    assert!(output.status.success(), "{}", printed(&output));
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn bash_completes_commands_and_options() {
+    let commands = bash_completes("");
+    for command in ["serve", "check", "plugin", "health", "completions", "man"] {
+        assert!(
+            commands.iter().any(|c| c == command),
+            "{command} not offered: {commands:?}"
+        );
+    }
+    let options = bash_completes("plugin new demo");
+    assert!(
+        options.iter().any(|o| o == "--lang"),
+        "--lang not offered: {options:?}"
+    );
+}
+
+#[test]
+fn completions_for_zsh_and_fish_and_the_man_pages_are_generated() {
+    let zsh = wasmhook(&["completions", "zsh"], b"");
+    assert_eq!(zsh.status.code(), Some(0), "{}", printed(&zsh));
+    assert!(String::from_utf8_lossy(&zsh.stdout).starts_with("#compdef wasmhook"));
+    let fish = wasmhook(&["completions", "fish"], b"");
+    assert_eq!(fish.status.code(), Some(0), "{}", printed(&fish));
+    assert!(String::from_utf8_lossy(&fish.stdout).contains("complete -c wasmhook"));
+
+    let page = wasmhook(&["man"], b"");
+    assert_eq!(page.status.code(), Some(0), "{}", printed(&page));
+    let page = String::from_utf8_lossy(&page.stdout);
+    assert!(page.starts_with(".ie"), "{page}");
+    assert!(page.contains(".TH wasmhook 1"), "{page}");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    let pages = wasmhook(&["man", "--out-dir", out], b"");
+    assert_eq!(pages.status.code(), Some(0), "{}", printed(&pages));
+    let run = std::fs::read_to_string(dir.path().join("wasmhook-plugin-run.1")).unwrap();
+    assert!(run.contains("wasmhook plugin run"), "{run}");
+    assert!(run.contains("\\-\\-filter"), "{run}");
+}
+
+#[test]
 fn check_reports_every_error_with_its_line_and_column() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("routes.toml");

@@ -31,6 +31,7 @@ mod restart;
 mod retry;
 mod retry_schedule;
 mod route_tests;
+mod service;
 mod shutdown;
 mod slow_senders;
 mod sources;

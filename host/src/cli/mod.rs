@@ -3,10 +3,13 @@
 mod admin_client;
 mod check;
 mod events;
+mod health;
 mod messages;
 mod plugin_new;
 mod plugin_run;
 mod serve;
+mod service;
+mod shell;
 mod test;
 
 use std::path::PathBuf;
@@ -14,10 +17,18 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+/// `0.1.0 (commit 1a2b3c4d5e6f)`: the version and the commit it was built from.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("WASMHOOK_COMMIT"),
+    ")"
+);
+
 /// wasmhook receives webhooks, checks they are genuine, runs them through your WebAssembly
 /// filters and transforms, and delivers the results to your subscribers, durably.
 #[derive(Parser, Debug)]
-#[command(name = "wasmhook", version, propagate_version = true)]
+#[command(name = "wasmhook", version = VERSION, propagate_version = true)]
 pub struct Cli {
     /// Log format on stderr. Filter with RUST_LOG (e.g. `RUST_LOG=wasmhook=debug`).
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
@@ -34,7 +45,8 @@ pub enum LogFormat {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Run the router: ingest listener, pipeline, delivery, admin API; reloads on file changes.
+    /// Run the router: ingest listener, pipeline, delivery, admin API; reloads on file changes
+    /// and on SIGHUP, and tells systemd when it is ready (Type=notify).
     Serve {
         /// The routes file.
         #[arg(short, long, default_value = "routes.toml")]
@@ -66,13 +78,21 @@ pub enum Command {
     /// Inspect and retry messages (dead letters) through the admin API.
     #[command(subcommand)]
     Messages(messages::MessagesCommand),
+    /// Ask a running router whether it is ready (GET /readyz): exit 0 if so, 1 if not. For
+    /// container health checks.
+    Health(health::HealthArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(shell::CompletionsArgs),
+    /// Print the man page (roff), or write a page per command into a folder.
+    Man(shell::ManArgs),
 }
 
 #[derive(Subcommand, Debug)]
 pub enum PluginCommand {
     /// Run one plugin on the envelope read from stdin; print its result and its stderr.
     Run(plugin_run::RunArgs),
-    /// Create a plugin folder (Rust or C) that builds and passes its own test.
+    /// Create a plugin folder that builds and passes its own tests (Rust, C, Zig, Go, Python,
+    /// JavaScript, AssemblyScript).
     New(plugin_new::NewArgs),
 }
 
@@ -92,6 +112,9 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::Plugin(PluginCommand::New(args)) => plugin_new::run(args),
             Command::Events(command) => events::run(command).await,
             Command::Messages(command) => messages::run(command).await,
+            Command::Health(args) => health::run(args).await,
+            Command::Completions(args) => shell::completions(args),
+            Command::Man(args) => shell::man(args),
         }
     });
     match result {

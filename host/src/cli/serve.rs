@@ -19,6 +19,8 @@ use crate::topology::reload::{Reloader, read_config};
 use crate::topology::{rebuild, watch};
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use super::service;
+
 pub async fn serve(config_path: PathBuf, watch_builds: bool) -> anyhow::Result<ExitCode> {
     let config_path = std::path::absolute(&config_path).context("resolving the config path")?;
     let (config, sha256) = match read_config(&config_path) {
@@ -46,6 +48,7 @@ pub async fn serve(config_path: PathBuf, watch_builds: bool) -> anyhow::Result<E
     .await?;
     let pipeline = Pipeline::start(store.clone(), engine, reloader.clone(), delivery.clone());
     watch::spawn(reloader.clone())?;
+    service::reload_on_hangup(reloader.clone())?;
     if watch_builds {
         rebuild::spawn(reloader.clone())?;
     }
@@ -78,7 +81,13 @@ pub async fn serve(config_path: PathBuf, watch_builds: bool) -> anyhow::Result<E
         servers.push(tokio::spawn(listener.serve(router, stopped)));
     }
 
-    shutdown_signal().await;
+    service::ready(&format!(
+        "serving {} routes",
+        reloader.current().config.routes.len()
+    ));
+
+    service::shutdown_signal().await;
+    service::stopping();
     let deadline = tokio::time::Instant::now() + reloader.current().config.server.shutdown_timeout;
     ingest.accepting.store(false, Ordering::SeqCst);
     tracing::info!("shutting down: new events are answered 503 while in-flight work finishes");
@@ -99,21 +108,4 @@ pub async fn serve(config_path: PathBuf, watch_builds: bool) -> anyhow::Result<E
         let _ = server.await;
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut terminate =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                .expect("a SIGTERM handler");
-        tokio::select! {
-            _ = interrupt => {}
-            _ = terminate.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = interrupt.await;
 }

@@ -48,15 +48,21 @@ pub fn spawn(reloader: Arc<Reloader>) -> anyhow::Result<()> {
     )?;
     let mut watched = BTreeSet::new();
     update_watches(&mut debouncer, &mut watched, &reloader.current());
+    let mut swaps = reloader.swaps();
     tokio::spawn(async move {
         loop {
-            changed.notified().await;
-            let reloader_ = reloader.clone();
-            let report = tokio::task::spawn_blocking(move || reloader_.reload()).await;
-            if let Ok(report) = report
-                && report.reloaded
-            {
-                tracing::info!(changes = ?report.changes, "reloaded");
+            tokio::select! {
+                () = changed.notified() => {
+                    let reloader_ = reloader.clone();
+                    let report = tokio::task::spawn_blocking(move || reloader_.reload()).await;
+                    if let Ok(report) = report
+                        && report.reloaded
+                    {
+                        tracing::info!(changes = ?report.changes, "reloaded");
+                    }
+                }
+                // A reload asked for otherwise (SIGHUP, the admin API) may name new folders.
+                Ok(()) = swaps.changed() => {}
             }
             update_watches(&mut debouncer, &mut watched, &reloader.current());
         }

@@ -27,6 +27,8 @@ pub struct Router {
     server_extra: String,
     /// More arguments of `serve`, e.g. `--watch`.
     args: Vec<String>,
+    /// More environment variables of the process, e.g. `NOTIFY_SOCKET`.
+    env: Vec<(String, String)>,
     child: Mutex<Option<Child>>,
     readers: Vec<JoinHandle<()>>,
     logs: Arc<Mutex<Vec<String>>>,
@@ -66,6 +68,18 @@ impl Router {
         Self::launch("", args, wiring, prepare).await
     }
 
+    /// [`Router::start`] with more environment variables.
+    pub async fn start_with_env(env: &[(&str, &str)], wiring: &str) -> Router {
+        let mut router = Self::unstarted("", &[]);
+        router.env = env
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+            .collect();
+        router.write_routes(wiring);
+        router.spawn().await;
+        router
+    }
+
     async fn launch(
         server_extra: &str,
         args: &[&str],
@@ -85,6 +99,7 @@ impl Router {
             admin_listen: "127.0.0.1:0".to_owned(),
             server_extra: server_extra.to_owned(),
             args: args.iter().map(|a| (*a).to_owned()).collect(),
+            env: Vec::new(),
             child: Mutex::new(None),
             readers: Vec::new(),
             logs: Arc::default(),
@@ -120,6 +135,7 @@ impl Router {
             .args(&self.args)
             .args(["--log-format", "json"])
             .env("RUST_LOG", "info,wasmhook=debug")
+            .envs(self.env.iter().map(|(name, value)| (name, value)))
             .current_dir(self.dir.path())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -203,11 +219,16 @@ impl Router {
 
     /// `kill -TERM`: asks the router to drain and stop.
     pub fn terminate(&self) {
+        self.signal("TERM");
+    }
+
+    /// `kill -<name>`, e.g. `HUP`.
+    pub fn signal(&self, name: &str) {
         let status = Command::new("kill")
-            .args(["-TERM", &self.pid().to_string()])
+            .args([&format!("-{name}"), &self.pid().to_string()])
             .status()
-            .expect("running kill -TERM");
-        assert!(status.success(), "kill -TERM failed: {status}");
+            .unwrap_or_else(|e| panic!("running kill -{name}: {e}"));
+        assert!(status.success(), "kill -{name} failed: {status}");
     }
 
     /// Waits until the process exits by itself and returns its status; its log is complete
