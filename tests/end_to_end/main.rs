@@ -6,6 +6,7 @@ mod common;
 mod admin_access;
 mod broken_plugin;
 mod cli;
+mod container;
 mod core_abi;
 mod crash;
 mod dead_letters;

@@ -11,6 +11,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod dist;
 pub mod fuzz;
 pub mod toolchains;
 
@@ -259,7 +260,7 @@ fn publish(built: &Path, output: &Path) -> Result<(), String> {
 }
 
 /// Installs the rustup target `target` unless the toolchain already has it.
-fn ensure_target(root: &Path, target: &str) -> Result<(), String> {
+pub(crate) fn ensure_target(root: &Path, target: &str) -> Result<(), String> {
     let output = Command::new("rustc")
         .current_dir(root)
         .args(["--print", "sysroot"])

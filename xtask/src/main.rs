@@ -21,6 +21,10 @@ Commands:
                    run the fuzz targets of fuzz/ (all, or those named) for N seconds each
                    (default 60), on the stable toolchain; `cargo +nightly fuzz run TARGET` runs
                    one with AddressSanitizer
+  dist [--image]   build the static release binary (x86_64-unknown-linux-musl; needs
+                   Debian's musl-tools) into target/dist/ with its sha256, man pages and shell
+                   completions; with --image, also the container image wasmhook:<version>
+                   (needs podman) and its smoke test
   help             print this help";
 
 /// The GitHub secret of the demo's routes.toml, unless GITHUB_WEBHOOK_SECRET is set.
@@ -49,6 +53,7 @@ fn main() -> ExitCode {
         Some("demo") => demo(args.collect()),
         Some("test") => test(args.collect()),
         Some("fuzz") => fuzz(args.collect()),
+        Some("dist") => dist(args.collect()),
         Some("help" | "-h" | "--help") => {
             println!("{USAGE}");
             ExitCode::SUCCESS
@@ -147,6 +152,53 @@ fn fuzz(args: Vec<String>) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&e),
     }
+}
+
+/// `dist [--image]`.
+fn dist(args: Vec<String>) -> ExitCode {
+    let image = match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+        [] => false,
+        ["--image"] => true,
+        _ => return fail("usage: cargo xtask dist [--image]"),
+    };
+    let root = xtask::repo_root();
+    let dist = match xtask::dist::build(&root) {
+        Ok(dist) => dist,
+        Err(e) => return fail(&e),
+    };
+    let size = std::fs::metadata(&dist.binary).map_or(0, |m| m.len());
+    println!(
+        "{} ({:.1} MiB)\nsha256 {}",
+        dist.binary.display(),
+        size as f64 / (1024.0 * 1024.0),
+        dist.sha256
+    );
+    if !image {
+        return ExitCode::SUCCESS;
+    }
+    match xtask::dist::build_image(&root, &dist.binary) {
+        Ok(size) => println!(
+            "image {} ({:.1} MiB)",
+            xtask::dist::image_name(),
+            size as f64 / (1024.0 * 1024.0)
+        ),
+        Err(e) => return fail(&e),
+    }
+    // The smoke test: the image serves, delivers, reloads and passes its health check.
+    let mut smoke = xtask::cargo();
+    smoke
+        .current_dir(&root)
+        .env("WASMHOOK_IMAGE", xtask::dist::image_name())
+        .args([
+            "test",
+            "-p",
+            "wasmhook",
+            "--test",
+            "end_to_end",
+            "container::",
+        ])
+        .args(["--", "--ignored", "--nocapture"]);
+    exit_with(smoke)
 }
 
 fn exit_with(mut command: Command) -> ExitCode {

@@ -419,7 +419,8 @@ pub struct Ingest {
 }
 
 impl Ingest {
-    fn new(base: String) -> Ingest {
+    /// A client of the ingest listener at `base` (`http://127.0.0.1:8080`).
+    pub fn new(base: String) -> Ingest {
         let http = reqwest::Client::builder().timeout(WAIT).build().unwrap();
         Ingest { base, http }
     }
