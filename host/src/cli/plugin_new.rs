@@ -1,6 +1,9 @@
 //! `wasmhook plugin new`: scaffolds a plugin folder that builds, passes its own test, and says
 //! what to run next. The templates are files under `templates/`, compiled into the binary and
 //! rendered by replacing `{{name}}`-style placeholders.
+//!
+//! A Rust plugin depends on `wasmhook-plugin-sdk`, which is not on crates.io yet, so it gets a
+//! local copy whenever one can be found (see [`Sdk`]): it builds wherever it is created.
 
 use std::path::{Component, Path, PathBuf};
 use std::process::ExitCode;
@@ -21,6 +24,11 @@ pub struct NewArgs {
     /// Only Rust has a transform template; the other languages' are filters.
     #[arg(long, value_enum, default_value_t = Kind::Filter)]
     pub kind: Kind,
+    /// The `plugin-sdk` folder of a wasmhook clone for a Rust plugin to depend on (by absolute
+    /// path). By default: the checkout the plugin is created in, else the SDK this wasmhook was
+    /// built from, else `wasmhook-plugin-sdk` from crates.io.
+    #[arg(long, value_name = "PATH")]
+    pub sdk: Option<PathBuf>,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -196,6 +204,10 @@ pub fn run(args: NewArgs) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::FAILURE);
     }
+    if args.lang != Lang::Rust && args.sdk.is_some() {
+        eprintln!("error: `--sdk` is the Rust SDK, for `--lang rust` only");
+        return Ok(ExitCode::FAILURE);
+    }
     let parent = match &args.dir {
         Some(dir) => dir.clone(),
         None => PathBuf::from("."),
@@ -208,13 +220,22 @@ pub fn run(args: NewArgs) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::FAILURE);
     }
-    std::fs::create_dir_all(&parent).with_context(|| format!("creating {}", parent.display()))?;
     let absolute = std::path::absolute(&folder)?;
-
-    let files = match args.lang.made() {
-        None => rust_files(&args.name, args.kind, &absolute),
-        Some(made) => made_files(&args.name, &made),
+    let (files, sdk) = match args.lang.made() {
+        Some(made) => (made_files(&args.name, &made), None),
+        None => {
+            let built_from = Path::new(BUILT_FROM_SDK);
+            let sdk = match Sdk::choose(&absolute, args.sdk.as_deref(), built_from) {
+                Ok(sdk) => sdk,
+                Err(problem) => {
+                    eprintln!("error: {problem}");
+                    return Ok(ExitCode::FAILURE);
+                }
+            };
+            (rust_files(&args.name, args.kind, &sdk), Some(sdk))
+        }
     };
+    std::fs::create_dir_all(&parent).with_context(|| format!("creating {}", parent.display()))?;
     // Created last-component-only: a folder that appeared meanwhile is still not overwritten.
     std::fs::create_dir(&folder).with_context(|| format!("creating {}", folder.display()))?;
     for (path, text) in &files {
@@ -230,11 +251,18 @@ pub fn run(args: NewArgs) -> anyhow::Result<ExitCode> {
         Some(made) => made.description.to_owned(),
     };
     println!("created {} ({what})", folder.display());
+    if let Some(sdk) = &sdk {
+        println!("{}", sdk.summary());
+    }
     println!();
     println!("next:");
     println!("  cd {}", shell_quote(&folder.display().to_string()));
     for line in next_commands(&args.name, args.lang, args.kind) {
         println!("  {line}");
+    }
+    if sdk == Some(Sdk::Published) {
+        eprintln!();
+        eprintln!("{}", unpublished_warning(&folder));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -304,7 +332,7 @@ fn next_commands(name: &str, lang: Lang, kind: Kind) -> Vec<String> {
     }
 }
 
-fn rust_files(name: &str, kind: Kind, folder: &Path) -> Vec<(String, String)> {
+fn rust_files(name: &str, kind: Kind, sdk: &Sdk) -> Vec<(String, String)> {
     let (source, summary, json_config, toml_config, route_key) = match kind {
         Kind::Filter => (
             rust::FILTER,
@@ -331,7 +359,7 @@ fn rust_files(name: &str, kind: Kind, folder: &Path) -> Vec<(String, String)> {
         ("toml_config", toml_config.to_owned()),
         ("route_key", route_key.to_owned()),
         ("try_commands", try_commands),
-        ("sdk_dependency", sdk_dependency(folder)),
+        ("sdk_dependency", sdk.dependency()),
     ];
     let wasm = format!("target/wasm32-wasip2/release/{}.wasm", crate_name(name));
     vec![
@@ -427,34 +455,166 @@ fn render(template: &str, values: &[(&str, String)]) -> String {
     text
 }
 
-/// The SDK dependency line: the published crate, or, for a plugin created inside a wasmhook
-/// checkout, that checkout's `plugin-sdk` by relative path (so it builds offline, against the
-/// SDK it sits next to).
-fn sdk_dependency(folder: &Path) -> String {
-    let published = sdk_requirement();
-    match checkout_sdk(folder) {
-        Some(sdk) => format!(
-            "# The plugin-sdk of the wasmhook checkout this plugin was created in. Moved elsewhere,\n\
-             # use the published crate instead: wasmhook-plugin-sdk = \"{published}\"\n\
-             wasmhook-plugin-sdk = {{ path = \"{}\" }}",
-            sdk.display()
-        ),
-        None => format!(
-            "# To build against a local wasmhook checkout instead:\n\
-             # wasmhook-plugin-sdk = {{ path = \"/path/to/wasmhook/plugin-sdk\" }}\n\
-             wasmhook-plugin-sdk = \"{published}\""
-        ),
+/// The package a Rust plugin depends on.
+const SDK_PACKAGE: &str = "wasmhook-plugin-sdk";
+
+/// Where wasmhook's source is, for the messages that say how to get the SDK.
+const REPOSITORY: &str = "https://github.com/wasmhook/wasmhook";
+
+/// The `plugin-sdk` folder of the source this `wasmhook` was built from. It is still there when
+/// wasmhook runs from a clone (`cargo run`, `cargo install --path host`), and gone when the
+/// binary was copied elsewhere, so it is looked for at run time.
+const BUILT_FROM_SDK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../plugin-sdk");
+
+/// The `wasmhook-plugin-sdk` a Rust plugin depends on. `wasmhook-plugin-sdk` is not on
+/// crates.io yet, so a local copy comes first, in this order.
+#[derive(Debug, PartialEq, Eq)]
+enum Sdk {
+    /// `--sdk PATH`, canonical.
+    Given(PathBuf),
+    /// The `plugin-sdk` of the wasmhook checkout the plugin is created in, relative to the
+    /// plugin, so that the checkout can move with the plugin in it.
+    Checkout(PathBuf),
+    /// The `plugin-sdk` this `wasmhook` was built from, canonical.
+    BuiltFrom(PathBuf),
+    /// The crate on crates.io, which does not resolve until it is published.
+    Published,
+}
+
+impl Sdk {
+    /// The SDK of a plugin created in `folder`: `given` (`--sdk`), else the checkout holding
+    /// `folder`, else `built_from` if it is the SDK, else the published crate. An error when
+    /// `given` is not the SDK.
+    fn choose(folder: &Path, given: Option<&Path>, built_from: &Path) -> Result<Sdk, String> {
+        if let Some(given) = given {
+            return given_sdk(given).map(Sdk::Given);
+        }
+        if let Some(relative) = checkout_sdk(folder) {
+            return Ok(Sdk::Checkout(relative));
+        }
+        match built_from.canonicalize() {
+            Ok(sdk) if is_sdk(&sdk) && sdk.to_str().is_some() => Ok(Sdk::BuiltFrom(sdk)),
+            _ => Ok(Sdk::Published),
+        }
     }
+
+    /// The plugin's Cargo.toml dependency on the SDK, after a comment saying where it is and
+    /// what to write once the crate is published.
+    fn dependency(&self) -> String {
+        let published = format!("{SDK_PACKAGE} = \"{}\"", sdk_requirement());
+        let comment = match self {
+            Sdk::Given(_) => vec![
+                "The SDK given to `wasmhook plugin new --sdk`, by absolute path. Once".to_owned(),
+                format!("{SDK_PACKAGE} is on crates.io, this can be: {published}"),
+            ],
+            Sdk::Checkout(_) => vec![
+                "The plugin-sdk of the wasmhook checkout this plugin was created in. Moved out"
+                    .to_owned(),
+                "of it, give the absolute path of a plugin-sdk folder instead, or, once".to_owned(),
+                format!("{SDK_PACKAGE} is on crates.io: {published}"),
+            ],
+            Sdk::BuiltFrom(_) => vec![
+                "The plugin-sdk of the wasmhook source that `wasmhook` was built from, by"
+                    .to_owned(),
+                format!("absolute path: {SDK_PACKAGE} is not on crates.io yet. Once it is,"),
+                format!("write instead: {published}"),
+            ],
+            Sdk::Published => vec![
+                format!("{SDK_PACKAGE} is not on crates.io yet: until it is, this line does not"),
+                format!("resolve. Use the plugin-sdk folder of a wasmhook clone ({REPOSITORY}):"),
+                format!("{SDK_PACKAGE} = {{ path = \"/path/to/wasmhook/plugin-sdk\" }}"),
+                "(`wasmhook plugin new --lang rust --sdk /path/to/wasmhook/plugin-sdk` writes it)"
+                    .to_owned(),
+            ],
+        };
+        let dependency = match self {
+            Sdk::Given(path) | Sdk::Checkout(path) | Sdk::BuiltFrom(path) => {
+                // A TOML string, quoted as TOML requires whatever the path holds.
+                let path = toml::Value::String(path.display().to_string());
+                format!("{SDK_PACKAGE} = {{ path = {path} }}")
+            }
+            Sdk::Published => published,
+        };
+        let comment: String = comment.iter().map(|line| format!("# {line}\n")).collect();
+        comment + &dependency
+    }
+
+    /// What `plugin new` says about the SDK the plugin depends on.
+    fn summary(&self) -> String {
+        match self {
+            Sdk::Given(path) => format!("depends on {SDK_PACKAGE} at {} (--sdk)", path.display()),
+            Sdk::Checkout(path) => format!(
+                "depends on {SDK_PACKAGE} at {} (the plugin-sdk of the wasmhook checkout it is in)",
+                path.display()
+            ),
+            Sdk::BuiltFrom(path) => format!(
+                "depends on {SDK_PACKAGE} at {} (the source this wasmhook was built from)",
+                path.display()
+            ),
+            Sdk::Published => format!(
+                "depends on {SDK_PACKAGE} = \"{}\" from crates.io, where it is not published yet",
+                sdk_requirement()
+            ),
+        }
+    }
+}
+
+/// Why a plugin depending on the published SDK does not build yet, and what to do about it.
+fn unpublished_warning(folder: &Path) -> String {
+    format!(
+        "warning: {SDK_PACKAGE} is not on crates.io yet, so cargo cannot build this plugin as it\n\
+         is. Clone wasmhook ({REPOSITORY}), then either point the dependency in\n\
+         {manifest} at its SDK:\n\
+         \x20   {SDK_PACKAGE} = {{ path = \"/path/to/wasmhook/plugin-sdk\" }}\n\
+         or remove {folder} and run `wasmhook plugin new` again with\n\
+         `--sdk /path/to/wasmhook/plugin-sdk`.",
+        manifest = folder.join("Cargo.toml").display(),
+        folder = folder.display(),
+    )
+}
+
+/// `path` (`--sdk`) canonical, if it is the SDK's folder.
+fn given_sdk(path: &Path) -> Result<PathBuf, String> {
+    let sdk = path
+        .canonicalize()
+        .map_err(|e| format!("--sdk {}: {e}", path.display()))?;
+    if !is_sdk(&sdk) {
+        return Err(format!(
+            "--sdk {}: {} is not the manifest of {SDK_PACKAGE}; give the plugin-sdk folder of a \
+             wasmhook clone",
+            path.display(),
+            sdk.join("Cargo.toml").display()
+        ));
+    }
+    if sdk.to_str().is_none() {
+        return Err(format!(
+            "--sdk {}: Cargo.toml cannot name a path that is not UTF-8",
+            path.display()
+        ));
+    }
+    Ok(sdk)
+}
+
+/// Whether `dir/Cargo.toml` is the manifest of the `wasmhook-plugin-sdk` package.
+fn is_sdk(dir: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(dir.join("Cargo.toml")) else {
+        return false;
+    };
+    let Ok(manifest) = text.parse::<toml::Table>() else {
+        return false;
+    };
+    manifest
+        .get("package")
+        .and_then(|package| package.get("name"))
+        .and_then(|name| name.as_str())
+        == Some(SDK_PACKAGE)
 }
 
 /// The `plugin-sdk` folder of a wasmhook checkout holding `folder`, relative to `folder`.
 fn checkout_sdk(folder: &Path) -> Option<PathBuf> {
     let folder = normalize(folder);
     for ancestor in folder.ancestors().skip(1) {
-        let manifest = ancestor.join("plugin-sdk").join("Cargo.toml");
-        let is_sdk = std::fs::read_to_string(&manifest)
-            .is_ok_and(|text| text.contains("name = \"wasmhook-plugin-sdk\""));
-        if is_sdk {
+        if is_sdk(&ancestor.join("plugin-sdk")) {
             let depth = folder.strip_prefix(ancestor).ok()?.components().count();
             let mut relative: PathBuf = std::iter::repeat_n("..", depth).collect();
             relative.push("plugin-sdk");
@@ -508,9 +668,8 @@ mod tests {
 
     #[test]
     fn templates_leave_no_placeholder() {
-        let dir = Path::new("/nowhere/plugins/x");
         for kind in [Kind::Filter, Kind::Transform] {
-            for (path, text) in rust_files("my-plugin", kind, dir) {
+            for (path, text) in rust_files("my-plugin", kind, &Sdk::Published) {
                 assert!(
                     !text.contains("{{"),
                     "{path} ({kind:?}) keeps a placeholder"
@@ -537,19 +696,140 @@ mod tests {
         }
     }
 
-    #[test]
-    fn the_sdk_path_is_relative_to_the_checkout() {
-        let temp = tempfile::tempdir().unwrap();
-        let root = temp.path();
-        std::fs::create_dir_all(root.join("plugin-sdk")).unwrap();
+    /// A folder `dir/name` holding a Cargo.toml of the package `package`.
+    fn crate_folder(dir: &Path, name: &str, package: &str) -> PathBuf {
+        let folder = dir.join(name);
+        std::fs::create_dir_all(&folder).unwrap();
         std::fs::write(
-            root.join("plugin-sdk/Cargo.toml"),
-            "[package]\nname = \"wasmhook-plugin-sdk\"\n",
+            folder.join("Cargo.toml"),
+            format!("[package]\nname = \"{package}\"\n"),
         )
         .unwrap();
+        folder
+    }
+
+    /// The `path` of the SDK dependency in the Cargo.toml that a Rust plugin gets with `sdk`.
+    fn manifest_sdk(sdk: &Sdk) -> toml::Value {
+        let files = rust_files("demo", Kind::Filter, sdk);
+        let (_, manifest) = files.iter().find(|(path, _)| path == "Cargo.toml").unwrap();
+        let manifest: toml::Table = manifest.parse().unwrap();
+        manifest["dependencies"][SDK_PACKAGE].clone()
+    }
+
+    #[test]
+    fn the_given_sdk_comes_first() {
+        let temp = tempfile::tempdir().unwrap();
+        let checkout = temp.path().join("wasmhook");
+        crate_folder(&checkout, "plugin-sdk", SDK_PACKAGE);
+        let given = crate_folder(temp.path(), "other-sdk", SDK_PACKAGE);
+        let built_from = crate_folder(temp.path(), "built-sdk", SDK_PACKAGE);
+
+        // Even inside a checkout, and given by a path that is not canonical.
+        let sdk = Sdk::choose(
+            &checkout.join("demo"),
+            Some(&checkout.join("../other-sdk/.")),
+            &built_from,
+        )
+        .unwrap();
+        let canonical = given.canonicalize().unwrap();
+        assert_eq!(sdk, Sdk::Given(canonical.clone()));
+        assert_eq!(
+            manifest_sdk(&sdk)["path"].as_str(),
+            canonical.to_str(),
+            "{}",
+            sdk.dependency()
+        );
+    }
+
+    #[test]
+    fn the_given_sdk_must_be_the_sdk() {
+        let temp = tempfile::tempdir().unwrap();
+        let folder = temp.path().join("demo");
+        let built_from = crate_folder(temp.path(), "built-sdk", SDK_PACKAGE);
+        let macros = crate_folder(temp.path(), "macros", "wasmhook-plugin-sdk-macros");
+        let empty = temp.path().join("empty");
+        std::fs::create_dir(&empty).unwrap();
+        let missing = temp.path().join("missing");
+        for given in [&macros, &empty, &missing] {
+            let problem = Sdk::choose(&folder, Some(given), &built_from).unwrap_err();
+            assert!(problem.starts_with("--sdk "), "{problem}");
+        }
+    }
+
+    #[test]
+    fn inside_a_checkout_the_sdk_is_its_plugin_sdk_by_relative_path() {
+        let temp = tempfile::tempdir().unwrap();
+        let root = temp.path();
+        crate_folder(root, "plugin-sdk", SDK_PACKAGE);
+        let built_from = crate_folder(root, "built-sdk", SDK_PACKAGE);
         let sdk = checkout_sdk(&root.join("target/./x/demo")).unwrap();
         assert_eq!(sdk, Path::new("../../../plugin-sdk"));
-        assert!(sdk_dependency(&root.join("demo")).contains("path = \"../plugin-sdk\""));
+        let sdk = Sdk::choose(&root.join("demo"), None, &built_from).unwrap();
+        assert_eq!(sdk, Sdk::Checkout(PathBuf::from("../plugin-sdk")));
+        assert_eq!(manifest_sdk(&sdk)["path"].as_str(), Some("../plugin-sdk"));
+    }
+
+    #[test]
+    fn outside_a_checkout_the_sdk_is_the_one_wasmhook_was_built_from() {
+        let temp = tempfile::tempdir().unwrap();
+        let built_from = crate_folder(temp.path(), "built-sdk", SDK_PACKAGE);
+        let folder = temp.path().join("plugins/demo");
+        assert_eq!(checkout_sdk(&folder), None);
+        let sdk = Sdk::choose(&folder, None, &built_from.join("../built-sdk")).unwrap();
+        let canonical = built_from.canonicalize().unwrap();
+        assert_eq!(sdk, Sdk::BuiltFrom(canonical.clone()));
+        assert_eq!(manifest_sdk(&sdk)["path"].as_str(), canonical.to_str());
+        assert!(sdk.dependency().contains("not on crates.io yet"));
+    }
+
+    #[test]
+    fn without_a_local_sdk_the_plugin_depends_on_the_published_crate() {
+        let temp = tempfile::tempdir().unwrap();
+        let folder = temp.path().join("demo");
+        for built_from in [
+            temp.path().join("gone/plugin-sdk"),
+            crate_folder(temp.path(), "macros", "wasmhook-plugin-sdk-macros"),
+        ] {
+            let sdk = Sdk::choose(&folder, None, &built_from).unwrap();
+            assert_eq!(sdk, Sdk::Published);
+        }
+        assert_eq!(
+            manifest_sdk(&Sdk::Published).as_str(),
+            Some(sdk_requirement().as_str())
+        );
+        let dependency = Sdk::Published.dependency();
+        assert!(dependency.contains("not on crates.io yet"), "{dependency}");
+        assert!(
+            dependency.contains("--sdk /path/to/wasmhook/plugin-sdk"),
+            "{dependency}"
+        );
+    }
+
+    #[test]
+    fn any_path_is_quoted_for_toml() {
+        let path = PathBuf::from(r#"/home/a "quoted" \ name/plugin-sdk"#);
+        let sdk = Sdk::Given(path.clone());
+        assert_eq!(manifest_sdk(&sdk)["path"].as_str(), path.to_str());
+    }
+
+    #[test]
+    fn sdk_is_for_rust_and_must_be_the_sdk() {
+        let temp = tempfile::tempdir().unwrap();
+        let dir = temp.path().join("plugins");
+        let not_sdk = crate_folder(temp.path(), "macros", "wasmhook-plugin-sdk-macros");
+        let sdk = crate_folder(temp.path(), "sdk", SDK_PACKAGE);
+        for (lang, given) in [(Lang::C, sdk), (Lang::Rust, not_sdk)] {
+            let code = run(NewArgs {
+                name: "demo".into(),
+                lang,
+                dir: Some(dir.clone()),
+                kind: Kind::Filter,
+                sdk: Some(given),
+            })
+            .unwrap();
+            assert_eq!(code, ExitCode::FAILURE, "{lang:?}");
+            assert!(!dir.exists(), "{lang:?}: nothing is written");
+        }
     }
 
     #[test]
@@ -563,6 +843,7 @@ mod tests {
             lang: Lang::C,
             dir: Some(dir.clone()),
             kind: Kind::Filter,
+            sdk: None,
         })
         .unwrap();
         assert_eq!(code, ExitCode::FAILURE);
