@@ -18,12 +18,12 @@ const MUSL_CC: &str = "musl-gcc";
 
 /// What `dist` made.
 pub struct Dist {
-    /// `target/dist/wasmhook-<version>-x86_64-unknown-linux-musl`.
+    /// `target/distrib/wasmhook-<version>-x86_64-unknown-linux-musl`.
     pub binary: PathBuf,
     pub sha256: String,
 }
 
-/// Builds the static binary into `target/dist/`, with its sha256, man pages and completions.
+/// Builds the static binary into [`output_dir`], with its sha256, man pages and completions.
 pub fn build(root: &Path) -> Result<Dist, String> {
     ensure_target(root, TARGET)?;
     let cc_variable = format!("CC_{}", TARGET.replace('-', "_"));
@@ -54,7 +54,7 @@ pub fn build(root: &Path) -> Result<Dist, String> {
             built.display()
         ));
     }
-    let dist = root.join("target").join("dist");
+    let dist = output_dir(root);
     std::fs::create_dir_all(&dist).map_err(|e| format!("creating {}: {e}", dist.display()))?;
     let name = format!("wasmhook-{}-{TARGET}", env!("CARGO_PKG_VERSION"));
     let binary = dist.join(&name);
@@ -62,6 +62,12 @@ pub fn build(root: &Path) -> Result<Dist, String> {
     let sha256 = sha256_file(&dist, &name)?;
     shell_files(&binary, &dist)?;
     Ok(Dist { binary, sha256 })
+}
+
+/// `target/distrib/`; not `target/dist/`, where Cargo puts the build scripts of the `dist`
+/// profile.
+pub fn output_dir(root: &Path) -> PathBuf {
+    root.join("target").join("distrib")
 }
 
 /// Whether the ELF file at `path` names a dynamic loader (`PT_INTERP`): a static executable
@@ -152,7 +158,7 @@ pub fn image_name() -> String {
 /// Builds the container image of `Containerfile` around `binary` with podman, tagged
 /// [`image_name`] and `wasmhook:latest`; returns its size in bytes.
 pub fn build_image(root: &Path, binary: &Path) -> Result<u64, String> {
-    let context = root.join("target").join("dist").join("image");
+    let context = output_dir(root).join("image");
     let _ = std::fs::remove_dir_all(&context);
     std::fs::create_dir_all(context.join("data"))
         .map_err(|e| format!("creating {}: {e}", context.display()))?;

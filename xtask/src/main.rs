@@ -22,7 +22,7 @@ Commands:
                    (default 60), on the stable toolchain; `cargo +nightly fuzz run TARGET` runs
                    one with AddressSanitizer
   dist [--image]   build the static release binary (x86_64-unknown-linux-musl; needs
-                   Debian's musl-tools) into target/dist/ with its sha256, man pages and shell
+                   Debian's musl-tools) into target/distrib/ with its sha256, man pages and shell
                    completions; with --image, also the container image wasmhook:<version>
                    (needs podman) and its smoke test
   help             print this help";
