@@ -40,7 +40,13 @@ pub fn act_as_rustc_wrapper() -> Option<ExitCode> {
     std::env::var_os(WRAPPER_ENV)?;
     let mut args = std::env::args_os().skip(1);
     let rustc = args.next()?;
-    let status = Command::new(rustc).args(args).args(COVERAGE_FLAGS).status();
+    let args: Vec<_> = args.collect();
+    let mut rustc = Command::new(rustc);
+    rustc.args(&args);
+    if !runs_at_build_time(&args) {
+        rustc.args(COVERAGE_FLAGS);
+    }
+    let status = rustc.status();
     Some(match status {
         Ok(status) => ExitCode::from(
             status
@@ -52,6 +58,15 @@ pub fn act_as_rustc_wrapper() -> Option<ExitCode> {
             eprintln!("error: cannot run rustc: {error}");
             ExitCode::FAILURE
         }
+    })
+}
+
+/// Whether rustc is compiling a build script or a procedural macro: code that runs during
+/// the build, where nothing provides the coverage counters the instrumentation calls.
+fn runs_at_build_time(args: &[std::ffi::OsString]) -> bool {
+    args.windows(2).any(|pair| {
+        (pair[0] == "--crate-name" && pair[1] == "build_script_build")
+            || (pair[0] == "--crate-type" && pair[1] == "proc-macro")
     })
 }
 
