@@ -6,9 +6,10 @@
 //! than what the router sends; a forged `webhook-*` header would pass another message's
 //! identity or signature to a subscriber that trusts them.
 
-/// Why `name` (lower-case) is the router's to set, if it is.
+/// Why `name` (in any case) is the router's to set, if it is.
 pub fn reserved(name: &str) -> Option<&'static str> {
-    match name {
+    let name = name.to_ascii_lowercase();
+    match name.as_str() {
         "host" | "content-length" | "transfer-encoding" | "trailer" => {
             Some("it frames the request")
         }
@@ -35,6 +36,9 @@ mod tests {
             "webhook-id",
             "webhook-signature",
             "webhook-anything",
+            "Host",
+            "Webhook-Id",
+            "CONTENT-LENGTH",
         ] {
             assert!(reserved(name).is_some(), "{name}");
         }

@@ -84,7 +84,7 @@ fn sendable(name: &str, value: &Value) -> bool {
     };
     valid_value
         && http::HeaderName::from_bytes(name.as_bytes()).is_ok()
-        && crate::router_headers::reserved(&name.to_ascii_lowercase()).is_none()
+        && crate::router_headers::reserved(name).is_none()
 }
 
 #[cfg(test)]
