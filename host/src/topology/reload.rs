@@ -244,9 +244,12 @@ fn note_loaded(state: &mut ReloadState, topology: &Topology, errors: &[BuildErro
             },
         ));
     }
-    state
-        .plugin_errors
-        .retain(|name, _| topology.config.plugins.contains_key(name));
+    let removed = |name: &String| !topology.config.plugins.contains_key(name);
+    for name in state.plugin_errors.keys().filter(|name| removed(name)) {
+        // Taken out of routes.toml while broken: its gauges must not say so forever.
+        telemetry::plugin_state(name, false, false);
+    }
+    state.plugin_errors.retain(|name, _| !removed(name));
     state
         .last_good
         .update(loaded, |name| topology.config.plugins.contains_key(name));
