@@ -86,18 +86,11 @@ impl<'t> Lines<'t> {
 
     /// 1-based (line, column) of a byte offset; the column counts characters.
     pub(super) fn position(&self, offset: usize) -> (usize, usize) {
-        let offset = floor_char_boundary(self.text, offset.min(self.text.len()));
+        let offset = self.text.floor_char_boundary(offset);
         let line = self.starts.partition_point(|&start| start <= offset);
         let start = self.starts[line - 1];
         (line, self.text[start..offset].chars().count() + 1)
     }
-}
-
-fn floor_char_boundary(text: &str, mut offset: usize) -> usize {
-    while !text.is_char_boundary(offset) {
-        offset -= 1;
-    }
-    offset
 }
 
 /// Collects problems while the file is read.

@@ -234,11 +234,7 @@ impl Plugin {
 /// The first [`STDERR_LIMIT`] bytes of a plugin's error message, cut at a character.
 fn shortened(mut message: String) -> String {
     if message.len() > STDERR_LIMIT {
-        let mut end = STDERR_LIMIT;
-        while !message.is_char_boundary(end) {
-            end -= 1;
-        }
-        message.truncate(end);
+        message.truncate(message.floor_char_boundary(STDERR_LIMIT));
         message.push_str(" [truncated]");
     }
     message
@@ -266,8 +262,10 @@ mod tests {
     #[test]
     fn a_long_error_message_is_cut_at_a_character() {
         assert_eq!(shortened("short".into()), "short");
-        let cut = shortened("é".repeat(STDERR_LIMIT));
-        assert!(cut.ends_with(" [truncated]"), "{cut}");
-        assert!(cut.len() <= STDERR_LIMIT + " [truncated]".len());
+        // One ASCII byte, then two-byte characters: the limit falls inside one of them.
+        let cut = shortened(format!("a{}", "é".repeat(STDERR_LIMIT)));
+        let kept = cut.strip_suffix(" [truncated]").expect(&cut);
+        assert_eq!(kept.len(), STDERR_LIMIT - 1);
+        assert!(kept.ends_with('é'));
     }
 }
