@@ -174,14 +174,15 @@ impl Pipeline {
     }
 
     /// Runs every route of the event's source, then commits all messages at once; false if
-    /// the commit failed, which leaves the event `received` for the sweeper to run again.
+    /// nothing was committed (the commit failed, or the shutdown cut a plugin call), which
+    /// leaves the event `received` for the sweeper or the next start to run again.
     async fn process(&self, event: Arc<NewEvent>) -> bool {
         let topology = self.inner.reloader.current();
         let id = event.id.clone();
         let Ok(messages) = routes::messages_for(&self.inner.engine, &topology, &event).await else {
             // Cut by the shutdown: the event stays `received` and runs at the next start.
             self.settled(&id);
-            return true;
+            return false;
         };
         let handover = self.inner.delivery.claim(&messages);
         let held = messages.iter().any(|m| m.status == MessageStatus::Held);
