@@ -12,8 +12,8 @@ use arbitrary::Arbitrary;
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use libfuzzer_sys::fuzz_target;
 use wasmhook::config::Config;
-use wasmhook::ingest::Verifier;
-use wasmhook::ingest::verify::{Certificates, Incoming};
+use wasmhook::verify::Verifier;
+use wasmhook::verify::{Certificates, Incoming};
 
 /// One source per scheme; the secrets are the fixtures' where a fixture can sign a request.
 const SOURCES: &str = r#"

@@ -12,6 +12,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod delivery;
+pub mod health;
 pub mod ids;
 pub mod ingest;
 pub mod listener;
@@ -23,3 +24,7 @@ pub mod standard_webhooks;
 pub mod store;
 pub mod telemetry;
 pub mod topology;
+pub mod verify;
+
+#[cfg(test)]
+mod import_graph;

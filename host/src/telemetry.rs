@@ -14,7 +14,6 @@ use metrics::{counter, gauge, histogram};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use crate::plugin::{Plugin, PluginFailure};
-use crate::topology::Fallback;
 
 /// Installs the process-wide recorder; `/metrics` renders from the handle.
 pub fn install() -> anyhow::Result<PrometheusHandle> {
@@ -219,25 +218,11 @@ pub fn plugin_loaded(plugin: &Plugin) {
     );
 }
 
-/// A plugin file that did not load, reported once per content of the file.
-pub fn plugin_load_failed(plugin: &str, message: &str, fallback: Fallback) {
+/// A plugin file that did not load, reported once per content of the file; `outcome` says
+/// what serves instead, `kept_previous` whether a version of the plugin still does.
+pub fn plugin_load_failed(plugin: &str, message: &str, outcome: &str, kept_previous: bool) {
     counter!("wasmhook_plugin_reload_failures_total", "plugin" => plugin.to_owned()).increment(1);
-    let outcome = match fallback {
-        Fallback::Previous => "plugin reload failed; the last good version keeps serving",
-        Fallback::LastGood => {
-            "plugin reload failed; the last good version, from the compile cache, serves instead"
-        }
-        Fallback::Held => {
-            "plugin reload failed; no version of it loads, so the routes using it hold their events until one does"
-        }
-        Fallback::Nothing => "plugin reload failed; the new routes.toml is not applied",
-    };
-    tracing::error!(
-        plugin,
-        kept_previous = matches!(fallback, Fallback::Previous | Fallback::LastGood),
-        error = message,
-        "{outcome}"
-    );
+    tracing::error!(plugin, kept_previous, error = message, "{outcome}");
 }
 
 /// Whether a plugin's file does not load (`broken`), and whether it has no version at all, so

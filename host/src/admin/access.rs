@@ -72,7 +72,7 @@ impl Refusal {
 
 /// The middleware in front of every admin route but the health checks.
 pub async fn guard(State(admin): State<Admin>, request: Request, next: Next) -> Response {
-    let topology = admin.ingest.reloader.current();
+    let topology = admin.reloader.current();
     let token = topology.config.server.admin_token.as_deref();
     let peer = request
         .extensions()
@@ -154,7 +154,7 @@ mod tests {
     use super::*;
     use crate::admin::router;
     use crate::delivery::Delivery;
-    use crate::ingest::{BodyBudget, Ingest};
+    use crate::health::Health;
     use crate::pipeline::Pipeline;
     use crate::plugin::PluginEngine;
     use crate::store::Store;
@@ -182,18 +182,19 @@ mod tests {
             .await
             .unwrap();
         let pipeline = Pipeline::start(store.clone(), engine, reloader.clone(), delivery.clone());
-        let ingest = Ingest {
-            store,
-            pipeline,
-            reloader,
+        let health = Health {
+            store: store.clone(),
+            reloader: reloader.clone(),
             accepting: Arc::new(AtomicBool::new(true)),
-            bodies: BodyBudget::new(config.server.max_body_memory),
         };
         let metrics = PrometheusBuilder::new().build_recorder().handle();
         let app = router(crate::admin::Admin {
-            ingest,
+            store,
+            pipeline,
+            reloader,
             delivery,
             metrics,
+            health,
         });
         (dir, app)
     }

@@ -13,7 +13,7 @@ pub async fn retry_message(
     State(admin): State<Admin>,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let store = &admin.ingest.store;
+    let store = &admin.store;
     if !store
         .retry_message(id.clone())
         .await
@@ -47,7 +47,7 @@ pub async fn replay_event(
     State(admin): State<Admin>,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let store = &admin.ingest.store;
+    let store = &admin.store;
     if !store
         .mark_for_replay(id.clone())
         .await
@@ -60,7 +60,7 @@ pub async fn replay_event(
         .await
         .map_err(ApiError::internal)?;
     let event = event.ok_or_else(|| ApiError::not_found(format!("no event {id}")))?;
-    admin.ingest.pipeline.submit(std::sync::Arc::new(event));
+    admin.pipeline.submit(std::sync::Arc::new(event));
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({ "id": id, "status": "received" })),
@@ -69,7 +69,7 @@ pub async fn replay_event(
 
 /// `GET /api/subscribers`: each subscriber and whether it is disabled.
 pub async fn subscribers(State(admin): State<Admin>) -> Json<Value> {
-    let topology = admin.ingest.reloader.current();
+    let topology = admin.reloader.current();
     let disabled = admin.delivery.disabled();
     let mut names: Vec<&String> = topology.subscribers.keys().collect();
     names.sort();
@@ -96,13 +96,7 @@ pub async fn enable_subscriber(
     State(admin): State<Admin>,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    if !admin
-        .ingest
-        .reloader
-        .current()
-        .subscribers
-        .contains_key(&name)
-    {
+    if !admin.reloader.current().subscribers.contains_key(&name) {
         return Err(ApiError::not_found(format!("no subscriber named {name:?}")));
     }
     let was_disabled = admin

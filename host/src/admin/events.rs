@@ -29,7 +29,6 @@ pub async fn list_events(
         return Err(bad_status(status, "received, processed"));
     }
     let events = admin
-        .ingest
         .store
         .list_events(filter.source, filter.status, limit(filter.limit))
         .await
@@ -42,7 +41,6 @@ pub async fn show_event(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let event = admin
-        .ingest
         .store
         .event(id.clone())
         .await
@@ -72,7 +70,6 @@ pub async fn list_messages(
         ));
     }
     let messages = admin
-        .ingest
         .store
         .list_messages(filter.status, limit(filter.limit))
         .await

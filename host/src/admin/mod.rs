@@ -7,21 +7,30 @@ mod actions;
 mod events;
 mod wiring;
 
+use std::sync::Arc;
+
 use axum::Router;
 use axum::extract::State;
 use axum::middleware;
-use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use metrics_exporter_prometheus::PrometheusHandle;
 
-use crate::api_error::ApiError;
-use crate::ingest::Ingest;
+use crate::delivery::Delivery;
+use crate::health::{self, Health};
+use crate::pipeline::Pipeline;
+use crate::store::Store;
+use crate::topology::reload::Reloader;
 
 #[derive(Clone)]
 pub struct Admin {
-    pub ingest: Ingest,
-    pub delivery: std::sync::Arc<crate::delivery::Delivery>,
+    pub store: Store,
+    /// Replays run events through it again.
+    pub pipeline: Pipeline,
+    /// The running wiring, and `POST /api/reload`.
+    pub reloader: Arc<Reloader>,
+    pub delivery: Arc<Delivery>,
     pub metrics: PrometheusHandle,
+    pub health: Health,
 }
 
 pub fn router(admin: Admin) -> Router {
@@ -41,43 +50,10 @@ pub fn router(admin: Admin) -> Router {
             post(actions::enable_subscriber),
         )
         .route_layer(middleware::from_fn_with_state(admin.clone(), access::guard));
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .merge(api)
-        .with_state(admin)
+    let health = health::router(admin.health.clone());
+    api.with_state(admin).merge(health)
 }
 
 async fn metrics(State(admin): State<Admin>) -> String {
     admin.metrics.render()
-}
-
-/// The process is up.
-pub async fn healthz() -> impl IntoResponse {
-    axum::Json(serde_json::json!({ "status": "ok" }))
-}
-
-/// The store answers and the router is not shutting down, so a load balancer stops sending to a
-/// draining instance. A plugin whose file does not load makes the answer `degraded`, still
-/// `200`: events are taken, and the routes using it serve its last good version or hold them.
-/// Served on the ingest port too, so it names what is wrong and not why: the log and the admin
-/// API say why.
-pub async fn readyz(State(ingest): State<Ingest>) -> Response {
-    if !ingest.accepting.load(std::sync::atomic::Ordering::SeqCst) {
-        return ApiError::unavailable("wasmhook is shutting down").into_response();
-    }
-    match ingest.store.list_events(None, None, 1).await {
-        Ok(_) => wiring::readiness(&ingest.reloader).into_response(),
-        Err(error) => {
-            tracing::error!(%error, "readiness: the event store does not answer");
-            ApiError::unavailable("the event store is not available; see the wasmhook log")
-                .into_response()
-        }
-    }
-}
-
-impl axum::extract::FromRef<Admin> for Ingest {
-    fn from_ref(admin: &Admin) -> Ingest {
-        admin.ingest.clone()
-    }
 }

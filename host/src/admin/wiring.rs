@@ -6,10 +6,9 @@ use serde_json::{Value, json};
 
 use super::Admin;
 use crate::api_error::ApiError;
-use crate::topology::reload::Reloader;
 
 pub async fn routes(State(admin): State<Admin>) -> Json<Value> {
-    let topology = admin.ingest.reloader.current();
+    let topology = admin.reloader.current();
     // The names as configured: a route held by a plugin without a version lacks it in
     // `filters`/`transforms`, and says so in `held_by`.
     let routes: Vec<Value> = topology
@@ -35,7 +34,7 @@ pub async fn routes(State(admin): State<Admin>) -> Json<Value> {
 /// `last-good` (its file does not load; the last version that did serves) or `held` (no
 /// version; `kind`, `sha256`, `version` and `loaded_at` are `null`).
 pub async fn plugins(State(admin): State<Admin>) -> Json<Value> {
-    let running = admin.ingest.reloader.running();
+    let running = admin.reloader.running();
     let plugins: Vec<Value> = running
         .topology
         .config
@@ -73,19 +72,8 @@ pub async fn plugins(State(admin): State<Admin>) -> Json<Value> {
     Json(json!({ "plugins": plugins, "config_error": running.config_error }))
 }
 
-/// `/readyz` once the store answers: `200` whenever events are taken, which they are even
-/// while a plugin file does not load (its last good version serves, or its routes hold their
-/// events); `"status": "degraded"` then, with those plugins listed.
-pub fn readiness(reloader: &Reloader) -> Json<Value> {
-    let troubles = reloader.running().plugin_troubles();
-    if troubles.is_empty() {
-        return Json(json!({ "status": "ready" }));
-    }
-    Json(json!({ "status": "degraded", "plugins": troubles }))
-}
-
 pub async fn reload(State(admin): State<Admin>) -> Result<Json<Value>, ApiError> {
-    let reloader = admin.ingest.reloader.clone();
+    let reloader = admin.reloader.clone();
     let report = tokio::task::spawn_blocking(move || reloader.reload())
         .await
         .map_err(ApiError::internal)?;

@@ -8,6 +8,7 @@ use anyhow::Context;
 
 use crate::admin::{self, Admin};
 use crate::delivery::Delivery;
+use crate::health::Health;
 use crate::ingest::{self, BodyBudget, Ingest};
 use crate::listener::{Limits, Listener};
 use crate::pipeline::Pipeline;
@@ -74,9 +75,16 @@ pub async fn serve(config_path: PathBuf, watch_builds: bool) -> anyhow::Result<E
             telemetry::admin_unprotected(listener.local_addr()?);
         }
         let router = admin::router(Admin {
-            ingest: ingest.clone(),
+            store: store.clone(),
+            pipeline: pipeline.clone(),
+            reloader: reloader.clone(),
             delivery: delivery.clone(),
             metrics,
+            health: Health {
+                store: store.clone(),
+                reloader: reloader.clone(),
+                accepting: ingest.accepting.clone(),
+            },
         });
         servers.push(tokio::spawn(listener.serve(router, stopped)));
     }

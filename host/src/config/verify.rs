@@ -1,7 +1,7 @@
 //! `verify` of `[sources.NAME]`: how a request proves it comes from the provider.
 //!
 //! The `scheme` key names the provider and decides which other keys are allowed, so it is read
-//! first. What each scheme checks is the ingest's to do (`ingest/verify`); here each scheme's
+//! first. What each scheme checks is `verify`'s to do; here each scheme's
 //! settings are checked as far as they can be without a request: secrets are not empty, keys
 //! decode, tolerances are positive, ARNs and URLs are well formed.
 

@@ -8,10 +8,10 @@ use http::header::{CONTENT_TYPE, RETRY_AFTER, USER_AGENT};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::Client;
 
-use super::Subscriber;
 use super::retry::Hint;
 use crate::config::SubscriberConfig;
 use crate::store::{Attempt, DueMessage};
+use crate::topology::Subscriber;
 
 /// How much of a subscriber's answer is kept with the attempt.
 const RESPONSE_KEPT: usize = 4096;

@@ -18,10 +18,8 @@
 mod attempt;
 mod lanes;
 mod retry;
-mod subscriber;
 
 pub use attempt::content_headers;
-pub use subscriber::Subscriber;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
@@ -35,6 +33,7 @@ use crate::store::{
     Attempt, AttemptOutcome, Backoff, DueMessage, MessageStatus, NewMessage, Store, StoreError,
 };
 use crate::telemetry;
+use crate::topology::Subscriber;
 use crate::topology::reload::Reloader;
 use lanes::Lanes;
 

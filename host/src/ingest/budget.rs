@@ -21,8 +21,8 @@ use bytes::Bytes;
 use http_body::{Frame, SizeHint};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::verify::header;
 use crate::telemetry;
+use crate::verify::header;
 
 /// Bytes of bodies being read, over all requests.
 #[derive(Clone)]

@@ -5,10 +5,10 @@
 
 use std::time::Duration;
 
-use super::Verifier;
-use super::verify::{Incoming, header};
 use crate::config::{DedupConfig, DedupKey, SourceConfig};
 use crate::store::Dedup;
+use crate::verify::Verifier;
+use crate::verify::{Incoming, header};
 
 /// The keys to check this verified request against: its delivery id, if the source dedups and
 /// the request carries one, and its replay key, if its scheme signs a timestamp.

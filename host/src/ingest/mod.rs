@@ -10,7 +10,6 @@ mod budget;
 mod dedup;
 mod request;
 mod simulated;
-pub mod verify;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,22 +20,22 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get};
+use axum::routing::any;
 use bytes::Bytes;
 
 pub use budget::BodyBudget;
 pub use simulated::{RefusedBody, event_as_verified};
-pub use verify::Verifier;
 
 use crate::api_error::ApiError;
 use crate::config::ServerConfig;
+use crate::health::{self, Health};
 use crate::pipeline::{Pipeline, envelope};
 use crate::store::{Dedup, EventStatus, Inserted, NewEvent, Store};
 use crate::telemetry;
 use crate::topology::Topology;
 use crate::topology::reload::Reloader;
+use crate::verify::{self, Handshake, Rejection, Verifier};
 use request::Received;
-use verify::{Handshake, Rejection};
 
 #[derive(Clone)]
 pub struct Ingest {
@@ -51,11 +50,15 @@ pub struct Ingest {
 
 /// The ingest listener's routes, health checks included.
 pub fn router(ingest: Ingest) -> Router {
+    let health = health::router(Health {
+        store: ingest.store.clone(),
+        reloader: ingest.reloader.clone(),
+        accepting: ingest.accepting.clone(),
+    });
     Router::new()
         .route("/hooks/{source}", any(receive))
         .route("/hooks/{source}/{*rest}", any(receive_with_rest))
-        .route("/healthz", get(crate::admin::healthz))
-        .route("/readyz", get(crate::admin::readyz))
+        .merge(health)
         .fallback(no_such_path)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(ingest)

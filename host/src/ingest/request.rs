@@ -9,9 +9,9 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 
-use super::verify::{Credentials, Handshake, Incoming, REDACTED, header};
 use crate::api_error::ApiError;
 use crate::store::RequestMeta;
+use crate::verify::{Credentials, Handshake, Incoming, REDACTED, header};
 
 /// Everything about a request but its body.
 pub struct Received {

@@ -6,10 +6,11 @@
 use axum::http::{HeaderMap, Method};
 use bytes::Bytes;
 
+use super::new_event;
 use super::request::Received;
-use super::{Verifier, new_event, verify};
 use crate::pipeline::envelope;
 use crate::store::NewEvent;
+use crate::verify::{self, Verifier};
 
 /// A body ingest would refuse with `400`, as the content type promises something else.
 #[derive(Debug, thiserror::Error)]

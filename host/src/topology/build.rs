@@ -3,11 +3,11 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
+use super::Subscriber;
 use crate::config::{Config, PluginConfig};
-use crate::delivery::Subscriber;
-use crate::ingest::Verifier;
-use crate::ingest::verify::Certificates;
 use crate::plugin::{CompiledPlugin, Plugin, PluginEngine};
+use crate::verify::Certificates;
+use crate::verify::Verifier;
 
 use super::last_good::LastGood;
 use super::{Route, Topology};
@@ -35,6 +35,27 @@ pub enum Fallback {
     Held,
     /// Nothing: the topology cannot be built.
     Nothing,
+}
+
+impl Fallback {
+    /// What the log says of a reload that met a plugin file in this case.
+    pub fn outcome(self) -> &'static str {
+        match self {
+            Fallback::Previous => "plugin reload failed; the last good version keeps serving",
+            Fallback::LastGood => {
+                "plugin reload failed; the last good version, from the compile cache, serves instead"
+            }
+            Fallback::Held => {
+                "plugin reload failed; no version of it loads, so the routes using it hold their events until one does"
+            }
+            Fallback::Nothing => "plugin reload failed; the new routes.toml is not applied",
+        }
+    }
+
+    /// Whether a version of the plugin still serves.
+    pub fn keeps_a_version(self) -> bool {
+        matches!(self, Fallback::Previous | Fallback::LastGood)
+    }
 }
 
 /// A plugin that could not be loaded while building.

@@ -17,18 +17,19 @@ pub mod last_good;
 pub mod rebuild;
 pub mod reload;
 mod running;
+mod subscriber;
 pub mod watch;
 
 pub use build::{Basis, BuildError, Fallback, LoadFailure};
 pub use running::{PluginState, PluginTrouble, Running};
+pub use subscriber::Subscriber;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use crate::config::Config;
-use crate::delivery::Subscriber;
-use crate::ingest::Verifier;
 use crate::plugin::Plugin;
+use crate::verify::Verifier;
 
 pub struct Topology {
     pub config: Arc<Config>,

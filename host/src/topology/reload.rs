@@ -215,7 +215,12 @@ fn note_failures(state: &mut ReloadState, errors: &[BuildError]) {
         if known {
             continue;
         }
-        telemetry::plugin_load_failed(&error.plugin, &error.message, error.fallback);
+        telemetry::plugin_load_failed(
+            &error.plugin,
+            &error.message,
+            error.fallback.outcome(),
+            error.fallback.keeps_a_version(),
+        );
         state.plugin_errors.insert(
             error.plugin.clone(),
             failure(error.message.clone(), error.fingerprint.clone()),

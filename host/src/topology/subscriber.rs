@@ -1,4 +1,5 @@
-//! A subscriber as delivery uses it: its settings and its signing keys, decoded once.
+//! A subscriber as the wiring holds it for delivery: its settings and its signing keys,
+//! decoded once per version of routes.toml.
 
 use crate::config::SubscriberConfig;
 use crate::standard_webhooks;
