@@ -91,15 +91,16 @@ static APP: LazyLock<App> = LazyLock::new(|| {
         let config = Arc::new(config);
         let engine = PluginEngine::new(1, None).expect("a plugin engine");
         let reloader = Reloader::start(path, config.clone(), sha256, engine.clone());
+        let wiring = reloader.wiring().clone();
         let store = Store::open(&config.server.data_dir).expect("a store");
-        let delivery = Delivery::start(store.clone(), reloader.clone(), 4)
+        let delivery = Delivery::start(store.clone(), wiring.clone(), 4)
             .await
             .expect("delivery");
-        let pipeline = Pipeline::start(store.clone(), engine, reloader.clone(), delivery);
+        let pipeline = Pipeline::start(store.clone(), engine, wiring.clone(), delivery);
         ingest::router(Ingest {
             store,
             pipeline,
-            reloader,
+            wiring,
             accepting: Arc::new(AtomicBool::new(true)),
             bodies: BodyBudget::new(config.server.max_body_memory),
         })

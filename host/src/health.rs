@@ -12,13 +12,13 @@ use serde_json::json;
 
 use crate::api_error::ApiError;
 use crate::store::Store;
-use crate::topology::reload::Reloader;
+use crate::topology::Wiring;
 
 /// What the health checks look at.
 #[derive(Clone)]
 pub struct Health {
     pub store: Store,
-    pub reloader: Arc<Reloader>,
+    pub wiring: Wiring,
     /// Cleared at shutdown: a draining router is not ready.
     pub accepting: Arc<AtomicBool>,
 }
@@ -50,7 +50,7 @@ async fn readyz(State(health): State<Health>) -> Response {
         return ApiError::unavailable("the event store is not available; see the wasmhook log")
             .into_response();
     }
-    let troubles = health.reloader.running().plugin_troubles();
+    let troubles = health.wiring.running().plugin_troubles();
     if troubles.is_empty() {
         return Json(json!({ "status": "ready" })).into_response();
     }

@@ -4,22 +4,21 @@
 //! `dedup` window, or as long as its scheme accepts a signed timestamp), whatever the
 //! retention, so a redelivery or a replay is recognised for as long as promised.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::Config;
 use crate::store::{Expiry, PRUNE_BATCH, Store};
-use crate::topology::reload::Reloader;
+use crate::topology::Wiring;
 
 /// How often the store is pruned. Each round removes everything expired, batch by batch.
 const EVERY: Duration = Duration::from_secs(60);
 
-pub fn spawn(store: Store, reloader: Arc<Reloader>) {
+pub fn spawn(store: Store, wiring: Wiring) {
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(EVERY);
         loop {
             ticks.tick().await;
-            let expiry = expiry(&reloader.current().config, crate::clock::now_ms());
+            let expiry = expiry(&wiring.current().config, crate::clock::now_ms());
             let mut removed = 0;
             loop {
                 match store.prune(expiry).await {

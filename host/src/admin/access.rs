@@ -72,7 +72,7 @@ impl Refusal {
 
 /// The middleware in front of every admin route but the health checks.
 pub async fn guard(State(admin): State<Admin>, request: Request, next: Next) -> Response {
-    let topology = admin.reloader.current();
+    let topology = admin.wiring.current();
     let token = topology.config.server.admin_token.as_deref();
     let peer = request
         .extensions()
@@ -178,19 +178,21 @@ mod tests {
         let engine = PluginEngine::new(1, None).unwrap();
         let reloader = Reloader::start(path, config.clone(), sha256, engine.clone());
         let store = Store::open(&config.server.data_dir).unwrap();
-        let delivery = Delivery::start(store.clone(), reloader.clone(), 1)
+        let wiring = reloader.wiring().clone();
+        let delivery = Delivery::start(store.clone(), wiring.clone(), 1)
             .await
             .unwrap();
-        let pipeline = Pipeline::start(store.clone(), engine, reloader.clone(), delivery.clone());
+        let pipeline = Pipeline::start(store.clone(), engine, wiring.clone(), delivery.clone());
         let health = Health {
             store: store.clone(),
-            reloader: reloader.clone(),
+            wiring: wiring.clone(),
             accepting: Arc::new(AtomicBool::new(true)),
         };
         let metrics = PrometheusBuilder::new().build_recorder().handle();
         let app = router(crate::admin::Admin {
             store,
             pipeline,
+            wiring,
             reloader,
             delivery,
             metrics,

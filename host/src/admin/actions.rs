@@ -69,7 +69,7 @@ pub async fn replay_event(
 
 /// `GET /api/subscribers`: each subscriber and whether it is disabled.
 pub async fn subscribers(State(admin): State<Admin>) -> Json<Value> {
-    let topology = admin.reloader.current();
+    let topology = admin.wiring.current();
     let disabled = admin.delivery.disabled();
     let mut names: Vec<&String> = topology.subscribers.keys().collect();
     names.sort();
@@ -96,7 +96,7 @@ pub async fn enable_subscriber(
     State(admin): State<Admin>,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    if !admin.reloader.current().subscribers.contains_key(&name) {
+    if !admin.wiring.current().subscribers.contains_key(&name) {
         return Err(ApiError::not_found(format!("no subscriber named {name:?}")));
     }
     let was_disabled = admin

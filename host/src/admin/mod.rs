@@ -19,6 +19,7 @@ use crate::delivery::Delivery;
 use crate::health::{self, Health};
 use crate::pipeline::Pipeline;
 use crate::store::Store;
+use crate::topology::Wiring;
 use crate::topology::reload::Reloader;
 
 #[derive(Clone)]
@@ -26,7 +27,9 @@ pub struct Admin {
     pub store: Store,
     /// Replays run events through it again.
     pub pipeline: Pipeline,
-    /// The running wiring, and `POST /api/reload`.
+    /// The running wiring, read only.
+    pub wiring: Wiring,
+    /// `POST /api/reload`.
     pub reloader: Arc<Reloader>,
     pub delivery: Arc<Delivery>,
     pub metrics: PrometheusHandle,

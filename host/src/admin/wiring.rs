@@ -8,7 +8,7 @@ use super::Admin;
 use crate::api_error::ApiError;
 
 pub async fn routes(State(admin): State<Admin>) -> Json<Value> {
-    let topology = admin.reloader.current();
+    let topology = admin.wiring.current();
     // The names as configured: a route held by a plugin without a version lacks it in
     // `filters`/`transforms`, and says so in `held_by`.
     let routes: Vec<Value> = topology
@@ -34,7 +34,7 @@ pub async fn routes(State(admin): State<Admin>) -> Json<Value> {
 /// `last-good` (its file does not load; the last version that did serves) or `held` (no
 /// version; `kind`, `sha256`, `version` and `loaded_at` are `null`).
 pub async fn plugins(State(admin): State<Admin>) -> Json<Value> {
-    let running = admin.reloader.running();
+    let running = admin.wiring.running();
     let plugins: Vec<Value> = running
         .topology
         .config

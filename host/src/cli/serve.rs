@@ -41,25 +41,26 @@ pub async fn serve(config_path: PathBuf, watch_builds: bool) -> anyhow::Result<E
         tokio::task::spawn_blocking(move || Reloader::start(path, config, sha256, engine)).await?
     };
     let store = Store::open(&config.server.data_dir)?;
+    let wiring = reloader.wiring().clone();
     let delivery = Delivery::start(
         store.clone(),
-        reloader.clone(),
+        wiring.clone(),
         config.server.delivery_concurrency,
     )
     .await?;
-    let pipeline = Pipeline::start(store.clone(), engine, reloader.clone(), delivery.clone());
+    let pipeline = Pipeline::start(store.clone(), engine, wiring.clone(), delivery.clone());
     watch::spawn(reloader.clone())?;
     service::reload_on_hangup(reloader.clone())?;
     if watch_builds {
         rebuild::spawn(reloader.clone())?;
     }
-    retention::spawn(store.clone(), reloader.clone());
+    retention::spawn(store.clone(), wiring.clone());
 
     let accepting = Arc::new(AtomicBool::new(true));
     let ingest = Ingest {
         store: store.clone(),
         pipeline: pipeline.clone(),
-        reloader: reloader.clone(),
+        wiring: wiring.clone(),
         accepting,
         bodies: BodyBudget::new(config.server.max_body_memory),
     };
@@ -77,12 +78,13 @@ pub async fn serve(config_path: PathBuf, watch_builds: bool) -> anyhow::Result<E
         let router = admin::router(Admin {
             store: store.clone(),
             pipeline: pipeline.clone(),
+            wiring: wiring.clone(),
             reloader: reloader.clone(),
             delivery: delivery.clone(),
             metrics,
             health: Health {
                 store: store.clone(),
-                reloader: reloader.clone(),
+                wiring: wiring.clone(),
                 accepting: ingest.accepting.clone(),
             },
         });
@@ -91,12 +93,13 @@ pub async fn serve(config_path: PathBuf, watch_builds: bool) -> anyhow::Result<E
 
     service::ready(&format!(
         "serving {} routes",
-        reloader.current().config.routes.len()
+        reloader.wiring().current().config.routes.len()
     ));
 
     service::shutdown_signal().await;
     service::stopping();
-    let deadline = tokio::time::Instant::now() + reloader.current().config.server.shutdown_timeout;
+    let deadline =
+        tokio::time::Instant::now() + reloader.wiring().current().config.server.shutdown_timeout;
     ingest.accepting.store(false, Ordering::SeqCst);
     tracing::info!("shutting down: new events are answered 503 while in-flight work finishes");
     let events_left = pipeline.drain(deadline).await;

@@ -34,7 +34,7 @@ use crate::store::{
 };
 use crate::telemetry;
 use crate::topology::Subscriber;
-use crate::topology::reload::Reloader;
+use crate::topology::Wiring;
 use lanes::Lanes;
 
 /// The dispatcher looks at the store at least this often, whatever it was told.
@@ -42,7 +42,7 @@ const MAX_IDLE: Duration = Duration::from_secs(5);
 
 pub struct Delivery {
     store: Store,
-    reloader: Arc<Reloader>,
+    wiring: Wiring,
     client: reqwest::Client,
     /// Woken when messages are committed or an attempt finishes.
     wake: Notify,
@@ -71,13 +71,13 @@ pub struct Handover {
 impl Delivery {
     pub async fn start(
         store: Store,
-        reloader: Arc<Reloader>,
+        wiring: Wiring,
         concurrency: usize,
     ) -> Result<Arc<Delivery>, StoreError> {
         let disabled = store.disabled_subscribers().await?;
         let delivery = Arc::new(Delivery {
             store,
-            reloader,
+            wiring,
             client: attempt::client(),
             wake: Notify::new(),
             global: Arc::new(Semaphore::new(concurrency.max(1))),
@@ -101,7 +101,7 @@ impl Delivery {
     /// committed, so that no store read can start them first. Subscribers with per-key
     /// ordering take theirs from the store, which knows the order across restarts.
     pub fn claim(&self, messages: &[NewMessage]) -> Handover {
-        let topology = self.reloader.current();
+        let topology = self.wiring.current();
         let mut handover = Handover::default();
         for message in messages {
             let (MessageStatus::Pending, Some(body)) = (message.status, &message.body) else {
@@ -182,7 +182,7 @@ impl Delivery {
                 self.look_up_next_scheduled(now).await;
                 idle_since = tokio::time::Instant::now();
             }
-            let topology = self.reloader.current();
+            let topology = self.wiring.current();
             let disabled = self.disabled();
             for (name, subscriber) in &topology.subscribers {
                 if disabled.contains_key(name) || self.stopping.load(Ordering::SeqCst) {
@@ -207,13 +207,7 @@ impl Delivery {
     /// still lowers it.
     async fn look_up_next_scheduled(&self, now: i64) {
         self.next_scheduled.store(i64::MAX, Ordering::SeqCst);
-        let subscribers = self
-            .reloader
-            .current()
-            .subscribers
-            .keys()
-            .cloned()
-            .collect();
+        let subscribers = self.wiring.current().subscribers.keys().cloned().collect();
         let next = match self.store.next_due_after(subscribers, now).await {
             Ok(next) => next.unwrap_or(i64::MAX),
             Err(error) => {

@@ -33,7 +33,7 @@ use crate::pipeline::{Pipeline, envelope};
 use crate::store::{Dedup, EventStatus, Inserted, NewEvent, Store};
 use crate::telemetry;
 use crate::topology::Topology;
-use crate::topology::reload::Reloader;
+use crate::topology::Wiring;
 use crate::verify::{self, Handshake, Rejection, Verifier};
 use request::Received;
 
@@ -41,7 +41,7 @@ use request::Received;
 pub struct Ingest {
     pub store: Store,
     pub pipeline: Pipeline,
-    pub reloader: Arc<Reloader>,
+    pub wiring: Wiring,
     /// Cleared at shutdown: from then on senders are told to retry (503).
     pub accepting: Arc<AtomicBool>,
     /// The room for bodies being read, over all requests (`max_body_memory`).
@@ -52,7 +52,7 @@ pub struct Ingest {
 pub fn router(ingest: Ingest) -> Router {
     let health = health::router(Health {
         store: ingest.store.clone(),
-        reloader: ingest.reloader.clone(),
+        wiring: ingest.wiring.clone(),
         accepting: ingest.accepting.clone(),
     });
     Router::new()
@@ -136,7 +136,7 @@ async fn answer(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let topology = ingest.reloader.current();
+    let topology = ingest.wiring.current();
     // From here on the source is named by the configuration's key: metrics and logs are
     // labelled with names an operator chose, never with whatever a request asked for.
     let Some((source, verifier)) = topology.sources.get_key_value(&source) else {

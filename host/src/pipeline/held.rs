@@ -18,7 +18,7 @@ impl Pipeline {
     /// topology, and when an event was held by a topology already replaced. A release that
     /// cannot be committed is tried again after a pause.
     pub(super) async fn release_held(self) {
-        let mut swaps = self.inner.reloader.swaps();
+        let mut swaps = self.inner.wiring.swaps();
         let mut backoff = Backoff::default();
         loop {
             if !self.release_runnable().await {
@@ -35,7 +35,7 @@ impl Pipeline {
 
     /// Whether every event held by a route that can now run was released.
     async fn release_runnable(&self) -> bool {
-        let topology = self.inner.reloader.current();
+        let topology = self.inner.wiring.current();
         for route in topology.routes.iter().filter(|r| r.held_by.is_empty()) {
             loop {
                 let events = match self

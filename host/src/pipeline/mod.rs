@@ -24,7 +24,7 @@ use tokio::sync::{Notify, Semaphore, mpsc};
 use crate::delivery::Delivery;
 use crate::plugin::PluginEngine;
 use crate::store::{Backoff, MessageStatus, NewEvent, Store};
-use crate::topology::reload::Reloader;
+use crate::topology::Wiring;
 
 /// Events waiting between ingest and the pipeline; past this, ingest leaves them to the sweep.
 const QUEUE: usize = 4096;
@@ -41,7 +41,7 @@ pub struct Pipeline {
 struct Inner {
     store: Store,
     engine: Arc<PluginEngine>,
-    reloader: Arc<Reloader>,
+    wiring: Wiring,
     /// Takes the messages over as they are committed.
     delivery: Arc<Delivery>,
     queue: mpsc::Sender<Arc<NewEvent>>,
@@ -59,7 +59,7 @@ impl Pipeline {
     pub fn start(
         store: Store,
         engine: Arc<PluginEngine>,
-        reloader: Arc<Reloader>,
+        wiring: Wiring,
         delivery: Arc<Delivery>,
     ) -> Pipeline {
         let (queue, events) = mpsc::channel(QUEUE);
@@ -67,7 +67,7 @@ impl Pipeline {
             inner: Arc::new(Inner {
                 store,
                 engine,
-                reloader,
+                wiring,
                 delivery,
                 queue,
                 in_flight: Mutex::new(HashSet::new()),
@@ -177,7 +177,7 @@ impl Pipeline {
     /// nothing was committed (the commit failed, or the shutdown cut a plugin call), which
     /// leaves the event `received` for the sweeper or the next start to run again.
     async fn process(&self, event: Arc<NewEvent>) -> bool {
-        let topology = self.inner.reloader.current();
+        let topology = self.inner.wiring.current();
         let id = event.id.clone();
         let Ok(messages) = routes::messages_for(&self.inner.engine, &topology, &event).await else {
             // Cut by the shutdown: the event stays `received` and runs at the next start.
@@ -187,7 +187,7 @@ impl Pipeline {
         let handover = self.inner.delivery.claim(&messages);
         let held = messages.iter().any(|m| m.status == MessageStatus::Held);
         let result = self.inner.store.finish_event(id.clone(), messages).await;
-        if held && result.is_ok() && !Arc::ptr_eq(&topology, &self.inner.reloader.current()) {
+        if held && result.is_ok() && !Arc::ptr_eq(&topology, &self.inner.wiring.current()) {
             self.inner.held_late.notify_one();
         }
         self.inner.delivery.hand_over(handover, result.is_ok());

@@ -19,10 +19,12 @@ pub mod reload;
 mod running;
 mod subscriber;
 pub mod watch;
+pub mod wiring;
 
 pub use build::{Basis, BuildError, Fallback, LoadFailure};
 pub use running::{PluginState, PluginTrouble, Running};
 pub use subscriber::Subscriber;
+pub use wiring::Wiring;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;

@@ -53,7 +53,7 @@ pub fn spawn(reloader: Arc<Reloader>) -> anyhow::Result<()> {
         },
     )?;
     let builds = Builds::default();
-    let mut topology = reloader.current();
+    let mut topology = reloader.wiring().current();
     let mut watched = BTreeMap::new();
     update_watches(&mut debouncer, &mut watched, &topology);
     tokio::spawn(async move {
@@ -62,13 +62,13 @@ pub fn spawn(reloader: Arc<Reloader>) -> anyhow::Result<()> {
             tokio::select! {
                 paths = rx.recv() => {
                     let Some(paths) = paths else { break };
-                    topology = reloader.current();
+                    topology = reloader.wiring().current();
                     for plugin in plugins_to_build(&topology, &paths) {
                         builds.request(plugin, reloader.clone());
                     }
                 }
                 _ = refresh.tick() => {
-                    let current = reloader.current();
+                    let current = reloader.wiring().current();
                     if !Arc::ptr_eq(&current, &topology) {
                         topology = current;
                         update_watches(&mut debouncer, &mut watched, &topology);
@@ -182,7 +182,7 @@ impl Builds {
         let builds = self.clone();
         tokio::spawn(async move {
             loop {
-                let topology = reloader.current();
+                let topology = reloader.wiring().current();
                 if let Some(command) = topology
                     .config
                     .plugins

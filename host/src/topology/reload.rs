@@ -5,9 +5,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use arc_swap::ArcSwap;
 use serde::Serialize;
-use tokio::sync::watch;
 
 use crate::config::Config;
 use crate::plugin::PluginEngine;
@@ -17,6 +15,7 @@ use super::Topology;
 use super::build::{Basis, BuildError, Built, LoadFailure};
 use super::last_good::{GoodVersion, LastGood};
 use super::running::Running;
+use super::wiring::Wiring;
 
 /// What a reload did, as `POST /api/reload` reports it.
 #[derive(Debug, Clone, Serialize, Default)]
@@ -29,10 +28,8 @@ pub struct ReloadReport {
 pub struct Reloader {
     config_path: PathBuf,
     engine: Arc<PluginEngine>,
-    running: ArcSwap<Running>,
+    wiring: Wiring,
     state: Mutex<ReloadState>,
-    /// Counts the topologies swapped in, for whatever waits on a change (held routes).
-    swaps: watch::Sender<u64>,
 }
 
 /// What reloads carry from one to the next; the lock on it serialises them.
@@ -78,25 +75,14 @@ impl Reloader {
         Arc::new(Reloader {
             config_path,
             engine,
-            running: ArcSwap::from_pointee(state.publish(Arc::new(topology))),
+            wiring: Wiring::new(state.publish(Arc::new(topology))),
             state: Mutex::new(state),
-            swaps: watch::Sender::new(0),
         })
     }
 
-    /// The running topology; an event holds on to it for its whole trip through the pipeline.
-    pub fn current(&self) -> Arc<Topology> {
-        self.running.load().topology.clone()
-    }
-
-    /// The running topology with the load failures met since it was built.
-    pub fn running(&self) -> Arc<Running> {
-        self.running.load_full()
-    }
-
-    /// Changes whenever a new topology is swapped in.
-    pub fn swaps(&self) -> watch::Receiver<u64> {
-        self.swaps.subscribe()
+    /// What the stages read: the running wiring, read only.
+    pub fn wiring(&self) -> &Wiring {
+        &self.wiring
     }
 
     pub fn config_path(&self) -> &std::path::Path {
@@ -107,14 +93,11 @@ impl Reloader {
     /// (compiles): call it off the async runtime. Reloads are serialised by the state lock.
     pub fn reload(&self) -> ReloadReport {
         let mut state = self.state.lock().expect("reload state");
-        let previous = self.current();
+        let previous = self.wiring.current();
         let (report, topology) = self.rebuild(&mut state, &previous);
         let swapped = topology.is_some();
         let topology = topology.map_or(previous, Arc::new);
-        self.running.store(Arc::new(state.publish(topology)));
-        if swapped {
-            self.swaps.send_modify(|swaps| *swaps += 1);
-        }
+        self.wiring.publish(state.publish(topology), swapped);
         report
     }
 

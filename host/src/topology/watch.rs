@@ -47,8 +47,8 @@ pub fn spawn(reloader: Arc<Reloader>) -> anyhow::Result<()> {
         },
     )?;
     let mut watched = BTreeSet::new();
-    update_watches(&mut debouncer, &mut watched, &reloader.current());
-    let mut swaps = reloader.swaps();
+    update_watches(&mut debouncer, &mut watched, &reloader.wiring().current());
+    let mut swaps = reloader.wiring().swaps();
     tokio::spawn(async move {
         loop {
             tokio::select! {
@@ -64,7 +64,7 @@ pub fn spawn(reloader: Arc<Reloader>) -> anyhow::Result<()> {
                 // A reload asked for otherwise (SIGHUP, the admin API) may name new folders.
                 Ok(()) = swaps.changed() => {}
             }
-            update_watches(&mut debouncer, &mut watched, &reloader.current());
+            update_watches(&mut debouncer, &mut watched, &reloader.wiring().current());
         }
     });
     Ok(())
