@@ -24,6 +24,15 @@ pub enum Basis<'a> {
     Strict,
 }
 
+impl<'a> Basis<'a> {
+    fn running(&self) -> Option<&'a Topology> {
+        match self {
+            Basis::Running(previous) => Some(previous),
+            _ => None,
+        }
+    }
+}
+
 /// What stands in for a plugin whose file did not load.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fallback {
@@ -149,7 +158,7 @@ impl Topology {
             };
         }
         Built {
-            topology: Some(assemble(config, config_sha256, plugins)),
+            topology: Some(assemble(config, config_sha256, plugins, basis.running())),
             errors,
         }
     }
@@ -231,10 +240,13 @@ fn fall_back(
     }
 }
 
+/// The topology of `config` with `plugins`; the certificates fetched and the client of a
+/// `previous` topology carry over.
 fn assemble(
     config: Arc<Config>,
     config_sha256: String,
     plugins: BTreeMap<String, Arc<Plugin>>,
+    previous: Option<&Topology>,
 ) -> Topology {
     let routes: Vec<Arc<Route>> = config
         .routes
@@ -273,7 +285,15 @@ fn assemble(
             .or_default()
             .push(route.clone());
     }
-    let (certificates, http) = source_context(&config);
+    let (certificates, http) = match previous {
+        Some(previous) => (
+            previous
+                .certificates
+                .repinned(config.server.certificates.clone()),
+            previous.http.clone(),
+        ),
+        None => source_context(&config),
+    };
     let sources = config
         .sources
         .iter()
@@ -300,6 +320,8 @@ fn assemble(
         sources,
         subscribers,
         routes_by_source,
+        certificates,
+        http,
     }
 }
 

@@ -31,7 +31,7 @@ use std::sync::Arc;
 
 use crate::config::Config;
 use crate::plugin::Plugin;
-use crate::verify::Verifier;
+use crate::verify::{Certificates, Verifier};
 
 pub struct Topology {
     pub config: Arc<Config>,
@@ -42,6 +42,10 @@ pub struct Topology {
     pub sources: HashMap<String, Arc<Verifier>>,
     pub subscribers: HashMap<String, Arc<Subscriber>>,
     routes_by_source: HashMap<String, Vec<Arc<Route>>>,
+    /// Kept from one topology to the next, so that a reload keeps the certificates fetched.
+    certificates: Certificates,
+    /// The client of calls to providers (certificates, SNS subscription confirmations).
+    http: reqwest::Client,
 }
 
 /// A route with its plugins resolved to the versions of this topology.

@@ -313,9 +313,15 @@ pub struct Certificates {
 struct Inner {
     /// URL → PEM file, from config.
     pinned: BTreeMap<String, PathBuf>,
-    client: reqwest::Client,
     /// Pinned files read so far (a file that failed to read is tried again next time).
     pinned_read: Mutex<HashMap<String, Arc<Certificate>>>,
+    /// What outlives a reload of routes.toml: see [`Certificates::repinned`].
+    fetching: Arc<Fetching>,
+}
+
+/// The certificates fetched so far, and what fetches them.
+struct Fetching {
+    client: reqwest::Client,
     fetched: Mutex<Cache>,
     budget: Mutex<FetchBudget>,
 }
@@ -362,13 +368,26 @@ impl Certificates {
     /// others; build it with `redirect::Policy::none()` (a redirected fetch is refused anyway,
     /// after the fact).
     pub fn new(pinned: BTreeMap<String, PathBuf>, client: reqwest::Client) -> Certificates {
+        let fetching = Fetching {
+            client,
+            fetched: Mutex::default(),
+            budget: Mutex::new(FetchBudget::new(FETCHES_PER_MINUTE)),
+        };
+        Certificates::with(pinned, Arc::new(fetching))
+    }
+
+    /// These certificates with the pinned files of a new routes.toml: what was fetched stays
+    /// cached, and the fetches of this minute stay counted, across a reload.
+    pub fn repinned(&self, pinned: BTreeMap<String, PathBuf>) -> Certificates {
+        Certificates::with(pinned, Arc::clone(&self.inner.fetching))
+    }
+
+    fn with(pinned: BTreeMap<String, PathBuf>, fetching: Arc<Fetching>) -> Certificates {
         Certificates {
             inner: Arc::new(Inner {
                 pinned,
-                client,
                 pinned_read: Mutex::default(),
-                fetched: Mutex::default(),
-                budget: Mutex::new(FetchBudget::new(FETCHES_PER_MINUTE)),
+                fetching,
             }),
         }
     }
@@ -376,7 +395,7 @@ impl Certificates {
     /// Lets a test fetch more than [`FETCHES_PER_MINUTE`] certificates.
     #[cfg(test)]
     fn with_fetches_per_minute(self, per_minute: u32) -> Certificates {
-        *lock(&self.inner.budget) = FetchBudget::new(per_minute);
+        *lock(&self.inner.fetching.budget) = FetchBudget::new(per_minute);
         self
     }
 
@@ -387,10 +406,10 @@ impl Certificates {
             return self.pinned(url, path).await;
         }
         let parsed = allowed.check("certificate URL", url)?;
-        if let Some(certificate) = lock(&self.inner.fetched).by_url.get(url) {
+        if let Some(certificate) = lock(&self.inner.fetching.fetched).by_url.get(url) {
             return Ok(Arc::clone(certificate));
         }
-        if !lock(&self.inner.budget).take() {
+        if !lock(&self.inner.fetching.budget).take() {
             telemetry::certificate_fetch(url, "refused", None);
             return Err(Rejection {
                 status: 503,
@@ -399,21 +418,25 @@ impl Certificates {
                 ),
             });
         }
-        let certificate = fetch(&self.inner.client, &parsed, "the signing certificate")
-            .await
-            .and_then(|body| {
-                Certificate::parse(&body).map_err(|err| {
-                    Rejection::unauthorized(format!(
-                        "the signing certificate at {url} is unusable: {err}"
-                    ))
-                })
+        let certificate = fetch(
+            &self.inner.fetching.client,
+            &parsed,
+            "the signing certificate",
+        )
+        .await
+        .and_then(|body| {
+            Certificate::parse(&body).map_err(|err| {
+                Rejection::unauthorized(format!(
+                    "the signing certificate at {url} is unusable: {err}"
+                ))
             })
-            .inspect_err(|rejection| {
-                telemetry::certificate_fetch(url, "failed", Some(&rejection.message));
-            })?;
+        })
+        .inspect_err(|rejection| {
+            telemetry::certificate_fetch(url, "failed", Some(&rejection.message));
+        })?;
         telemetry::certificate_fetch(url, "fetched", None);
         let certificate = Arc::new(certificate);
-        let mut cache = lock(&self.inner.fetched);
+        let mut cache = lock(&self.inner.fetching.fetched);
         if cache
             .by_url
             .insert(url.to_owned(), Arc::clone(&certificate))
@@ -845,6 +868,27 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn what_was_fetched_outlives_a_new_set_of_pinned_files() {
+        let (base, hits) = serve().await;
+        let certs = Certificates::new(BTreeMap::new(), client());
+        let url = format!("{base}/cert.pem");
+        let first = certs.get(&url, LOCAL).await.unwrap();
+        let reloaded = certs.repinned(BTreeMap::from([(
+            "https://example.com/pinned.pem".to_owned(),
+            PathBuf::from("/nowhere/pinned.pem"),
+        )]));
+        let again = reloaded.get(&url, LOCAL).await.unwrap();
+        assert!(Arc::ptr_eq(&first, &again));
+        assert_eq!(hits.load(Ordering::SeqCst), 1);
+        assert!(
+            reloaded
+                .inner
+                .pinned
+                .contains_key("https://example.com/pinned.pem")
+        );
+    }
+
+    #[tokio::test]
     async fn the_cache_is_bounded() {
         let (base, hits) = serve().await;
         let certs = Certificates::new(BTreeMap::new(), client()).with_fetches_per_minute(u32::MAX);
@@ -854,7 +898,10 @@ mod tests {
                 .await
                 .unwrap();
         }
-        assert_eq!(lock(&certs.inner.fetched).by_url.len(), CACHE_CAPACITY);
+        assert_eq!(
+            lock(&certs.inner.fetching.fetched).by_url.len(),
+            CACHE_CAPACITY
+        );
         // The first one was dropped, the last one kept.
         certs
             .get(&format!("{base}/cert.pem?n={CACHE_CAPACITY}"), LOCAL)
