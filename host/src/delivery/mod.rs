@@ -62,7 +62,7 @@ pub struct Delivery {
 
 /// An event's pending messages, claimed for their lanes before their commit.
 #[derive(Default)]
-pub struct Handover {
+struct Handover {
     claimed: Vec<DueMessage>,
     /// Subscribers with a message their lane did not take: it is to be read from the store.
     unclaimed: Vec<String>,
@@ -97,10 +97,28 @@ impl Delivery {
         self.wake.notify_one();
     }
 
+    /// Commits `messages` with `commit` and delivers the pending ones. Those a lane can take
+    /// at once are claimed before the commit, so that no store read can start them first, and
+    /// sent from memory once it succeeds; the others are read from the store. `commit` answers
+    /// whether it wrote the messages (`Ok(false)`: it had nothing to do).
+    pub async fn commit_and_deliver<Commit>(
+        &self,
+        messages: Vec<NewMessage>,
+        commit: impl FnOnce(Vec<NewMessage>) -> Commit,
+    ) -> Result<bool, StoreError>
+    where
+        Commit: Future<Output = Result<bool, StoreError>>,
+    {
+        let handover = self.claim(&messages);
+        let result = commit(messages).await;
+        self.hand_over(handover, matches!(result, Ok(true)));
+        result
+    }
+
     /// Claims an event's pending messages for their subscribers' lanes before they are
-    /// committed, so that no store read can start them first. Subscribers with per-key
-    /// ordering take theirs from the store, which knows the order across restarts.
-    pub fn claim(&self, messages: &[NewMessage]) -> Handover {
+    /// committed. Subscribers with per-key ordering take theirs from the store, which knows
+    /// the order across restarts.
+    fn claim(&self, messages: &[NewMessage]) -> Handover {
         let topology = self.wiring.current();
         let mut handover = Handover::default();
         for message in messages {
@@ -129,7 +147,7 @@ impl Delivery {
 
     /// Once the claimed messages' commit ended: committed, they are ready to start; otherwise
     /// their claims are given up.
-    pub fn hand_over(&self, handover: Handover, committed: bool) {
+    fn hand_over(&self, handover: Handover, committed: bool) {
         for message in handover.claimed {
             let name = message.subscriber.clone();
             if committed {

@@ -70,15 +70,15 @@ impl Pipeline {
             // Cut by the shutdown: the event stays held, and is released after the next start.
             return false;
         };
-        let handover = self.inner.delivery.claim(&messages);
+        let store = self.inner.store.clone();
+        let (event_id, route_name) = (event.id.clone(), route.name.clone());
         let result = self
             .inner
-            .store
-            .release_held(event.id.clone(), route.name.clone(), messages)
-            .await;
-        self.inner
             .delivery
-            .hand_over(handover, matches!(result, Ok(true)));
+            .commit_and_deliver(messages, async move |messages| {
+                store.release_held(event_id, route_name, messages).await
+            })
+            .await;
         match result {
             Ok(released) => {
                 if released {

@@ -184,13 +184,18 @@ impl Pipeline {
             self.settled(&id);
             return false;
         };
-        let handover = self.inner.delivery.claim(&messages);
         let held = messages.iter().any(|m| m.status == MessageStatus::Held);
-        let result = self.inner.store.finish_event(id.clone(), messages).await;
+        let (store, event_id) = (self.inner.store.clone(), id.clone());
+        let result = self
+            .inner
+            .delivery
+            .commit_and_deliver(messages, async move |messages| {
+                store.finish_event(event_id, messages).await.map(|()| true)
+            })
+            .await;
         if held && result.is_ok() && !Arc::ptr_eq(&topology, &self.inner.wiring.current()) {
             self.inner.held_late.notify_one();
         }
-        self.inner.delivery.hand_over(handover, result.is_ok());
         self.settled(&id);
         // The event stays `received` and is processed again by the sweeper.
         if let Err(error) = result {
