@@ -12,6 +12,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod delivery;
+pub mod digest;
 pub mod health;
 pub mod ids;
 pub mod ingest;

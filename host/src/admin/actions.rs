@@ -83,7 +83,7 @@ pub async fn subscribers(State(admin): State<Admin>) -> Json<Value> {
                 "url": subscriber.url.as_str(),
                 "ordering": format!("{:?}", subscriber.ordering).to_lowercase(),
                 "disabled": off.is_some(),
-                "disabled_at": off.map(|(at, _)| crate::store::rfc3339(*at)),
+                "disabled_at": off.map(|(at, _)| crate::clock::rfc3339(*at)),
                 "disabled_reason": off.map(|(_, reason)| reason),
             })
         })

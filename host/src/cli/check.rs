@@ -7,10 +7,10 @@ use crate::config::{Config, Diagnostic};
 use crate::plugin::{CompiledPlugin, PluginEngine};
 
 pub async fn check(config_path: &Path) -> anyhow::Result<ExitCode> {
-    let text = match std::fs::read_to_string(config_path) {
+    let text = match Config::read(config_path) {
         Ok(text) => text,
-        Err(error) => {
-            eprintln!("{}: cannot read it: {error}", config_path.display());
+        Err(errors) => {
+            eprintln!("{errors}");
             return Ok(ExitCode::FAILURE);
         }
     };

@@ -111,13 +111,27 @@ impl Config {
     ///
     /// Every problem found, the file not being readable included.
     pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            ConfigErrors(vec![Diagnostic::whole_file(
-                path,
-                format!("cannot read it: {e}"),
-            )])
-        })?;
+        let text = Config::read(path)?;
         Config::parse(path, &text, &|name| std::env::var(name).ok())
+    }
+
+    /// The text of the routes.toml at `path`, for every command that reads one.
+    ///
+    /// # Errors
+    ///
+    /// The file cannot be read, or it is empty: an editor that rewrites a file in place
+    /// truncates it first, and a reload that reads it then must not take "nothing configured"
+    /// for the new wiring.
+    pub fn read(path: &Path) -> Result<String, ConfigErrors> {
+        let problem = |message: String| ConfigErrors(vec![Diagnostic::whole_file(path, message)]);
+        let text = std::fs::read_to_string(path)
+            .map_err(|error| problem(format!("cannot read it: {error}")))?;
+        if text.trim().is_empty() {
+            return Err(problem(
+                "the file is empty (or still being written): nothing to serve".into(),
+            ));
+        }
+        Ok(text)
     }
 
     /// Same from text; `env` looks up `${NAME}`. `path` is used for messages and relative paths.

@@ -4,7 +4,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::{Map, Value};
 
-use crate::store::{NewEvent, rfc3339};
+use crate::clock::rfc3339;
+use crate::store::NewEvent;
 
 /// A JSON object: the event as plugins see it, or a message derived from it.
 pub type Envelope = Map<String, Value>;

@@ -4,7 +4,6 @@ use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 use wasmtime::component::{Component, ComponentExportIndex, InstancePre};
 use wasmtime::{Module, Store};
@@ -62,7 +61,7 @@ impl CompiledPlugin {
         bytes: &[u8],
     ) -> Result<CompiledPlugin, LoadError> {
         let invalid = invalid_at(path);
-        let sha256 = sha256_hex(bytes);
+        let sha256 = crate::digest::sha256_hex(bytes);
         // A core module exporting `handle` (and no `_start`) is a hand-written function
         // plugin: encoded into a component here, then loaded as one. A module that does not
         // even parse is left to `Module::new` to describe.
@@ -202,10 +201,6 @@ fn check_handle_signature(
 /// Core modules start `\0asm` + version 1; components carry a different version/layer word.
 fn is_core_module(bytes: &[u8]) -> bool {
     bytes.get(4..8) == Some(&[1, 0, 0, 0])
-}
-
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
 }
 
 impl std::fmt::Debug for CompiledPlugin {

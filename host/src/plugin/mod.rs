@@ -40,7 +40,7 @@ mod sandbox;
 
 pub use cache::user_cache_dir;
 pub use call::Output;
-pub use compiled::{CompiledPlugin, PluginKind, sha256_hex};
+pub use compiled::{CompiledPlugin, PluginKind};
 pub use engine::PluginEngine;
 pub use error::{LoadError, PluginError, PluginFailure};
 

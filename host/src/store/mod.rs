@@ -36,7 +36,7 @@ mod records;
 mod writer;
 
 pub use backoff::Backoff;
-pub use read::{AttemptRecord, EventRecord, EventSummary, MessageRecord, rfc3339};
+pub use read::{AttemptRecord, EventRecord, EventSummary, MessageRecord};
 pub use records::{
     Attempt, AttemptOutcome, Dedup, DueMessage, EventStatus, Inserted, MessageStatus, NewEvent,
     NewMessage, RequestMeta,

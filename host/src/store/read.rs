@@ -1,7 +1,7 @@
 //! Queries: what delivery needs next, what recovery must redo, what the admin API shows.
 
+use crate::clock::rfc3339;
 use std::collections::{BTreeMap, HashSet};
-use std::time::{Duration, UNIX_EPOCH};
 
 use bytes::Bytes;
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -347,10 +347,4 @@ fn attempts_of(conn: &Connection, message_id: &str) -> Result<Vec<AttemptRecord>
 fn json_column(bytes: &[u8]) -> serde_json::Value {
     serde_json::from_slice(bytes)
         .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(bytes).into_owned()))
-}
-
-/// Unix milliseconds as RFC 3339 UTC with milliseconds.
-pub fn rfc3339(unix_ms: i64) -> String {
-    let time = UNIX_EPOCH + Duration::from_millis(unix_ms.max(0) as u64);
-    humantime::format_rfc3339_millis(time).to_string()
 }

@@ -182,7 +182,7 @@ fn load_plugin(
         });
         (message.clone(), message)
     })?;
-    let sha256 = crate::plugin::sha256_hex(&bytes);
+    let sha256 = crate::digest::sha256_hex(&bytes);
     if let Some(running) = running.map(|p| &p.compiled)
         && running.sha256 == sha256
         && running.path == *path

@@ -247,28 +247,14 @@ fn note_loaded(state: &mut ReloadState, topology: &Topology, errors: &[BuildErro
 pub fn read_config(
     path: &std::path::Path,
 ) -> Result<(Config, String), crate::config::ConfigErrors> {
-    let unreadable = |message: String| {
-        crate::config::ConfigErrors(vec![crate::config::Diagnostic {
-            location: None,
-            message: format!("{}: {message}", path.display()),
-        }])
-    };
-    let text = std::fs::read_to_string(path)
-        .map_err(|error| unreadable(format!("cannot read: {error}")))?;
-    // An editor that rewrites the file in place truncates it first: a reload that reads it
-    // then must not take "nothing configured" for the new wiring.
-    if text.trim().is_empty() {
-        return Err(unreadable(
-            "the file is empty (or still being written): nothing to serve".into(),
-        ));
-    }
+    let text = Config::read(path)?;
     let config = Config::parse(path, &text, &|name| std::env::var(name).ok())?;
-    Ok((config, crate::plugin::sha256_hex(text.as_bytes())))
+    Ok((config, crate::digest::sha256_hex(text.as_bytes())))
 }
 
 fn failure(message: String, fingerprint: String) -> LoadFailure {
     LoadFailure {
-        at: crate::store::rfc3339(crate::clock::now_ms()),
+        at: crate::clock::rfc3339(crate::clock::now_ms()),
         message,
         fingerprint,
     }
