@@ -18,7 +18,8 @@ const RESPONSE_KEPT: usize = 4096;
 
 const AGENT: &str = concat!("wasmhook/", env!("CARGO_PKG_VERSION"));
 
-pub struct Answer {
+/// An attempt made: its record, and what it means for the next one.
+pub struct Attempted {
     pub attempt: Attempt,
     pub success: bool,
     /// The subscriber answered `410 Gone`: it wants no more messages.
@@ -64,7 +65,7 @@ pub fn content_headers(
     headers
 }
 
-pub async fn attempt(client: &Client, subscriber: &Subscriber, message: &DueMessage) -> Answer {
+pub async fn attempt(client: &Client, subscriber: &Subscriber, message: &DueMessage) -> Attempted {
     let started = Instant::now();
     let at = crate::clock::now_ms();
     let timestamp = at / 1000;
@@ -107,7 +108,7 @@ pub async fn attempt(client: &Client, subscriber: &Subscriber, message: &DueMess
         }
     };
     let elapsed = started.elapsed();
-    Answer {
+    Attempted {
         success: status.is_some_and(|code| (200..300).contains(&code)),
         gone: status == Some(410),
         hint: Hint {

@@ -311,34 +311,34 @@ impl Delivery {
         message: DueMessage,
         permits: [OwnedSemaphorePermit; 2],
     ) {
-        let answer = attempt::attempt(&self.client, subscriber, &message).await;
+        let attempted = attempt::attempt(&self.client, subscriber, &message).await;
         let attempts = message.attempts + 1;
-        let outcome = if answer.success {
+        let outcome = if attempted.success {
             AttemptOutcome::Delivered
         } else {
-            match retry::next_delay(&subscriber.config.retry, attempts, answer.hint) {
+            match retry::next_delay(&subscriber.config.retry, attempts, attempted.hint) {
                 Some(delay) => {
-                    AttemptOutcome::RetryAt(answer.attempt.at + delay.as_millis() as i64)
+                    AttemptOutcome::RetryAt(attempted.attempt.at + delay.as_millis() as i64)
                 }
                 None => AttemptOutcome::Dead,
             }
         };
         let name = &subscriber.config.name;
-        if answer.gone {
+        if attempted.gone {
             self.disable(name, format!("answered 410 Gone to message {}", message.id))
                 .await;
         }
         telemetry::delivery_attempted(
             name,
             &message.id,
-            answer.attempt.status,
-            answer.elapsed,
+            attempted.attempt.status,
+            attempted.elapsed,
             outcome_label(outcome),
         );
         if outcome == AttemptOutcome::Dead {
-            telemetry::message_dead(name, &message.id, answer.attempt.error.as_deref());
+            telemetry::message_dead(name, &message.id, attempted.attempt.error.as_deref());
         }
-        self.record(name, &message.id, answer.attempt, outcome)
+        self.record(name, &message.id, attempted.attempt, outcome)
             .await;
         self.lanes.finished(name, &message.id);
         if let AttemptOutcome::RetryAt(at) = outcome {

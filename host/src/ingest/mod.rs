@@ -77,7 +77,7 @@ async fn method_not_allowed() -> ApiError {
 }
 
 /// What the sender is told.
-enum Answer {
+enum Reply {
     Accepted(String),
     /// Stored, and answered as the source or its scheme asks (Slack slash commands).
     Acknowledged(Handshake),
@@ -148,13 +148,13 @@ async fn answer(
     };
     let received = Received::new(source.clone(), rest, query, method, headers);
     match accept(ingest, &topology, verifier, &received, body).await {
-        Ok(Answer::Accepted(id)) => (
+        Ok(Reply::Accepted(id)) => (
             StatusCode::ACCEPTED,
             axum::Json(serde_json::json!({ "id": id })),
         )
             .into_response(),
-        Ok(Answer::Acknowledged(reply)) => request::handshake_response(reply),
-        Ok(Answer::Duplicate(id)) => {
+        Ok(Reply::Acknowledged(reply)) => request::handshake_response(reply),
+        Ok(Reply::Duplicate(id)) => {
             telemetry::event_duplicate(source, &id);
             (
                 StatusCode::OK,
@@ -162,7 +162,7 @@ async fn answer(
             )
                 .into_response()
         }
-        Ok(Answer::Handshake(handshake)) => {
+        Ok(Reply::Handshake(handshake)) => {
             telemetry::handshake_answered(source, &received.method, handshake.status);
             request::handshake_response(handshake)
         }
@@ -179,7 +179,7 @@ async fn accept(
     verifier: &Verifier,
     received: &Received,
     body: Body,
-) -> Result<Answer, ApiError> {
+) -> Result<Reply, ApiError> {
     if !ingest.accepting.load(Ordering::SeqCst) {
         return Err(ApiError::unavailable(
             "wasmhook is shutting down; retry shortly",
@@ -190,7 +190,7 @@ async fn accept(
     if received.method != Method::POST {
         let incoming = received.incoming(&[], server.clock);
         return match verifier.handshake(&incoming).await {
-            Some(answer) => answer.map(Answer::Handshake).map_err(rejected),
+            Some(answer) => answer.map(Reply::Handshake).map_err(rejected),
             None => Err(ApiError::new(
                 StatusCode::METHOD_NOT_ALLOWED,
                 format!("source {source:?} takes events as POST requests"),
@@ -213,7 +213,7 @@ async fn accept(
     let incoming = received.incoming(&body, server.clock);
     verifier.verify(&incoming).await.map_err(rejected)?;
     if let Some(answer) = verifier.handshake(&incoming).await {
-        return answer.map(Answer::Handshake).map_err(rejected);
+        return answer.map(Reply::Handshake).map_err(rejected);
     }
     let content_type = verify::header(&received.headers, "content-type");
     envelope::check_body(content_type, &body)
@@ -234,7 +234,7 @@ async fn accept(
         .await
         .map_err(ApiError::internal)??;
     Ok(match (answer, ack) {
-        (Answer::Accepted(_), Some(ack)) => Answer::Acknowledged((&ack).into()),
+        (Reply::Accepted(_), Some(ack)) => Reply::Acknowledged((&ack).into()),
         (answer, _) => answer,
     })
 }
@@ -245,7 +245,7 @@ async fn commit(
     event: Arc<NewEvent>,
     dedup: Vec<Dedup>,
     routed: bool,
-) -> Result<Answer, ApiError> {
+) -> Result<Reply, ApiError> {
     let status = if routed {
         EventStatus::Received
     } else {
@@ -260,14 +260,14 @@ async fn commit(
             ApiError::unavailable("the event store cannot take events right now; retry later")
         })?;
     if let Inserted::Duplicate(first) = inserted {
-        return Ok(Answer::Duplicate(first));
+        return Ok(Reply::Duplicate(first));
     }
     telemetry::event_accepted(&event.source, &event.id, event.event_type.as_deref());
     let id = event.id.clone();
     if routed {
         ingest.pipeline.submit(event);
     }
-    Ok(Answer::Accepted(id))
+    Ok(Reply::Accepted(id))
 }
 
 /// Reads the body within `body_read_timeout`: a sender that trickles its body holds its

@@ -164,7 +164,7 @@ impl Pipeline {
                     let pipeline = self.clone();
                     async move { pipeline.process(event).await }
                 });
-                if futures_join_all(batch).await {
+                if run_each_in_a_task(batch).await {
                     backoff.reset();
                 } else {
                     backoff.pause().await;
@@ -217,8 +217,8 @@ impl Pipeline {
     }
 }
 
-/// Runs the futures to their ends; whether all of them succeeded.
-async fn futures_join_all<F: std::future::Future<Output = bool> + Send + 'static>(
+/// Runs each future in a task of its own, to its end; whether all of them succeeded.
+async fn run_each_in_a_task<F: std::future::Future<Output = bool> + Send + 'static>(
     futures: impl Iterator<Item = F>,
 ) -> bool {
     let handles: Vec<_> = futures.map(tokio::spawn).collect();
