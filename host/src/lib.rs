@@ -29,3 +29,5 @@ pub mod verify;
 
 #[cfg(test)]
 mod import_graph;
+#[cfg(test)]
+mod testing;

@@ -141,8 +141,6 @@ fn is_loopback_host(host: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-    use std::sync::atomic::AtomicBool;
 
     use axum::Router;
     use axum::body::{Body, to_bytes};
@@ -153,12 +151,7 @@ mod tests {
 
     use super::*;
     use crate::admin::router;
-    use crate::delivery::Delivery;
-    use crate::health::Health;
-    use crate::pipeline::Pipeline;
-    use crate::plugin::PluginEngine;
-    use crate::store::Store;
-    use crate::topology::reload::{Reloader, read_config};
+    use crate::testing::Stages;
 
     const REMOTE: [u8; 4] = [203, 0, 113, 7];
     const LOOPBACK: [u8; 4] = [127, 0, 0, 1];
@@ -166,39 +159,18 @@ mod tests {
     /// The admin router of a wasmhook with no sources, listening on every address, with
     /// `server_extra` in `[server]`. The directory holds its store.
     async fn admin_app(server_extra: &str) -> (tempfile::TempDir, Router) {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("routes.toml");
-        std::fs::write(
-            &path,
-            format!("[server]\nadmin = \"0.0.0.0:8081\"\ndata_dir = \"data\"\n{server_extra}\n"),
-        )
-        .unwrap();
-        let (config, sha256) = read_config(&path).unwrap();
-        let config = Arc::new(config);
-        let engine = PluginEngine::new(1, None).unwrap();
-        let reloader = Reloader::start(path, config.clone(), sha256, engine.clone());
-        let store = Store::open(&config.server.data_dir).unwrap();
-        let wiring = reloader.wiring().clone();
-        let delivery = Delivery::start(store.clone(), wiring.clone(), 1)
-            .await
-            .unwrap();
-        let pipeline = Pipeline::start(store.clone(), engine, wiring.clone(), delivery.clone());
-        let health = Health {
-            store: store.clone(),
-            wiring: wiring.clone(),
-            accepting: Arc::new(AtomicBool::new(true)),
-        };
-        let metrics = PrometheusBuilder::new().build_recorder().handle();
+        let server = format!("admin = \"0.0.0.0:8081\"\n{server_extra}");
+        let stages = Stages::start(&server, "").await;
         let app = router(crate::admin::Admin {
-            store,
-            pipeline,
-            wiring,
-            reloader,
-            delivery,
-            metrics,
-            health,
+            store: stages.store.clone(),
+            pipeline: stages.pipeline.clone(),
+            wiring: stages.wiring.clone(),
+            reloader: stages.reloader.clone(),
+            delivery: stages.delivery.clone(),
+            metrics: PrometheusBuilder::new().build_recorder().handle(),
+            health: stages.health(),
         });
-        (dir, app)
+        (stages.dir, app)
     }
 
     /// `POST path` from `peer` with `headers`: the status and the JSON answer.

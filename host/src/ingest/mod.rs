@@ -312,3 +312,127 @@ fn rejected(rejection: Rejection) -> ApiError {
     let status = StatusCode::from_u16(rejection.status).unwrap_or(StatusCode::UNAUTHORIZED);
     ApiError::new(status, rejection.message)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::Ordering;
+
+    use axum::body::to_bytes;
+    use axum::http::Request;
+    use axum::http::header::RETRY_AFTER;
+    use hmac::{Hmac, Mac};
+    use serde_json::{Value, json};
+    use sha2::Sha256;
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::testing::Stages;
+
+    const SECRET: &str = "It's a Secret to Everybody";
+
+    const WIRING: &str = r#"
+[sources.github]
+verify = { scheme = "github", secret = "It's a Secret to Everybody" }
+
+[sources.plain]
+"#;
+
+    async fn stages() -> Stages {
+        Stages::start("max_body = \"1KiB\"", WIRING).await
+    }
+
+    fn github_push(body: &str, secret: &str) -> Request<Body> {
+        let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(body.as_bytes());
+        let signature = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+        Request::post("/hooks/github")
+            .header("content-type", "application/json")
+            .header("x-github-event", "push")
+            .header("x-hub-signature-256", signature)
+            .body(Body::from(body.to_owned()))
+            .unwrap()
+    }
+
+    /// The status, the headers and the JSON of `request`'s answer.
+    async fn send(stages: &Stages, request: Request<Body>) -> (StatusCode, HeaderMap, Value) {
+        let response = router(stages.ingest()).oneshot(request).await.unwrap();
+        let (parts, body) = response.into_parts();
+        let body = to_bytes(body, 1 << 20).await.unwrap();
+        let json = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        (parts.status, parts.headers, json)
+    }
+
+    async fn stored(stages: &Stages) -> usize {
+        stages
+            .store
+            .list_events(None, None, 100)
+            .await
+            .unwrap()
+            .len()
+    }
+
+    #[tokio::test]
+    async fn a_signed_push_is_stored_before_it_is_answered_202() {
+        let stages = stages().await;
+        let body = r#"{"ref":"refs/heads/main"}"#;
+        let (status, _, answer) = send(&stages, github_push(body, SECRET)).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+        let id = answer["id"].as_str().unwrap().to_owned();
+        let event = stages.store.event(id).await.unwrap().expect("stored");
+        assert_eq!(event.summary.source, "github");
+        assert_eq!(event.summary.event_type.as_deref(), Some("push"));
+    }
+
+    #[tokio::test]
+    async fn what_is_refused_is_not_stored_and_says_why_in_json() {
+        let stages = stages().await;
+        let body = r#"{"ref":"refs/heads/main"}"#;
+        let cases = [
+            (github_push(body, "guess"), StatusCode::UNAUTHORIZED),
+            (
+                github_push(&format!(r#"{{"pad":"{}"}}"#, "x".repeat(2048)), SECRET),
+                StatusCode::PAYLOAD_TOO_LARGE,
+            ),
+            (
+                Request::post("/hooks/nobody")
+                    .body(Body::from("{}"))
+                    .unwrap(),
+                StatusCode::NOT_FOUND,
+            ),
+            (
+                Request::get("/elsewhere").body(Body::empty()).unwrap(),
+                StatusCode::NOT_FOUND,
+            ),
+        ];
+        for (request, expected) in cases {
+            let what = format!("{} {}", request.method(), request.uri());
+            let (status, _, answer) = send(&stages, request).await;
+            assert_eq!(status, expected, "{what}: {answer}");
+            assert!(answer["error"].is_string(), "{what}: {answer}");
+        }
+        assert_eq!(stored(&stages).await, 0);
+    }
+
+    #[tokio::test]
+    async fn while_shutting_down_senders_are_told_to_retry_and_readyz_says_so() {
+        let stages = stages().await;
+        let ready = Request::get("/readyz").body(Body::empty()).unwrap();
+        let (status, _, answer) = send(&stages, ready).await;
+        assert_eq!(
+            (status, answer),
+            (StatusCode::OK, json!({"status": "ready"}))
+        );
+
+        stages.accepting.store(false, Ordering::SeqCst);
+        let plain = Request::post("/hooks/plain")
+            .body(Body::from("{}"))
+            .unwrap();
+        let (status, headers, answer) = send(&stages, plain).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{answer}");
+        assert!(headers.contains_key(RETRY_AFTER));
+        let ready = Request::get("/readyz").body(Body::empty()).unwrap();
+        let (status, _, _) = send(&stages, ready).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(stored(&stages).await, 0);
+    }
+}
