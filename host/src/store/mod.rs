@@ -272,3 +272,130 @@ fn open_connection(path: &Path, read_only: bool) -> Result<Connection, StoreErro
     }
     Ok(conn)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, HashSet};
+
+    use bytes::Bytes;
+
+    use super::*;
+
+    const NOW: i64 = 1_800_000_000_000;
+
+    fn event(id: &str) -> Arc<NewEvent> {
+        Arc::new(NewEvent {
+            id: id.to_owned(),
+            source: "github".to_owned(),
+            event_type: Some("push".to_owned()),
+            received_at: NOW,
+            request: RequestMeta {
+                method: "POST".to_owned(),
+                path: "/hooks/github".to_owned(),
+                query: BTreeMap::new(),
+                headers: BTreeMap::new(),
+            },
+            body: Bytes::from_static(b"{}"),
+        })
+    }
+
+    fn pending(id: &str, event_id: &str) -> NewMessage {
+        NewMessage {
+            id: id.to_owned(),
+            event_id: event_id.to_owned(),
+            route: "pushes".to_owned(),
+            subscriber: "ci".to_owned(),
+            status: MessageStatus::Pending,
+            message_type: Some("push".to_owned()),
+            key: None,
+            headers: BTreeMap::new(),
+            body: Some(Bytes::from_static(b"{\"n\":1}")),
+            error: None,
+            plugins: Vec::new(),
+            created_at: NOW,
+        }
+    }
+
+    fn attempt(status: u16) -> Attempt {
+        Attempt {
+            at: NOW,
+            status: Some(status),
+            latency_ms: 3,
+            error: None,
+            response: None,
+        }
+    }
+
+    async fn due(store: &Store, at: i64) -> Vec<String> {
+        let due = store.due_messages("ci".to_owned(), at, 10, HashSet::new(), false);
+        due.await.unwrap().into_iter().map(|m| m.id).collect()
+    }
+
+    #[tokio::test]
+    async fn an_event_goes_from_received_to_delivered_and_survives_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let inserted = store
+            .insert_event(event("evt_1"), Vec::new(), EventStatus::Received)
+            .await
+            .unwrap();
+        assert_eq!(inserted, Inserted::New);
+        assert_eq!(store.unprocessed_events(10).await.unwrap().len(), 1);
+
+        store
+            .finish_event("evt_1".to_owned(), vec![pending("msg_1", "evt_1")])
+            .await
+            .unwrap();
+        assert!(store.unprocessed_events(10).await.unwrap().is_empty());
+        assert_eq!(due(&store, NOW).await, ["msg_1"]);
+
+        let retry_at = NOW + 60_000;
+        let retry = AttemptOutcome::RetryAt(retry_at);
+        store
+            .record_attempt("msg_1".to_owned(), attempt(503), retry)
+            .await
+            .unwrap();
+        assert!(due(&store, NOW).await.is_empty());
+        let next = store.next_due_after(vec!["ci".to_owned()], NOW).await;
+        assert_eq!(next.unwrap(), Some(retry_at));
+        assert_eq!(due(&store, retry_at).await, ["msg_1"]);
+        let delivered = AttemptOutcome::Delivered;
+        store
+            .record_attempt("msg_1".to_owned(), attempt(200), delivered)
+            .await
+            .unwrap();
+        drop(store);
+
+        let store = Store::open(dir.path()).unwrap();
+        let record = store.event("evt_1".to_owned()).await.unwrap().unwrap();
+        assert_eq!(record.summary.status, "processed");
+        let attempts = record.messages[0].attempts.as_ref().expect("attempts");
+        let statuses: Vec<_> = attempts.iter().map(|a| a.status).collect();
+        assert_eq!(statuses, [Some(503), Some(200)]);
+        assert_eq!(record.messages[0].status, "delivered");
+        assert_eq!(
+            store.count_messages(MessageStatus::Pending).await.unwrap(),
+            0
+        );
+    }
+
+    #[tokio::test]
+    async fn a_redelivery_within_the_window_is_the_first_event() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let key = || {
+            vec![Dedup {
+                key: "github:delivery-1".to_owned(),
+                window_ms: 60_000,
+            }]
+        };
+        let first = store.insert_event(event("evt_1"), key(), EventStatus::Received);
+        assert_eq!(first.await.unwrap(), Inserted::New);
+        let again = store.insert_event(event("evt_2"), key(), EventStatus::Received);
+        assert_eq!(
+            again.await.unwrap(),
+            Inserted::Duplicate("evt_1".to_owned())
+        );
+        assert!(store.event("evt_2".to_owned()).await.unwrap().is_none());
+    }
+}
