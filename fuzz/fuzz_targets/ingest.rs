@@ -93,10 +93,11 @@ static APP: LazyLock<App> = LazyLock::new(|| {
         let reloader = Reloader::start(path, config.clone(), sha256, engine.clone());
         let wiring = reloader.wiring().clone();
         let store = Store::open(&config.server.data_dir).expect("a store");
-        let delivery = Delivery::start(store.clone(), wiring.clone(), 4)
+        let tasks = wasmhook::tasks::Tasks::new();
+        let delivery = Delivery::start(store.clone(), wiring.clone(), 4, &tasks)
             .await
             .expect("delivery");
-        let pipeline = Pipeline::start(store.clone(), engine, wiring.clone(), delivery);
+        let pipeline = Pipeline::start(store.clone(), engine, wiring.clone(), delivery, &tasks);
         ingest::router(Ingest {
             store,
             pipeline,

@@ -23,6 +23,7 @@ pub mod retention;
 pub mod router_headers;
 pub mod standard_webhooks;
 pub mod store;
+pub mod tasks;
 pub mod telemetry;
 pub mod topology;
 pub mod verify;

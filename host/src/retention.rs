@@ -8,13 +8,14 @@ use std::time::Duration;
 
 use crate::config::Config;
 use crate::store::{Expiry, PRUNE_BATCH, Store};
+use crate::tasks::Tasks;
 use crate::topology::Wiring;
 
 /// How often the store is pruned. Each round removes everything expired, batch by batch.
 const EVERY: Duration = Duration::from_secs(60);
 
-pub fn spawn(store: Store, wiring: Wiring) {
-    tokio::spawn(async move {
+pub fn spawn(store: Store, wiring: Wiring, tasks: &Tasks) {
+    tasks.spawn("retention", async move {
         let mut ticks = tokio::time::interval(EVERY);
         loop {
             ticks.tick().await;

@@ -13,6 +13,7 @@ use crate::ingest::{BodyBudget, Ingest};
 use crate::pipeline::Pipeline;
 use crate::plugin::PluginEngine;
 use crate::store::Store;
+use crate::tasks::Tasks;
 use crate::topology::Wiring;
 use crate::topology::reload::{Reloader, read_config};
 
@@ -42,10 +43,17 @@ impl Stages {
         let reloader = Reloader::start(path, config.clone(), sha256, engine.clone());
         let store = Store::open(&config.server.data_dir).unwrap();
         let wiring = reloader.wiring().clone();
-        let delivery = Delivery::start(store.clone(), wiring.clone(), 4)
+        let tasks = Tasks::new();
+        let delivery = Delivery::start(store.clone(), wiring.clone(), 4, &tasks)
             .await
             .unwrap();
-        let pipeline = Pipeline::start(store.clone(), engine, wiring.clone(), delivery.clone());
+        let pipeline = Pipeline::start(
+            store.clone(),
+            engine,
+            wiring.clone(),
+            delivery.clone(),
+            &tasks,
+        );
         Stages {
             dir,
             store,

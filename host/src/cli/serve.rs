@@ -15,6 +15,7 @@ use crate::pipeline::Pipeline;
 use crate::plugin::PluginEngine;
 use crate::retention;
 use crate::store::Store;
+use crate::tasks::Tasks;
 use crate::telemetry;
 use crate::topology::reload::{Reloader, read_config};
 use crate::topology::{rebuild, watch};
@@ -42,19 +43,27 @@ pub async fn serve(config_path: PathBuf, watch_builds: bool) -> anyhow::Result<E
     };
     let store = Store::open(&config.server.data_dir)?;
     let wiring = reloader.wiring().clone();
+    let tasks = Tasks::new();
     let delivery = Delivery::start(
         store.clone(),
         wiring.clone(),
         config.server.delivery_concurrency,
+        &tasks,
     )
     .await?;
-    let pipeline = Pipeline::start(store.clone(), engine, wiring.clone(), delivery.clone());
-    watch::spawn(reloader.clone())?;
-    service::reload_on_hangup(reloader.clone())?;
+    let pipeline = Pipeline::start(
+        store.clone(),
+        engine,
+        wiring.clone(),
+        delivery.clone(),
+        &tasks,
+    );
+    watch::spawn(reloader.clone(), &tasks)?;
+    service::reload_on_hangup(reloader.clone(), &tasks)?;
     if watch_builds {
-        rebuild::spawn(reloader.clone())?;
+        rebuild::spawn(reloader.clone(), &tasks)?;
     }
-    retention::spawn(store.clone(), wiring.clone());
+    retention::spawn(store.clone(), wiring.clone(), &tasks);
 
     let accepting = Arc::new(AtomicBool::new(true));
     let ingest = Ingest {
@@ -104,14 +113,19 @@ pub async fn serve(config_path: PathBuf, watch_builds: bool) -> anyhow::Result<E
     tracing::info!("shutting down: new events are answered 503 while in-flight work finishes");
     let events_left = pipeline.drain(deadline).await;
     let deliveries_left = delivery.drain(deadline).await;
+    let tasks_left = tasks.stop(deadline).await;
     let messages_pending = store
         .count_messages(crate::store::MessageStatus::Pending)
         .await
         .unwrap_or(0);
+    if !tasks_left.is_empty() {
+        tracing::warn!(tasks = ?tasks_left, "background tasks still running at the deadline");
+    }
     tracing::info!(
         events_left,
         deliveries_left,
         messages_pending,
+        tasks_left = tasks_left.len(),
         "stopped; unfinished work resumes at the next start"
     );
     let _ = stop.send(Some(deadline));

@@ -13,13 +13,14 @@ use std::sync::Arc;
 use sd_notify::NotifyState;
 use tokio::signal::unix::{SignalKind, signal};
 
+use crate::tasks::Tasks;
 use crate::topology::reload::{ReloadReport, Reloader};
 
 /// Starts answering SIGHUP with a reload. Call it before telling the service manager that the
 /// router is ready: until a handler is installed, SIGHUP ends the process.
-pub fn reload_on_hangup(reloader: Arc<Reloader>) -> anyhow::Result<()> {
+pub fn reload_on_hangup(reloader: Arc<Reloader>, tasks: &Tasks) -> anyhow::Result<()> {
     let mut hangups = signal(SignalKind::hangup())?;
-    tokio::spawn(async move {
+    tasks.spawn("SIGHUP reloads", async move {
         while hangups.recv().await.is_some() {
             tracing::info!("SIGHUP: reloading routes.toml and the plugins");
             // systemd 253 and later take RELOADING=1 only with the time it began.

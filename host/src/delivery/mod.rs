@@ -32,6 +32,7 @@ use crate::config::Ordering as DeliveryOrder;
 use crate::store::{
     Attempt, AttemptOutcome, Backoff, DueMessage, MessageStatus, NewMessage, Store, StoreError,
 };
+use crate::tasks::Tasks;
 use crate::telemetry;
 use crate::topology::Subscriber;
 use crate::topology::Wiring;
@@ -73,6 +74,7 @@ impl Delivery {
         store: Store,
         wiring: Wiring,
         concurrency: usize,
+        tasks: &Tasks,
     ) -> Result<Arc<Delivery>, StoreError> {
         let disabled = store.disabled_subscribers().await?;
         let delivery = Arc::new(Delivery {
@@ -87,7 +89,7 @@ impl Delivery {
             stopping: AtomicBool::new(false),
             next_scheduled: AtomicI64::new(i64::MIN),
         });
-        tokio::spawn(delivery.clone().dispatch());
+        tasks.spawn("delivery dispatcher", delivery.clone().dispatch());
         Ok(delivery)
     }
 

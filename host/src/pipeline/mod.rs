@@ -24,6 +24,7 @@ use tokio::sync::{Notify, Semaphore, mpsc};
 use crate::delivery::Delivery;
 use crate::plugin::PluginEngine;
 use crate::store::{Backoff, MessageStatus, NewEvent, Store};
+use crate::tasks::Tasks;
 use crate::topology::Wiring;
 
 /// Events waiting between ingest and the pipeline; past this, ingest leaves them to the sweep.
@@ -61,6 +62,7 @@ impl Pipeline {
         engine: Arc<PluginEngine>,
         wiring: Wiring,
         delivery: Arc<Delivery>,
+        tasks: &Tasks,
     ) -> Pipeline {
         let (queue, events) = mpsc::channel(QUEUE);
         let pipeline = Pipeline {
@@ -76,10 +78,10 @@ impl Pipeline {
                 held_late: Notify::new(),
             }),
         };
-        tokio::spawn(pipeline.clone().run(events));
+        tasks.spawn("pipeline queue", pipeline.clone().run(events));
         pipeline.inner.sweep.notify_one();
-        tokio::spawn(pipeline.clone().sweeper());
-        tokio::spawn(pipeline.clone().release_held());
+        tasks.spawn("pipeline sweeper", pipeline.clone().sweeper());
+        tasks.spawn("held events release", pipeline.clone().release_held());
         pipeline
     }
 

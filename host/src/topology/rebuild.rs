@@ -19,6 +19,7 @@ use tokio::sync::mpsc;
 
 use super::Topology;
 use super::reload::Reloader;
+use crate::tasks::Tasks;
 
 /// Quiet time after the last change before building: an editor's save or a `git checkout`
 /// touching many files runs one build.
@@ -31,7 +32,7 @@ const REFRESH: Duration = Duration::from_secs(1);
 const STDERR_LINES: usize = 20;
 
 /// Watches until the process ends.
-pub fn spawn(reloader: Arc<Reloader>) -> anyhow::Result<()> {
+pub fn spawn(reloader: Arc<Reloader>, tasks: &Tasks) -> anyhow::Result<()> {
     let (tx, mut rx) = mpsc::unbounded_channel::<Vec<PathBuf>>();
     let mut debouncer = new_debouncer(
         DEBOUNCE,
@@ -56,7 +57,7 @@ pub fn spawn(reloader: Arc<Reloader>) -> anyhow::Result<()> {
     let mut topology = reloader.wiring().current();
     let mut watched = BTreeMap::new();
     update_watches(&mut debouncer, &mut watched, &topology);
-    tokio::spawn(async move {
+    tasks.spawn("plugin rebuilds (serve --watch)", async move {
         let mut refresh = tokio::time::interval(REFRESH);
         loop {
             tokio::select! {

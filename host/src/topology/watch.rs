@@ -22,6 +22,7 @@ use tokio::sync::Notify;
 
 use super::Topology;
 use super::reload::Reloader;
+use crate::tasks::Tasks;
 
 /// Quiet time after the last change before reloading: long enough to merge an editor's
 /// write-rename-chmod burst (a few milliseconds) into one reload, short enough that a new
@@ -34,7 +35,7 @@ const DEBOUNCE: Duration = Duration::from_millis(50);
 const DEBOUNCE_TICK: Duration = Duration::from_millis(10);
 
 /// Watches until the process ends; reloads run on the blocking pool, one at a time.
-pub fn spawn(reloader: Arc<Reloader>) -> anyhow::Result<()> {
+pub fn spawn(reloader: Arc<Reloader>, tasks: &Tasks) -> anyhow::Result<()> {
     let changed = Arc::new(Notify::new());
     let notify = changed.clone();
     let mut debouncer = new_debouncer(
@@ -49,7 +50,7 @@ pub fn spawn(reloader: Arc<Reloader>) -> anyhow::Result<()> {
     let mut watched = BTreeSet::new();
     update_watches(&mut debouncer, &mut watched, &reloader.wiring().current());
     let mut swaps = reloader.wiring().swaps();
-    tokio::spawn(async move {
+    tasks.spawn("file watch", async move {
         loop {
             tokio::select! {
                 () = changed.notified() => {
