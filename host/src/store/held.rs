@@ -5,10 +5,10 @@
 //! (event, route) is run again and its held messages are replaced, in one transaction, by what
 //! the route made of the event.
 
-use rusqlite::{Connection, params};
+use rusqlite::params;
 
 use super::read::{EVENT_COLUMNS, new_event, raw_event};
-use super::writer::{Write, Written, insert_messages};
+use super::writer::{Write, Written};
 use super::{NewEvent, NewMessage, Store, StoreError};
 
 impl Store {
@@ -46,21 +46,4 @@ impl Store {
         };
         Ok(self.write(write).await? != Written::Rows(0))
     }
-}
-
-pub(super) fn release(
-    conn: &Connection,
-    event_id: &str,
-    route: &str,
-    messages: &[NewMessage],
-) -> Result<Written, StoreError> {
-    let released = conn
-        .prepare_cached(
-            "DELETE FROM messages WHERE event_id = ?1 AND route = ?2 AND status = 'held'",
-        )?
-        .execute(params![event_id, route])?;
-    if released > 0 {
-        insert_messages(conn, messages)?;
-    }
-    Ok(Written::Rows(released))
 }

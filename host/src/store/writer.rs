@@ -199,7 +199,7 @@ fn apply(conn: &Connection, write: &Write) -> Result<Written, StoreError> {
             event_id,
             route,
             messages,
-        } => super::held::release(conn, event_id, route, messages),
+        } => release_held(conn, event_id, route, messages),
         Write::DisableSubscriber { name, at, reason } => rows(conn.execute(
             "INSERT OR IGNORE INTO disabled_subscribers (name, disabled_at, reason) VALUES (?1, ?2, ?3)",
             params![name, at, reason],
@@ -272,10 +272,7 @@ fn finish_event(
     Ok(())
 }
 
-pub(super) fn insert_messages(
-    conn: &Connection,
-    messages: &[NewMessage],
-) -> Result<(), StoreError> {
+fn insert_messages(conn: &Connection, messages: &[NewMessage]) -> Result<(), StoreError> {
     let mut insert = conn.prepare_cached(
         "INSERT INTO messages (id, event_id, event_seq, route, subscriber, status, type, key,
                                headers, body, error, plugins, created_at, next_attempt_at)
@@ -380,4 +377,23 @@ fn prune(conn: &Connection, expiry: &Expiry) -> Result<Written, StoreError> {
         params![dedup_before],
     )?;
     Ok(Written::Rows(removed))
+}
+
+/// Replaces the held messages of (`event_id`, `route`) by `messages`; nothing when there are
+/// none (already released).
+fn release_held(
+    conn: &Connection,
+    event_id: &str,
+    route: &str,
+    messages: &[NewMessage],
+) -> Result<Written, StoreError> {
+    let released = conn
+        .prepare_cached(
+            "DELETE FROM messages WHERE event_id = ?1 AND route = ?2 AND status = 'held'",
+        )?
+        .execute(params![event_id, route])?;
+    if released > 0 {
+        insert_messages(conn, messages)?;
+    }
+    Ok(Written::Rows(released))
 }
