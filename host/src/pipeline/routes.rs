@@ -127,3 +127,254 @@ async fn run_route(
         })
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use bytes::Bytes;
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::store::{MessageStatus, RequestMeta};
+    use crate::topology::Basis;
+    use crate::topology::reload::read_config;
+
+    /// A function plugin (a core module with the canonical ABI written out) whose `handle`
+    /// answers `ok` with `output`, or `err` with it when `fails`, whatever the envelope.
+    fn constant_plugin(output: &str, fails: bool) -> Vec<u8> {
+        let data: String = output.bytes().map(|b| format!("\\{b:02x}")).collect();
+        let wat = format!(
+            r#"(module
+                 (memory (export "memory") 1)
+                 (global $next (mut i32) (i32.const 4096))
+                 (data (i32.const 1024) "{data}")
+                 (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32)
+                   (local $ptr i32)
+                   (local.set $ptr (global.get $next))
+                   (global.set $next (i32.add (global.get $next) (local.get 3)))
+                   (if (i32.gt_u (global.get $next) (i32.shl (memory.size) (i32.const 16)))
+                     (then (drop (memory.grow (i32.add (i32.shr_u (local.get 3) (i32.const 16))
+                                                       (i32.const 1))))))
+                   (local.get $ptr))
+                 (func (export "handle") (param i32 i32) (result i32)
+                   (i32.store8 (i32.const 0) (i32.const {tag}))
+                   (i32.store offset=4 (i32.const 0) (i32.const 1024))
+                   (i32.store offset=8 (i32.const 0) (i32.const {len}))
+                   (i32.const 0)))"#,
+            tag = u8::from(fails),
+            len = output.len(),
+        );
+        wat::parse_str(wat).expect("valid WAT")
+    }
+
+    /// A message as a test looks at it: its subscriber, status and body.
+    type Seen = (String, MessageStatus, Value);
+
+    /// What a case is called, its route's filters and transforms, and the messages expected.
+    type Case<'a> = (&'a str, Vec<&'a TestPlugin>, Vec<&'a TestPlugin>, Vec<Seen>);
+
+    /// `[plugins.NAME]` answering `output` (`Err` for a plugin error) with `extra` settings.
+    struct TestPlugin {
+        name: &'static str,
+        output: Result<&'static str, &'static str>,
+        extra: &'static str,
+    }
+
+    const PASS: TestPlugin = TestPlugin {
+        name: "pass",
+        output: Ok("true"),
+        extra: "",
+    };
+    const DROP: TestPlugin = TestPlugin {
+        name: "drop",
+        output: Ok("false"),
+        extra: "",
+    };
+    const SPLIT: TestPlugin = TestPlugin {
+        name: "split",
+        output: Ok(r#"[{"body": {"n": 1}}, {"body": {"n": 2}, "type": "second"}]"#),
+        extra: "",
+    };
+    const TO_CI: TestPlugin = TestPlugin {
+        name: "to-ci",
+        output: Ok(r#"{"body": {"for": "ci"}, "subscribers": ["ci"]}"#),
+        extra: "",
+    };
+    const NOTHING: TestPlugin = TestPlugin {
+        name: "nothing",
+        output: Ok("null"),
+        extra: "",
+    };
+    const BROKEN: TestPlugin = TestPlugin {
+        name: "broken",
+        output: Err("no such field"),
+        extra: "",
+    };
+    const BROKEN_PASSING: TestPlugin = TestPlugin {
+        name: "broken-passing",
+        output: Err("no such field"),
+        extra: r#"on_error = "pass""#,
+    };
+    const BROKEN_DROPPING: TestPlugin = TestPlugin {
+        name: "broken-dropping",
+        output: Err("no such field"),
+        extra: r#"on_error = "drop""#,
+    };
+
+    /// The messages of a GitHub push on one route through `filters` and `transforms` to the
+    /// subscribers `ci` and `chat`, as (subscriber, status, body) sorted.
+    async fn route_through(filters: &[&TestPlugin], transforms: &[&TestPlugin]) -> Vec<Seen> {
+        let dir = tempfile::tempdir().unwrap();
+        let mut wiring = String::from(
+            "[sources.github]\n\n[subscribers.ci]\nurl = \"http://127.0.0.1:9/ci\"\n\n\
+             [subscribers.chat]\nurl = \"http://127.0.0.1:9/chat\"\n\n",
+        );
+        for plugin in filters.iter().chain(transforms) {
+            let bytes = match plugin.output {
+                Ok(output) => constant_plugin(output, false),
+                Err(message) => constant_plugin(message, true),
+            };
+            std::fs::write(dir.path().join(format!("{}.wasm", plugin.name)), bytes).unwrap();
+            wiring += &format!(
+                "[plugins.{0}]\nwasm = \"{0}.wasm\"\n{1}\n\n",
+                plugin.name, plugin.extra
+            );
+        }
+        let names =
+            |plugins: &[&TestPlugin]| -> Vec<&str> { plugins.iter().map(|p| p.name).collect() };
+        wiring += &format!(
+            "[[routes]]\nname = \"pushes\"\nsource = \"github\"\nfilters = {:?}\ntransforms = {:?}\nsubscribers = [\"ci\", \"chat\"]\n",
+            names(filters),
+            names(transforms)
+        );
+        let path = dir.path().join("routes.toml");
+        std::fs::write(&path, wiring).unwrap();
+        let (config, sha256) = read_config(&path).unwrap();
+        let engine = PluginEngine::new(1, None).unwrap();
+        let built = Topology::build(
+            &engine,
+            Arc::new(config),
+            sha256,
+            Basis::Strict,
+            &BTreeMap::new(),
+            &mut BTreeMap::new(),
+        );
+        assert!(built.errors.is_empty(), "{:?}", built.errors);
+        let topology = built.topology.unwrap();
+        let messages = messages_for(&engine, &topology, &push()).await.unwrap();
+        let mut seen: Vec<_> = messages
+            .into_iter()
+            .map(|m| {
+                let body = m
+                    .body
+                    .map_or(Value::Null, |b| serde_json::from_slice(&b).unwrap());
+                (m.subscriber, m.status, body)
+            })
+            .collect();
+        seen.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
+        seen
+    }
+
+    fn push() -> NewEvent {
+        NewEvent {
+            id: "evt_1".to_owned(),
+            source: "github".to_owned(),
+            event_type: Some("push".to_owned()),
+            received_at: 0,
+            request: RequestMeta {
+                method: "POST".to_owned(),
+                path: "/hooks/github".to_owned(),
+                query: BTreeMap::new(),
+                headers: BTreeMap::from([(
+                    "content-type".to_owned(),
+                    "application/json".to_owned(),
+                )]),
+            },
+            body: Bytes::from_static(br#"{"ref":"refs/heads/main"}"#),
+        }
+    }
+
+    fn each(status: MessageStatus, body: Value) -> Vec<Seen> {
+        let mut both: Vec<_> = ["chat", "ci"]
+            .into_iter()
+            .map(|s| (s.to_owned(), status, body.clone()))
+            .collect();
+        both.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
+        both
+    }
+
+    #[tokio::test]
+    async fn what_each_kind_of_route_makes_of_an_event() {
+        let event = json!({"ref": "refs/heads/main"});
+        let pending = MessageStatus::Pending;
+        let cases: Vec<Case> = vec![
+            (
+                "no plugins: the event as it came",
+                vec![],
+                vec![],
+                each(pending, event.clone()),
+            ),
+            (
+                "a passing filter",
+                vec![&PASS],
+                vec![],
+                each(pending, event.clone()),
+            ),
+            (
+                "a dropping filter",
+                vec![&PASS, &DROP],
+                vec![&SPLIT],
+                each(MessageStatus::Filtered, Value::Null),
+            ),
+            (
+                "a transform dropping the event",
+                vec![],
+                vec![&NOTHING],
+                each(MessageStatus::Filtered, Value::Null),
+            ),
+            (
+                "a fan-out: every message to every subscriber",
+                vec![&PASS],
+                vec![&SPLIT],
+                [
+                    each(pending, json!({"n": 1})),
+                    each(pending, json!({"n": 2})),
+                ]
+                .concat(),
+            ),
+            (
+                "a message for a subset of the subscribers",
+                vec![],
+                vec![&TO_CI],
+                vec![("ci".to_owned(), pending, json!({"for": "ci"}))],
+            ),
+            (
+                "a plugin error: dead letters",
+                vec![],
+                vec![&BROKEN],
+                each(MessageStatus::Dead, Value::Null),
+            ),
+            (
+                "on_error = \"drop\"",
+                vec![],
+                vec![&BROKEN_DROPPING],
+                each(MessageStatus::Filtered, Value::Null),
+            ),
+            (
+                "on_error = \"pass\"",
+                vec![],
+                vec![&BROKEN_PASSING],
+                each(pending, event.clone()),
+            ),
+        ];
+        for (case, filters, transforms, mut expected) in cases {
+            expected.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
+            assert_eq!(
+                route_through(&filters, &transforms).await,
+                expected,
+                "{case}"
+            );
+        }
+    }
+}
