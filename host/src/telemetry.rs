@@ -51,7 +51,7 @@ pub fn event_duplicate(source: &str, first_event_id: &str) {
 /// logged with a bounded part of it, enough to recognise a mistyped URL.
 pub fn unknown_source(requested: &str) {
     counter!("wasmhook_requests_unknown_source_total").increment(1);
-    let requested: String = requested.chars().take(64).collect();
+    let requested = excerpt(requested, NAME_SHOWN);
     tracing::info!(requested, "request for a source that is not configured");
 }
 
@@ -141,7 +141,21 @@ pub fn handshake_answered(source: &str, method: &http::Method, status: u16) {
 pub fn event_rejected(source: &str, status: u16, reason: &str) {
     counter!("wasmhook_events_rejected_total", "source" => source.to_owned(), "status" => status.to_string())
         .increment(1);
+    // A reason may quote what the sender sent.
+    let reason = excerpt(reason, REASON_SHOWN);
     tracing::info!(source, status, reason, "event rejected");
+}
+
+/// How much of a name a sender or a plugin chose is shown: enough to recognise it.
+pub const NAME_SHOWN: usize = 64;
+
+/// How much of a reason that may quote a sender is logged.
+const REASON_SHOWN: usize = 512;
+
+/// The first `max_chars` characters of `text`, which came from outside: a log line or an
+/// answer stays bounded whatever was sent.
+pub fn excerpt(text: &str, max_chars: usize) -> String {
+    text.chars().take(max_chars).collect()
 }
 
 pub fn plugin_called(plugin: &Plugin, elapsed: Duration, failure: Option<&PluginFailure>) {
@@ -192,7 +206,7 @@ pub fn plugin_headers_dropped(plugin: &Plugin, names: &[String]) {
     let shown: Vec<String> = names
         .iter()
         .take(16)
-        .map(|name| name.chars().take(64).collect())
+        .map(|name| excerpt(name, NAME_SHOWN))
         .collect();
     tracing::warn!(
         plugin = %plugin.name,

@@ -142,7 +142,7 @@ async fn answer(
     let Some((source, verifier)) = topology.sources.get_key_value(&source) else {
         telemetry::unknown_source(&source);
         // The name is the sender's own, shown back short: an answer is no larger than it must be.
-        let shown: String = source.chars().take(64).collect();
+        let shown = telemetry::excerpt(&source, telemetry::NAME_SHOWN);
         return ApiError::not_found(format!("no source named {shown:?} is configured"))
             .into_response();
     };
