@@ -264,28 +264,28 @@ pub(crate) fn few_signatures(display: &str, count: usize) -> Result<(), Rejectio
 
 /// Constant-time HMAC-SHA256 check of `body` against an expected MAC.
 pub(crate) fn hmac_sha256_matches(key: &[u8], message: &[&[u8]], expected: &[u8]) -> bool {
-    use hmac::{Hmac, Mac};
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC takes keys of any size");
-    for part in message {
-        mac.update(part);
-    }
-    mac.verify_slice(expected).is_ok()
+    use hmac::Mac;
+    hmac_sha256(key, message).verify_slice(expected).is_ok()
 }
 
 /// The HMAC-SHA256 of `message` under each of `keys`: computed once per key and request, then
 /// compared with each signature the request carries ([`matches_any`]).
 pub(crate) fn hmac_sha256_tags(keys: &[Vec<u8>], message: &[&[u8]]) -> Vec<[u8; 32]> {
-    use hmac::{Hmac, Mac};
+    use hmac::Mac;
     keys.iter()
-        .map(|key| {
-            let mut mac =
-                Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC takes keys of any size");
-            for part in message {
-                mac.update(part);
-            }
-            mac.finalize().into_bytes().into()
-        })
+        .map(|key| hmac_sha256(key, message).finalize().into_bytes().into())
         .collect()
+}
+
+/// The HMAC-SHA256 of the parts of `message`, concatenated, under `key`.
+fn hmac_sha256(key: &[u8], message: &[&[u8]]) -> hmac::Hmac<sha2::Sha256> {
+    use hmac::Mac;
+    let mut mac =
+        hmac::Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC takes keys of any size");
+    for part in message {
+        mac.update(part);
+    }
+    mac
 }
 
 /// Whether `signature` is one of `tags`, each compared in constant time.
@@ -319,6 +319,22 @@ pub(crate) fn check_recent(
         )));
     }
     Ok(())
+}
+
+/// [`check_recent`] for a signed RFC 3339 time (PayPal, SNS); a 401 naming `display` when it
+/// is not one.
+pub(crate) fn check_recent_rfc3339(
+    display: &str,
+    sent_at: &str,
+    now: i64,
+    tolerance_secs: i64,
+) -> Result<(), Rejection> {
+    let sent_at = humantime::parse_rfc3339(sent_at.trim())
+        .ok()
+        .and_then(|at| at.duration_since(std::time::UNIX_EPOCH).ok())
+        .and_then(|since| i64::try_from(since.as_secs()).ok())
+        .ok_or_else(|| Rejection::unauthorized(format!("{display} is not an RFC 3339 time")))?;
+    check_recent(display, sent_at, now, tolerance_secs)
 }
 
 /// `secs` as a person would say it: "300 seconds", "2 hours", "4 days".

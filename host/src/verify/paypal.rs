@@ -15,7 +15,7 @@
 //! which anyone can match with another body, so the replay key is the signed transmission id:
 //! one transmission is taken once, whatever body comes with it.
 
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -23,7 +23,7 @@ use http::HeaderMap;
 
 use super::certificates::{Certificates, HostRule, SignatureAlgorithm};
 use super::incoming::Incoming;
-use super::{Rejection, check_recent, header, within_limit};
+use super::{Rejection, check_recent_rfc3339, header, within_limit};
 
 pub struct Paypal {
     webhook_id: String,
@@ -55,16 +55,9 @@ impl Paypal {
                 "PAYPAL-AUTH-ALGO {algorithm} is not supported; PayPal signs with SHA256withRSA"
             )));
         }
-        let sent_at = humantime::parse_rfc3339(transmission_time.trim())
-            .ok()
-            .and_then(|at| at.duration_since(UNIX_EPOCH).ok())
-            .and_then(|since| i64::try_from(since.as_secs()).ok())
-            .ok_or_else(|| {
-                Rejection::unauthorized("PAYPAL-TRANSMISSION-TIME is not an RFC 3339 time")
-            })?;
-        check_recent(
+        check_recent_rfc3339(
             "PAYPAL-TRANSMISSION-TIME",
-            sent_at,
+            transmission_time,
             req.now,
             self.tolerance_secs,
         )?;
@@ -218,7 +211,7 @@ mod tests {
     fn transmitted(vector: &Vector) -> i64 {
         humantime::parse_rfc3339(vector.headers["paypal-transmission-time"].to_str().unwrap())
             .unwrap()
-            .duration_since(UNIX_EPOCH)
+            .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
             .as_secs() as i64
     }

@@ -14,7 +14,7 @@
 //! `SubscribeURL` (an SNS endpoint only) and answers 200; an `UnsubscribeConfirmation` is
 //! answered 200. Neither is stored.
 
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -22,7 +22,7 @@ use serde::Deserialize;
 
 use super::certificates::{self, Certificates, HostRule, SignatureAlgorithm};
 use super::incoming::{Handshake, Incoming};
-use super::{Rejection, check_recent};
+use super::{Rejection, check_recent_rfc3339};
 
 pub struct Sns {
     /// Allowed `TopicArn`s, split at `:`; a `*` segment matches any one segment.
@@ -207,12 +207,7 @@ impl Sns {
             .timestamp
             .as_deref()
             .ok_or_else(|| missing("Timestamp"))?;
-        let sent_at = humantime::parse_rfc3339(timestamp)
-            .ok()
-            .and_then(|at| at.duration_since(UNIX_EPOCH).ok())
-            .and_then(|since| i64::try_from(since.as_secs()).ok())
-            .ok_or_else(|| Rejection::unauthorized("the SNS Timestamp is not an RFC 3339 time"))?;
-        check_recent("the SNS Timestamp", sent_at, now, self.tolerance_secs)
+        check_recent_rfc3339("the SNS Timestamp", timestamp, now, self.tolerance_secs)
     }
 
     /// The router's own answer to a message [`Sns::verify`] accepted, if it takes one:
@@ -472,7 +467,7 @@ mod tests {
             .as_str()
             .map(|t| humantime::parse_rfc3339(t).unwrap())
             .unwrap()
-            .duration_since(UNIX_EPOCH)
+            .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
             .as_secs() as i64;
         let stale = check(&sns, &body, published + 2 * 3600 + 1, &certs)
@@ -579,7 +574,7 @@ mod tests {
     /// pin at [`TEST_CERT_URL`].
     fn signed(mut message: Value) -> Vec<u8> {
         message["Timestamp"] = json!(
-            humantime::format_rfc3339(UNIX_EPOCH + Duration::from_secs(TEST_NOW as u64))
+            humantime::format_rfc3339(std::time::UNIX_EPOCH + Duration::from_secs(TEST_NOW as u64))
                 .to_string()
         );
         message["SignatureVersion"] = json!("2");
