@@ -7,8 +7,9 @@
 //! started with. A build that fails leaves the running topology untouched.
 //!
 //! A plugin whose file does not load never stops the router. A reload keeps the version that
-//! was serving; a start (after a crash or a reboot) serves the last good version, which
-//! [`last_good`] remembers and the compile cache still holds. A plugin with neither is *held*:
+//! was serving (a plugin new to that reload has none: the reload is not applied); a start
+//! (after a crash or a reboot) serves the last good version, which [`last_good`] remembers and
+//! the compile cache still holds. A plugin with neither at a start is *held*:
 //! it has no version, and the routes using it keep their events (as `held` messages) until a
 //! file of it loads, when the pipeline runs them. The other routes are not affected.
 
