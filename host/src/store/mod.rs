@@ -327,7 +327,11 @@ mod tests {
     }
 
     async fn due(store: &Store, at: i64) -> Vec<String> {
-        let due = store.due_messages("ci".to_owned(), at, 10, HashSet::new(), false);
+        due_in(store, at, false).await
+    }
+
+    async fn due_in(store: &Store, at: i64, per_key: bool) -> Vec<String> {
+        let due = store.due_messages("ci".to_owned(), at, 10, HashSet::new(), per_key);
         due.await.unwrap().into_iter().map(|m| m.id).collect()
     }
 
@@ -377,6 +381,45 @@ mod tests {
             store.count_messages(MessageStatus::Pending).await.unwrap(),
             0
         );
+    }
+
+    /// A held message has no key yet (its route has not run): with per-key ordering, the
+    /// subscriber's later messages wait for it, whatever their key.
+    #[tokio::test]
+    async fn per_key_messages_wait_for_an_earlier_held_message_of_the_subscriber() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        for id in ["evt_1", "evt_2"] {
+            let insert = store.insert_event(event(id), Vec::new(), EventStatus::Received);
+            insert.await.unwrap();
+        }
+        let held = NewMessage {
+            status: MessageStatus::Held,
+            body: None,
+            ..pending("msg_held", "evt_1")
+        };
+        store
+            .finish_event("evt_1".to_owned(), vec![held])
+            .await
+            .unwrap();
+        let later = NewMessage {
+            key: Some("github:push".to_owned()),
+            ..pending("msg_later", "evt_2")
+        };
+        store
+            .finish_event("evt_2".to_owned(), vec![later])
+            .await
+            .unwrap();
+        assert_eq!(due_in(&store, NOW, false).await, ["msg_later"]);
+        assert!(due_in(&store, NOW, true).await.is_empty());
+
+        let released = NewMessage {
+            key: Some("github:push".to_owned()),
+            ..pending("msg_released", "evt_1")
+        };
+        let release = store.release_held("evt_1".to_owned(), "pushes".to_owned(), vec![released]);
+        assert!(release.await.unwrap());
+        assert_eq!(due_in(&store, NOW, true).await, ["msg_released"]);
     }
 
     #[tokio::test]
