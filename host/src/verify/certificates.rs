@@ -32,7 +32,9 @@ use crate::telemetry;
 pub const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 /// The largest certificate body read from a provider.
 pub const MAX_CERTIFICATE_BYTES: usize = 64 * 1024;
-/// How many certificates are fetched a minute, all URLs together. A provider changes its
+/// How many certificates are fetched a minute from one provider (a [`HostRule`]), all its URLs
+/// together; each provider has its own count, so that a flood naming one provider's URLs
+/// does not hold back another's certificates. A provider changes its
 /// signing certificate about once a year, but the URL is the sender's to choose: without this,
 /// every request naming a new URL on the provider's host would make wasmhook call that host,
 /// for up to [`FETCH_TIMEOUT`] each. Past it, a request naming a certificate not yet known is
@@ -323,7 +325,9 @@ struct Inner {
 struct Fetching {
     client: reqwest::Client,
     fetched: Mutex<Cache>,
-    budget: Mutex<FetchBudget>,
+    /// Per provider (host rule): a flood of one provider's URLs leaves the others' room.
+    budgets: Mutex<HashMap<&'static str, FetchBudget>>,
+    per_minute: u32,
 }
 
 /// The fetches left in the current minute.
@@ -331,6 +335,16 @@ struct FetchBudget {
     per_minute: u32,
     minute_started: Instant,
     used: u32,
+}
+
+impl Fetching {
+    /// Whether `provider` may fetch one more certificate this minute; counts it if so.
+    fn take_fetch(&self, provider: &'static str) -> bool {
+        lock(&self.budgets)
+            .entry(provider)
+            .or_insert_with(|| FetchBudget::new(self.per_minute))
+            .take()
+    }
 }
 
 impl FetchBudget {
@@ -371,7 +385,8 @@ impl Certificates {
         let fetching = Fetching {
             client,
             fetched: Mutex::default(),
-            budget: Mutex::new(FetchBudget::new(FETCHES_PER_MINUTE)),
+            budgets: Mutex::default(),
+            per_minute: FETCHES_PER_MINUTE,
         };
         Certificates::with(pinned, Arc::new(fetching))
     }
@@ -395,8 +410,13 @@ impl Certificates {
     /// Lets a test fetch more than [`FETCHES_PER_MINUTE`] certificates.
     #[cfg(test)]
     fn with_fetches_per_minute(self, per_minute: u32) -> Certificates {
-        *lock(&self.inner.fetching.budget) = FetchBudget::new(per_minute);
-        self
+        let fetching = Fetching {
+            client: self.inner.fetching.client.clone(),
+            fetched: Mutex::default(),
+            budgets: Mutex::default(),
+            per_minute,
+        };
+        Certificates::with(self.inner.pinned.clone(), Arc::new(fetching))
     }
 
     /// The certificate at `url`: pinned in config, cached, or fetched if `allowed` permits
@@ -409,12 +429,13 @@ impl Certificates {
         if let Some(certificate) = lock(&self.inner.fetching.fetched).by_url.get(url) {
             return Ok(Arc::clone(certificate));
         }
-        if !lock(&self.inner.fetching.budget).take() {
+        if !self.inner.fetching.take_fetch(allowed.name) {
             telemetry::certificate_fetch(url, "refused", None);
             return Err(Rejection {
                 status: 503,
                 message: format!(
-                    "more than {FETCHES_PER_MINUTE} signing certificates were fetched in the last minute; retry later"
+                    "more than {} signing certificates of {} were fetched in the last minute; retry later",
+                    self.inner.fetching.per_minute, allowed.name
                 ),
             });
         }
@@ -937,7 +958,7 @@ mod tests {
             assert_eq!(err.status, 503, "{}", err.message);
             assert_eq!(
                 err.message,
-                "more than 10 signing certificates were fetched in the last minute; retry later"
+                "more than 10 signing certificates of a local test server were fetched in the last minute; retry later"
             );
         }
         assert_eq!(hits.load(Ordering::SeqCst), FETCHES_PER_MINUTE as usize);
@@ -946,6 +967,15 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(hits.load(Ordering::SeqCst), FETCHES_PER_MINUTE as usize);
+        // Another provider's certificates are not held back by this one's flood.
+        let other = HostRule::custom("another provider", |url| {
+            url.host_str() == Some("127.0.0.1")
+        });
+        certs
+            .get(&format!("{base}/cert.pem?other"), other)
+            .await
+            .unwrap();
+        assert_eq!(hits.load(Ordering::SeqCst), FETCHES_PER_MINUTE as usize + 1);
     }
 
     #[tokio::test]
