@@ -3,7 +3,26 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Unix milliseconds now.
+#[cfg(not(test))]
 pub fn now_ms() -> i64 {
+    system_now_ms()
+}
+
+/// Unix milliseconds now, as the tokio clock moves in unit tests: under
+/// `tokio::time::pause()` a retry schedule of hours runs at once, and its times still read as
+/// the schedule says.
+#[cfg(test)]
+pub fn now_ms() -> i64 {
+    use std::sync::OnceLock;
+    static START: OnceLock<(std::time::Instant, i64)> = OnceLock::new();
+    let (start, start_ms) = *START.get_or_init(|| (std::time::Instant::now(), system_now_ms()));
+    let elapsed = tokio::time::Instant::now()
+        .into_std()
+        .saturating_duration_since(start);
+    start_ms + elapsed.as_millis() as i64
+}
+
+fn system_now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)

@@ -394,3 +394,71 @@ fn outcome_label(outcome: AttemptOutcome) -> &'static str {
         AttemptOutcome::Dead => "dead",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime};
+
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use tower::ServiceExt;
+
+    use crate::testing::Stages;
+
+    /// A port on 127.0.0.1 nothing listens on: every attempt there fails at once.
+    fn closed_port() -> u16 {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    }
+
+    fn at(time: &serde_json::Value) -> SystemTime {
+        humantime::parse_rfc3339(time.as_str().unwrap()).unwrap()
+    }
+
+    /// Under paused time, a schedule of hours runs at once; the attempts' times show it kept,
+    /// each delay within the ±20% the retries are spread by.
+    #[tokio::test(start_paused = true)]
+    async fn a_failing_message_is_tried_again_on_its_schedule_then_dead() {
+        let wiring = format!(
+            "[sources.plain]\n\n[subscribers.ci]\nurl = \"http://127.0.0.1:{}/\"\n\
+             retry = [\"5m\", \"1h\"]\n\n[[routes]]\nsource = \"plain\"\nsubscribers = [\"ci\"]\n",
+            closed_port()
+        );
+        let stages = Stages::start("", &wiring).await;
+        let post = Request::post("/hooks/plain")
+            .header("content-type", "application/json")
+            .body(Body::from("{}"))
+            .unwrap();
+        let answer = crate::ingest::router(stages.ingest())
+            .oneshot(post)
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), StatusCode::ACCEPTED);
+        let event = loop {
+            let events = stages.store.list_events(None, None, 1).await.unwrap();
+            let id = events[0].id.clone();
+            let event = stages.store.event(id).await.unwrap().unwrap();
+            if event.messages.first().is_some_and(|m| m.status == "dead") {
+                break event;
+            }
+            // Virtual time: the runtime moves the clock on to the next timer, the retries'.
+            tokio::time::sleep(Duration::from_secs(10)).await;
+        };
+        let record = serde_json::to_value(&event.messages[0]).unwrap();
+        let attempts = record["attempts"].as_array().unwrap();
+        assert_eq!(attempts.len(), 3, "{record:#}");
+        let gap = |i: usize| at(&attempts[i + 1]["at"]).duration_since(at(&attempts[i]["at"]));
+        let (first, second) = (gap(0).unwrap(), gap(1).unwrap());
+        let near = |gap: Duration, delay: Duration| {
+            gap >= delay.mul_f64(0.8) && gap <= delay.mul_f64(1.2) + Duration::from_secs(1)
+        };
+        assert!(
+            near(first, Duration::from_secs(300)),
+            "{first:?}: {record:#}"
+        );
+        assert!(
+            near(second, Duration::from_secs(3600)),
+            "{second:?}: {record:#}"
+        );
+    }
+}
