@@ -1,6 +1,6 @@
 //! The running wiring as the stages read it: the current topology, the load failures met
 //! since it was built, and a signal when another is swapped in. Read only: the stages take
-//! what is current and cannot change it; only the [`Reloader`](super::reload::Reloader) does.
+//! what is current and cannot change it; only the reloader does.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
