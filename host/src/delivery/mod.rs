@@ -415,14 +415,39 @@ mod tests {
         humantime::parse_rfc3339(time.as_str().unwrap()).unwrap()
     }
 
-    /// Under paused time, a schedule of hours runs at once; the attempts' times show it kept,
-    /// each delay within the ±20% the retries are spread by.
-    #[tokio::test(start_paused = true)]
-    async fn a_failing_message_is_tried_again_on_its_schedule_then_dead() {
+    /// A subscriber on 127.0.0.1 answering `first` to the first request and 200 after;
+    /// returns its URL.
+    async fn subscriber(first: (StatusCode, &'static [(&'static str, &'static str)])) -> String {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let seen = std::sync::Arc::new(AtomicUsize::new(0));
+        let app = axum::Router::new().fallback(move || {
+            let n = seen.fetch_add(1, Ordering::SeqCst);
+            async move {
+                let (status, headers) = if n == 0 {
+                    first
+                } else {
+                    (StatusCode::OK, &[][..])
+                };
+                let mut response = axum::response::Response::new(Body::empty());
+                *response.status_mut() = status;
+                for (name, value) in headers {
+                    response.headers_mut().insert(*name, value.parse().unwrap());
+                }
+                response
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        url
+    }
+
+    /// Sends one event to the subscriber at `url` with `retry`, and returns its message once it
+    /// is delivered or dead, with its attempts.
+    async fn settled_message(url: &str, retry: &str) -> serde_json::Value {
         let wiring = format!(
-            "[sources.plain]\n\n[subscribers.ci]\nurl = \"http://127.0.0.1:{}/\"\n\
-             retry = [\"5m\", \"1h\"]\n\n[[routes]]\nsource = \"plain\"\nsubscribers = [\"ci\"]\n",
-            closed_port()
+            "[sources.plain]\n\n[subscribers.ci]\nurl = \"{url}\"\nretry = {retry}\n\n\
+             [[routes]]\nsource = \"plain\"\nsubscribers = [\"ci\"]\n"
         );
         let stages = Stages::start("", &wiring).await;
         let post = Request::post("/hooks/plain")
@@ -434,31 +459,82 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(answer.status(), StatusCode::ACCEPTED);
-        let event = loop {
+        loop {
             let events = stages.store.list_events(None, None, 1).await.unwrap();
             let id = events[0].id.clone();
             let event = stages.store.event(id).await.unwrap().unwrap();
-            if event.messages.first().is_some_and(|m| m.status == "dead") {
-                break event;
+            if let Some(message) = event.messages.first()
+                && (message.status == "dead" || message.status == "delivered")
+            {
+                return serde_json::to_value(message).unwrap();
             }
             // Virtual time: the runtime moves the clock on to the next timer, the retries'.
             tokio::time::sleep(Duration::from_secs(10)).await;
-        };
-        let record = serde_json::to_value(&event.messages[0]).unwrap();
-        let attempts = record["attempts"].as_array().unwrap();
-        assert_eq!(attempts.len(), 3, "{record:#}");
-        let gap = |i: usize| at(&attempts[i + 1]["at"]).duration_since(at(&attempts[i]["at"]));
-        let (first, second) = (gap(0).unwrap(), gap(1).unwrap());
+        }
+    }
+
+    /// The time between attempts `i` and `i + 1` of `message`.
+    fn gap(message: &serde_json::Value, i: usize) -> Duration {
+        let attempts = message["attempts"].as_array().unwrap();
+        at(&attempts[i + 1]["at"])
+            .duration_since(at(&attempts[i]["at"]))
+            .unwrap()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retry_after_is_honoured_up_to_twice_the_scheduled_delay() {
+        let asks = |seconds| subscriber((StatusCode::SERVICE_UNAVAILABLE, seconds));
+        let polite = settled_message(&asks(&[("retry-after", "5400")]).await, r#"["1h"]"#).await;
+        assert_eq!(polite["status"], "delivered", "{polite:#}");
+        let waited = gap(&polite, 0);
+        assert!(
+            waited >= Duration::from_secs(5400) && waited < Duration::from_secs(5402),
+            "{waited:?}"
+        );
+
+        let greedy = settled_message(&asks(&[("retry-after", "86400")]).await, r#"["1h"]"#).await;
+        let capped = gap(&greedy, 0);
+        assert!(
+            capped >= Duration::from_secs(7200) && capped < Duration::from_secs(7202),
+            "{capped:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_429_puts_the_next_attempt_at_least_a_minute_away() {
+        let busy = subscriber((StatusCode::TOO_MANY_REQUESTS, &[])).await;
+        let message = settled_message(&busy, r#"["1s"]"#).await;
+        assert_eq!(message["status"], "delivered", "{message:#}");
+        let waited = gap(&message, 0);
+        assert!(
+            waited >= Duration::from_secs(60) && waited < Duration::from_secs(62),
+            "{waited:?}"
+        );
+    }
+
+    /// Under paused time, a schedule of hours runs at once; the attempts' times show it kept,
+    /// each delay within the ±20% the retries are spread by.
+    #[tokio::test(start_paused = true)]
+    async fn a_failing_message_is_tried_again_on_its_schedule_then_dead() {
+        let url = format!("http://127.0.0.1:{}/", closed_port());
+        let message = settled_message(&url, r#"["5m", "1h"]"#).await;
+        assert_eq!(message["status"], "dead", "{message:#}");
+        assert_eq!(
+            message["attempts"].as_array().unwrap().len(),
+            3,
+            "{message:#}"
+        );
         let near = |gap: Duration, delay: Duration| {
             gap >= delay.mul_f64(0.8) && gap <= delay.mul_f64(1.2) + Duration::from_secs(1)
         };
+        let (first, second) = (gap(&message, 0), gap(&message, 1));
         assert!(
             near(first, Duration::from_secs(300)),
-            "{first:?}: {record:#}"
+            "{first:?}: {message:#}"
         );
         assert!(
             near(second, Duration::from_secs(3600)),
-            "{second:?}: {record:#}"
+            "{second:?}: {message:#}"
         );
     }
 }
