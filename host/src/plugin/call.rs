@@ -52,7 +52,7 @@ impl Plugin {
         let stderr = stdio.stderr.clone();
         let call = self.call_until_done(engine, input, stdio, warm);
         // A cut call's future, and with it the instance, is gone: a warm one is not kept.
-        deadline::run(self.settings.timeout, &engine.stopping, call).unwrap_or_else(|cut| {
+        deadline::run(self.settings.timeout, engine, call).unwrap_or_else(|cut| {
             let error = match cut {
                 Cut::Deadline => PluginError::Timeout(self.settings.timeout),
                 Cut::ShuttingDown => PluginError::ShuttingDown,

@@ -4,7 +4,6 @@ use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
-use tokio_util::sync::CancellationToken;
 use wasmtime::component::{Component, ComponentExportIndex, InstancePre};
 use wasmtime::{Module, Store};
 use wasmtime_wasi::p2::bindings::CommandPre;
@@ -160,7 +159,7 @@ fn link_component(
         .map_err(&invalid)?;
     match component.get_export_index(None, "handle") {
         Some(handle) => {
-            check_handle_signature(&pre, &handle, &engine.stopping).map_err(&invalid)?;
+            check_handle_signature(&pre, &handle, engine).map_err(&invalid)?;
             Ok(Code::Function { pre, handle })
         }
         None => Ok(Code::CommandComponent(CommandPre::new(pre).map_err(
@@ -176,7 +175,7 @@ fn link_component(
 fn check_handle_signature(
     pre: &InstancePre<ComponentSandbox>,
     handle: &ComponentExportIndex,
-    stopping: &CancellationToken,
+    engine: &PluginEngine,
 ) -> wasmtime::Result<()> {
     let stdio = Stdio {
         stdout: super::sandbox::Captured::stdout(0),
@@ -184,8 +183,8 @@ fn check_handle_signature(
     };
     let mut store = Store::new(pre.engine(), ComponentSandbox::new(None, &stdio, u64::MAX));
     let limit = std::time::Duration::from_secs(5);
-    deadline::arm(&mut store, limit, stopping);
-    let checked = deadline::run(limit, stopping, async {
+    deadline::arm(&mut store, limit, &engine.stopping);
+    let checked = deadline::run(limit, engine, async {
         let instance = pre.instantiate_async(&mut store).await?;
         instance.get_typed_func::<HandleParams<'_>, HandleResults>(&mut store, handle)?;
         Ok(())

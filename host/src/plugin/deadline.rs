@@ -43,14 +43,12 @@ pub struct ShuttingDown;
 /// The caller's thread drives the call, so guest code never runs on an async worker; the
 /// runtime's timer and the WASI host's own waits wake it. Must not be called from an async
 /// context (a tokio worker): use the blocking pool.
-pub fn run<F: Future>(
-    timeout: Duration,
-    stopping: &CancellationToken,
-    call: F,
-) -> Result<F::Output, Cut> {
+pub fn run<F: Future>(timeout: Duration, engine: &PluginEngine, call: F) -> Result<F::Output, Cut> {
+    let stopping = &engine.stopping;
     if stopping.is_cancelled() {
         return Err(Cut::ShuttingDown);
     }
+    let _ticking = engine.ticker.ticking();
     let deadline = tokio::time::Instant::now() + timeout;
     let mut call = std::pin::pin!(call);
     // Most calls never wait: they end in their first poll and need neither a timer nor the

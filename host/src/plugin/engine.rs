@@ -1,6 +1,7 @@
 //! The one wasmtime engine every plugin runs on, its linkers, and the epoch ticker.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::sync::Semaphore;
@@ -12,8 +13,11 @@ use super::function_cache::FunctionCache;
 use super::sandbox::{ComponentSandbox, ModuleSandbox};
 use std::path::PathBuf;
 
-/// The epoch advances this often; deadlines are counted in these ticks.
+/// The epoch advances this often while a plugin call runs; deadlines are counted in these ticks.
 pub const EPOCH_TICK: Duration = Duration::from_millis(1);
+
+/// How often the epoch thread of an idle engine wakes to see whether the engine is gone.
+const IDLE_CHECK: Duration = Duration::from_secs(1);
 
 /// Instances the pooling allocator keeps slots for, per allowed concurrent call. Warm
 /// instances of `reuse = true` plugins hold slots too, hence the headroom.
@@ -47,6 +51,7 @@ pub struct PluginEngine {
     pub pooled: bool,
     /// Where compiled plugins are kept between runs; `None` compiles every time.
     pub(super) cache: Option<CompileCache>,
+    pub(super) ticker: EpochTicker,
 }
 
 impl PluginEngine {
@@ -75,8 +80,9 @@ impl PluginEngine {
         .map_err(to_anyhow)?;
         let mut component_linker = wasmtime::component::Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut component_linker).map_err(to_anyhow)?;
-        start_epoch_ticker(&engine);
+        let ticker = EpochTicker::start(&engine);
         Ok(Arc::new(PluginEngine {
+            ticker,
             module_linker,
             component_linker,
             permits: Arc::new(Semaphore::new(concurrency)),
@@ -151,20 +157,58 @@ fn engine_config(pool_for: Option<usize>) -> Config {
     config
 }
 
-/// One process-wide thread advances the epoch; it holds the engine weakly so that dropping
-/// the engine stops it.
-fn start_epoch_ticker(engine: &Engine) {
-    let weak = engine.weak();
-    std::thread::Builder::new()
-        .name("wasmhook-epoch".into())
-        .spawn(move || {
-            while let Some(engine) = weak.upgrade() {
-                engine.increment_epoch();
-                drop(engine);
-                std::thread::sleep(EPOCH_TICK);
-            }
-        })
-        .expect("spawn the epoch ticker thread");
+/// The thread that advances an engine's epoch, every [`EPOCH_TICK`] while a plugin call runs
+/// and not at all while none does: an idle router does not wake a thousand times a second.
+/// It holds the engine weakly, so that dropping the engine stops it.
+pub(super) struct EpochTicker {
+    /// Plugin calls running: the thread ticks while there are any.
+    calls: Arc<AtomicUsize>,
+    thread: std::thread::Thread,
+}
+
+impl EpochTicker {
+    fn start(engine: &Engine) -> EpochTicker {
+        let weak = engine.weak();
+        let calls = Arc::new(AtomicUsize::new(0));
+        let running = calls.clone();
+        let thread = std::thread::Builder::new()
+            .name("wasmhook-epoch".into())
+            .spawn(move || {
+                while let Some(engine) = weak.upgrade() {
+                    if running.load(Ordering::SeqCst) == 0 {
+                        drop(engine);
+                        // Woken by the next call (`unpark`), or to see whether the engine is gone.
+                        std::thread::park_timeout(IDLE_CHECK);
+                        continue;
+                    }
+                    engine.increment_epoch();
+                    drop(engine);
+                    std::thread::sleep(EPOCH_TICK);
+                }
+            })
+            .expect("spawn the epoch ticker thread")
+            .thread()
+            .clone();
+        EpochTicker { calls, thread }
+    }
+
+    /// The epoch advances until the returned guard is dropped. A call's deadline counts ticks
+    /// from when it is set, so a ticker that was idle loses nothing.
+    pub(super) fn ticking(&self) -> Ticking<'_> {
+        if self.calls.fetch_add(1, Ordering::SeqCst) == 0 {
+            self.thread.unpark();
+        }
+        Ticking(self)
+    }
+}
+
+/// A plugin call running: see [`EpochTicker::ticking`].
+pub(super) struct Ticking<'a>(&'a EpochTicker);
+
+impl Drop for Ticking<'_> {
+    fn drop(&mut self) {
+        self.0.calls.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// wasmtime 48 has its own error type; at the edges it becomes an `anyhow::Error`.
