@@ -8,7 +8,6 @@ use std::sync::atomic::AtomicBool;
 use tempfile::TempDir;
 
 use crate::delivery::Delivery;
-use crate::health::Health;
 use crate::ingest::{BodyBudget, Ingest};
 use crate::pipeline::Pipeline;
 use crate::plugin::PluginEngine;
@@ -62,14 +61,6 @@ impl Stages {
             delivery,
             pipeline,
             accepting: Arc::new(AtomicBool::new(true)),
-        }
-    }
-
-    pub fn health(&self) -> Health {
-        Health {
-            store: self.store.clone(),
-            wiring: self.wiring.clone(),
-            accepting: self.accepting.clone(),
         }
     }
 

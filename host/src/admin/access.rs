@@ -168,7 +168,7 @@ mod tests {
             reloader: stages.reloader.clone(),
             delivery: stages.delivery.clone(),
             metrics: PrometheusBuilder::new().build_recorder().handle(),
-            health: stages.health(),
+            health: stages.ingest().health(),
         });
         (stages.dir, app)
     }

@@ -8,7 +8,6 @@ use anyhow::Context;
 
 use crate::admin::{self, Admin};
 use crate::delivery::Delivery;
-use crate::health::Health;
 use crate::ingest::{self, BodyBudget, Ingest};
 use crate::listener::{Limits, Listener};
 use crate::pipeline::Pipeline;
@@ -91,11 +90,7 @@ pub async fn serve(config_path: PathBuf, watch_builds: bool) -> anyhow::Result<E
             reloader: reloader.clone(),
             delivery: delivery.clone(),
             metrics,
-            health: Health {
-                store: store.clone(),
-                wiring: wiring.clone(),
-                accepting: ingest.accepting.clone(),
-            },
+            health: ingest.health(),
         });
         servers.push(tokio::spawn(listener.serve(router, stopped)));
     }

@@ -48,13 +48,21 @@ pub struct Ingest {
     pub bodies: BodyBudget,
 }
 
+impl Ingest {
+    /// What the health checks look at: the same store, wiring and shutdown flag, so that
+    /// `/readyz` says 503 on both listeners as soon as ingest stops taking events.
+    pub fn health(&self) -> Health {
+        Health {
+            store: self.store.clone(),
+            wiring: self.wiring.clone(),
+            accepting: self.accepting.clone(),
+        }
+    }
+}
+
 /// The ingest listener's routes, health checks included.
 pub fn router(ingest: Ingest) -> Router {
-    let health = health::router(Health {
-        store: ingest.store.clone(),
-        wiring: ingest.wiring.clone(),
-        accepting: ingest.accepting.clone(),
-    });
+    let health = health::router(ingest.health());
     Router::new()
         .route("/hooks/{source}", any(receive))
         .route("/hooks/{source}/{*rest}", any(receive_with_rest))
