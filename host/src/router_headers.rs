@@ -6,20 +6,34 @@
 //! than what the router sends; a forged `webhook-*` header would pass another message's
 //! identity or signature to a subscriber that trusts them.
 
-/// Why `name` (in any case) is the router's to set, if it is.
+/// Why `name` (in any case) is the router's to set, if it is. Asked for every header of every
+/// delivery and plugin output, so it compares without allocating.
 pub fn reserved(name: &str) -> Option<&'static str> {
-    let name = name.to_ascii_lowercase();
-    match name.as_str() {
-        "host" | "content-length" | "transfer-encoding" | "trailer" => {
-            Some("it frames the request")
-        }
-        "connection" | "keep-alive" | "proxy-connection" | "te" | "upgrade" => {
-            Some("it is hop-by-hop")
-        }
-        _ if name.starts_with("webhook-") => Some("it identifies and signs the message"),
-        _ => None,
+    const FRAMING: &[&str] = &["host", "content-length", "transfer-encoding", "trailer"];
+    const HOP_BY_HOP: &[&str] = &[
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "te",
+        "upgrade",
+    ];
+    let is_one_of = |names: &[&str]| names.iter().any(|n| n.eq_ignore_ascii_case(name));
+    if is_one_of(FRAMING) {
+        Some("it frames the request")
+    } else if is_one_of(HOP_BY_HOP) {
+        Some("it is hop-by-hop")
+    } else if name
+        .get(..WEBHOOK.len())
+        .is_some_and(|prefix| prefix.eq_ignore_ascii_case(WEBHOOK))
+    {
+        Some("it identifies and signs the message")
+    } else {
+        None
     }
 }
+
+/// The prefix of the Standard Webhooks headers.
+const WEBHOOK: &str = "webhook-";
 
 #[cfg(test)]
 mod tests {
