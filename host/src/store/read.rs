@@ -70,9 +70,9 @@ const DUE_PER_KEY: &str = "SELECT id, headers, body, attempts FROM messages m
            WHERE p.subscriber = m.subscriber AND p.key IS m.key AND p.status = 'pending'
              AND (p.event_seq < m.event_seq OR (p.event_seq = m.event_seq AND p.rowid < m.rowid)))
        AND NOT EXISTS (SELECT 1 FROM events e WHERE e.status = 'received' AND e.rowid < m.event_seq)
-       AND NOT EXISTS (
-           SELECT 1 FROM messages h
-           WHERE h.subscriber = m.subscriber AND h.status = 'held' AND h.event_seq < m.event_seq)
+       AND m.event_seq < IFNULL(
+           (SELECT MIN(event_seq) FROM messages WHERE subscriber = ?1 AND status = 'held'),
+           9223372036854775807)
      ORDER BY event_seq, rowid LIMIT ?3";
 
 pub(super) const EVENT_COLUMNS: &str = "id, source, type, received_at, request, body";
