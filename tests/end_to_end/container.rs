@@ -88,15 +88,6 @@ impl Drop for Container {
     }
 }
 
-/// A port nothing listens on now, for a listener of the container on the host's network.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs podman and the image of `cargo xtask dist --image` (WASMHOOK_IMAGE)"]
 async fn the_image_delivers_reloads_and_stops_cleanly() {

@@ -115,10 +115,7 @@ async fn health_exits_0_for_a_ready_router_and_1_when_none_answers() {
         "ready"
     );
 
-    // A port nothing listens on: the one just freed by a listener of our own.
-    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/readyz", free.local_addr().unwrap());
-    drop(free);
+    let url = format!("http://127.0.0.1:{}/readyz", free_port());
     let down = tokio::time::timeout(Duration::from_secs(30), run_cli(&["health", "--url", &url]))
         .await
         .expect("health gives up within its timeout");

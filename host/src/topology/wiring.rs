@@ -2,7 +2,6 @@
 //! since it was built, and a signal when another is swapped in. Read only: the stages take
 //! what is current and cannot change it; only the reloader does.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
@@ -24,15 +23,6 @@ impl Wiring {
             running: Arc::new(ArcSwap::from_pointee(running)),
             swaps: Arc::new(watch::Sender::new(0)),
         }
-    }
-
-    /// A wiring that stays `topology`, for a stage run on its own (tests, fuzzing).
-    pub fn fixed(topology: Topology) -> Wiring {
-        Wiring::new(Running {
-            topology: Arc::new(topology),
-            plugin_errors: BTreeMap::new(),
-            config_error: None,
-        })
     }
 
     /// The running topology; an event holds on to it for its whole trip through the pipeline.

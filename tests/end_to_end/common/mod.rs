@@ -181,6 +181,15 @@ pub fn time_of(value: &Value) -> SystemTime {
     humantime::parse_rfc3339(text).unwrap_or_else(|e| panic!("{text} is not RFC 3339: {e}"))
 }
 
+/// A port on 127.0.0.1 that nothing listens on now: one just freed by a listener of our own.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// Runs the `wasmhook` CLI with `args` and `stdin`, blocking, and returns what it did.
 pub fn wasmhook(args: &[&str], stdin: &[u8]) -> Output {
     use std::io::Write;
