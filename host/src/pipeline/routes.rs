@@ -181,46 +181,36 @@ mod tests {
         extra: &'static str,
     }
 
-    const PASS: TestPlugin = TestPlugin {
-        name: "pass",
-        output: Ok("true"),
-        extra: "",
-    };
-    const DROP: TestPlugin = TestPlugin {
-        name: "drop",
-        output: Ok("false"),
-        extra: "",
-    };
-    const SPLIT: TestPlugin = TestPlugin {
-        name: "split",
-        output: Ok(r#"[{"body": {"n": 1}}, {"body": {"n": 2}, "type": "second"}]"#),
-        extra: "",
-    };
-    const TO_CI: TestPlugin = TestPlugin {
-        name: "to-ci",
-        output: Ok(r#"{"body": {"for": "ci"}, "subscribers": ["ci"]}"#),
-        extra: "",
-    };
-    const NOTHING: TestPlugin = TestPlugin {
-        name: "nothing",
-        output: Ok("null"),
-        extra: "",
-    };
-    const BROKEN: TestPlugin = TestPlugin {
-        name: "broken",
-        output: Err("no such field"),
-        extra: "",
-    };
-    const BROKEN_PASSING: TestPlugin = TestPlugin {
-        name: "broken-passing",
-        output: Err("no such field"),
-        extra: r#"on_error = "pass""#,
-    };
-    const BROKEN_DROPPING: TestPlugin = TestPlugin {
-        name: "broken-dropping",
-        output: Err("no such field"),
-        extra: r#"on_error = "drop""#,
-    };
+    /// A plugin answering `output`.
+    const fn answering(name: &'static str, output: &'static str) -> TestPlugin {
+        TestPlugin {
+            name,
+            output: Ok(output),
+            extra: "",
+        }
+    }
+
+    /// A plugin failing with "no such field", handled as `extra` says.
+    const fn failing(name: &'static str, extra: &'static str) -> TestPlugin {
+        TestPlugin {
+            name,
+            output: Err("no such field"),
+            extra,
+        }
+    }
+
+    const PASS: TestPlugin = answering("pass", "true");
+    const DROP: TestPlugin = answering("drop", "false");
+    const SPLIT: TestPlugin = answering(
+        "split",
+        r#"[{"body": {"n": 1}}, {"body": {"n": 2}, "type": "second"}]"#,
+    );
+    const TO_CI: TestPlugin =
+        answering("to-ci", r#"{"body": {"for": "ci"}, "subscribers": ["ci"]}"#);
+    const NOTHING: TestPlugin = answering("nothing", "null");
+    const BROKEN: TestPlugin = failing("broken", "");
+    const BROKEN_PASSING: TestPlugin = failing("broken-passing", r#"on_error = "pass""#);
+    const BROKEN_DROPPING: TestPlugin = failing("broken-dropping", r#"on_error = "drop""#);
 
     /// The messages of a GitHub push on one route through `filters` and `transforms` to the
     /// subscribers `ci` and `chat`, as (subscriber, status, body) sorted.
