@@ -9,6 +9,7 @@ mod envelopes;
 mod events;
 mod hostile;
 mod load;
+mod metrics;
 mod native;
 mod process;
 mod scenarios;
@@ -50,6 +51,10 @@ struct Cli {
     /// A quick check that every scenario runs (a few hundred events): no figures to keep.
     #[arg(long)]
     smoke: bool,
+    /// Measure this `wasmhook` binary instead of building the checkout's: a build kept from
+    /// before a change, to compare the two in one sitting.
+    #[arg(long, value_name = "PATH")]
+    wasmhook: Option<std::path::PathBuf>,
     #[command(subcommand)]
     baseline: Option<Internal>,
 }
@@ -65,6 +70,9 @@ enum Internal {
 pub enum Scenario {
     /// 1: ingest only: verify, store, 202; no routes.
     Ingest,
+    /// 2a: one route without plugins to one subscriber: the cost of storing, scheduling and
+    /// delivering an event, at a moderate rate and overloaded by 128 senders.
+    Plain,
     /// 2: one route with a Rust filter and a Rust transform, one subscriber; then the latency
     /// at half the maximum rate.
     Route,

@@ -1,4 +1,5 @@
-//! What a child process costs, read from `/proc`: CPU time and resident memory.
+//! What a child process costs, read from `/proc`: CPU time, resident memory and bytes written
+//! to storage.
 
 use std::time::Duration;
 
@@ -69,5 +70,73 @@ impl CpuMeter {
 
     pub fn used(&self) -> Duration {
         cpu_time(self.pid).saturating_sub(self.start)
+    }
+}
+
+/// Bytes process `pid` (all its threads) caused to be sent to storage so far: `write_bytes`
+/// of `/proc/<pid>/io`, counted as pages are dirtied, so a page dirtied again after it was
+/// written out counts again, as it is written again.
+pub fn write_bytes(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/io"))
+        .ok()
+        .and_then(|io| {
+            io.lines()
+                .find_map(|line| line.strip_prefix("write_bytes:")?.trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Bytes written to the block device holding `path` so far, by every process (sectors
+/// written, `/proc/diskstats`), after `syncfs` has sent what the page cache holds of its file
+/// system; none where that device is not listed (a file system in memory, a container's
+/// overlay).
+pub fn device_bytes_written(path: &std::path::Path) -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    let _ = std::process::Command::new("sync").arg("-f").arg(path).status();
+    let dev = std::fs::metadata(path).ok()?.dev();
+    let (major, minor) = ((dev >> 8) & 0xfff, (dev & 0xff) | ((dev >> 12) & 0xfff00));
+    let stats = std::fs::read_to_string("/proc/diskstats").ok()?;
+    stats.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let numbers = (fields.first()?.parse::<u64>().ok()?, fields.get(1)?.parse::<u64>().ok()?);
+        // Field 10 of a line (the 7th after the name): sectors written, of 512 bytes each.
+        (numbers == (major, minor)).then(|| fields.get(9)?.parse::<u64>().ok().map(|s| s * 512))?
+    })
+}
+
+/// What a server cost between two points of a run: its CPU, the bytes it wrote, and the bytes
+/// that reached the device its data directory is on.
+pub struct Meter {
+    cpu: CpuMeter,
+    written: u64,
+    data_dir: std::path::PathBuf,
+    device: Option<u64>,
+}
+
+/// [`Meter`]'s reading.
+pub struct Cost {
+    pub cpu: Duration,
+    pub written: u64,
+    pub device: Option<u64>,
+}
+
+impl Meter {
+    pub fn start(pid: u32, data_dir: &std::path::Path) -> Meter {
+        Meter {
+            cpu: CpuMeter::start(pid),
+            written: write_bytes(pid),
+            data_dir: data_dir.to_owned(),
+            device: device_bytes_written(data_dir),
+        }
+    }
+
+    pub fn read(&self) -> Cost {
+        Cost {
+            cpu: self.cpu.used(),
+            written: write_bytes(self.cpu.pid).saturating_sub(self.written),
+            device: device_bytes_written(&self.data_dir)
+                .zip(self.device)
+                .map(|(now, then)| now.saturating_sub(then)),
+        }
     }
 }

@@ -11,7 +11,8 @@ use crate::envelopes::{EXAMPLES, Example, Timing, envelope_bytes, time_calls, ti
 use crate::events::{github_source, signed_push};
 use crate::load::{Load, Request, Sent};
 use crate::native;
-use crate::process::{CpuMeter, memory_kib};
+use crate::metrics::Metrics;
+use crate::process::{Cost, Meter, memory_kib};
 use crate::servers::{Errors, Server};
 use crate::sink::Sink;
 use crate::stats::{Percentiles, human, rate};
@@ -28,6 +29,8 @@ pub struct Settings {
     pub phase: Duration,
     pub smoke: bool,
     root: PathBuf,
+    /// The binary to measure; none to build the checkout's.
+    wasmhook: Option<PathBuf>,
 }
 
 impl Settings {
@@ -47,6 +50,7 @@ impl Settings {
             },
             smoke,
             root: xtask::repo_root(),
+            wasmhook: cli.wasmhook.clone(),
         }
     }
 }
@@ -76,12 +80,17 @@ impl Bench<'_> {
         Server::wasmhook(&self.wasmhook, dir, wiring, Errors::Expected)
     }
 
-    pub fn load(&self, url: String, rate: Option<f64>) -> Load {
+    pub fn load(&self, url: String, pace: Pace) -> Load {
+        let (concurrency, rate) = match pace {
+            Pace::Max => (self.settings.concurrency, None),
+            Pace::Senders(senders) => (senders, None),
+            Pace::Rate(rate) => (self.settings.concurrency, Some(rate)),
+        };
         Load {
             url,
             headers: vec![("content-type", "application/json".to_owned())],
             events: self.settings.events,
-            concurrency: self.settings.concurrency,
+            concurrency,
             max_time: self.settings.max_time,
             rate,
             stop: None,
@@ -90,7 +99,11 @@ impl Bench<'_> {
 }
 
 pub async fn run_all(settings: &Settings, selected: &[Scenario]) -> anyhow::Result<()> {
-    let wasmhook = crate::servers::build_wasmhook(&settings.root)?;
+    let wasmhook = match &settings.wasmhook {
+        Some(binary) => binary.clone(),
+        None => crate::servers::build_wasmhook(&settings.root)?,
+    };
+    eprintln!("measuring {}", wasmhook.display());
     eprintln!("building the example plugins…");
     let plugins = xtask::build_plugins(&settings.root).map_err(anyhow::Error::msg)?;
     let bench = Bench {
@@ -102,6 +115,7 @@ pub async fn run_all(settings: &Settings, selected: &[Scenario]) -> anyhow::Resu
     for scenario in selected {
         match scenario {
             Scenario::Ingest => ingest(&bench).await?,
+            Scenario::Plain => plain(&bench).await?,
             Scenario::Route => route(&bench).await?,
             Scenario::FanOut => fan_out(&bench).await?,
             Scenario::Bodies => bodies(&bench).await?,
@@ -135,10 +149,30 @@ struct Row {
     accepted_per_s: f64,
     delivered_per_s: Option<f64>,
     latency: Option<Percentiles>,
-    cpu_per_1000: Duration,
+    /// The server's CPU per accepted event, its delivery to every subscriber included.
+    cpu_per_event: Duration,
+    /// Bytes the server wrote to storage per accepted event (`/proc/<pid>/io`).
+    written_per_event: f64,
+    /// Bytes that reached the device of its data per accepted event, written by anyone.
+    device_per_event: Option<f64>,
     peak_rss_kib: u64,
     failed: usize,
     lost: usize,
+    /// Messages a subscriber received more than once.
+    duplicates: usize,
+    /// Store transactions per accepted event (wasmhook's `/metrics`).
+    commits_per_event: Option<f64>,
+}
+
+/// How the load generator sends.
+#[derive(Clone, Copy)]
+pub enum Pace {
+    /// As fast as the server answers, on `--concurrency` connections.
+    Max,
+    /// As fast as the server answers, on this many connections.
+    Senders(usize),
+    /// This many events per second.
+    Rate(f64),
 }
 
 /// Warms `server` up, then sends the measured events to `path` and waits for every sink to
@@ -149,10 +183,10 @@ async fn measure(
     server: &Server,
     sinks: &[Sink],
     request: Arc<dyn Fn(u64) -> Request + Send + Sync>,
-    rate: Option<f64>,
+    pace: Pace,
 ) -> anyhow::Result<Row> {
     let url = format!("{}/hooks/bench", server.base);
-    let mut warm_up = bench.load(url.clone(), None);
+    let mut warm_up = bench.load(url.clone(), Pace::Max);
     warm_up.events = (bench.settings.events / 10).max(50);
     let make = Arc::clone(&request);
     let sent = warm_up.run(move |seq| make(seq)).await;
@@ -161,11 +195,24 @@ async fn measure(
         sink.take();
     }
 
-    let cpu = CpuMeter::start(server.pid());
-    let sent = bench.load(url, rate).run(move |seq| request(seq)).await;
+    let commits_before = store_commits(server).await;
+    let meter = Meter::start(server.pid(), &server.data_dir);
+    let sent = bench.load(url, pace).run(move |seq| request(seq)).await;
     let delivered = wait_for_deliveries(sinks, sent.accepted).await;
-    let cpu_used = cpu.used();
-    Ok(row(label, server, sinks, &sent, delivered, cpu_used))
+    let cost = meter.read();
+    let mut row = row(label, server, sinks, &sent, delivered, cost);
+    row.commits_per_event = store_commits(server)
+        .await
+        .zip(commits_before)
+        .map(|(after, before)| (after - before) / sent.accepted.max(1) as f64);
+    Ok(row)
+}
+
+/// How many transactions wasmhook's store committed so far; none for a baseline.
+async fn store_commits(server: &Server) -> Option<f64> {
+    let admin = server.admin.as_deref()?;
+    let metrics = Metrics::read(&reqwest::Client::new(), admin).await.ok()?;
+    Some(metrics.total("wasmhook_store_commits_total", &[]))
 }
 
 /// Waits until each sink has `expected` messages, or no new one arrived for 10 s.
@@ -191,18 +238,23 @@ fn row(
     sinks: &[Sink],
     sent: &Sent,
     delivered: usize,
-    cpu: Duration,
+    cost: Cost,
 ) -> Row {
     let mut samples = Vec::new();
     let mut last = None;
+    let mut duplicates = 0;
     for sink in sinks {
         last = last.max(sink.last_arrival());
+        let mut seen = std::collections::HashSet::new();
         for (seq, at) in sink.take() {
-            if let Some(accepted) = sent.accepted_at(seq) {
+            if !seen.insert(seq) {
+                duplicates += 1;
+            } else if let Some(accepted) = sent.accepted_at(seq) {
                 samples.push(at.saturating_duration_since(accepted));
             }
         }
     }
+    let events = sent.accepted.max(1) as f64;
     let delivered_per_s = (!sinks.is_empty()).then(|| {
         let until = last.unwrap_or(sent.started + sent.elapsed);
         rate(delivered, until.duration_since(sent.started))
@@ -212,10 +264,14 @@ fn row(
         accepted_per_s: rate(sent.accepted, sent.elapsed),
         delivered_per_s,
         latency: (!sinks.is_empty()).then(|| Percentiles::new(samples)),
-        cpu_per_1000: cpu.mul_f64(1000.0 / sent.accepted.max(1) as f64),
+        cpu_per_event: cost.cpu.div_f64(events),
+        written_per_event: cost.written as f64 / events,
+        device_per_event: cost.device.map(|bytes| bytes as f64 / events),
         peak_rss_kib: memory_kib(server.pid(), "VmHWM"),
         failed: sent.failed,
-        lost: (sent.accepted * sinks.len()).saturating_sub(delivered),
+        lost: (sent.accepted * sinks.len()).saturating_sub(delivered - duplicates),
+        duplicates,
+        commits_per_event: None,
     }
 }
 
@@ -223,8 +279,20 @@ fn row(
 fn print_rows(title: &str, rows: &[Row]) {
     println!("\n== {title}");
     println!(
-        "{:<26} {:>11} {:>12} {:>9} {:>9} {:>9} {:>12} {:>10} {:>7}",
-        "", "accepted/s", "delivered/s", "p50", "p99", "p99.9", "CPU s/1k ev", "peak RSS", "failed"
+        "{:<26} {:>11} {:>12} {:>9} {:>9} {:>9} {:>10} {:>11} {:>11} {:>10} {:>10} {:>7} {:>6}",
+        "",
+        "accepted/s",
+        "delivered/s",
+        "p50",
+        "p99",
+        "p99.9",
+        "CPU/event",
+        "wrote/event",
+        "device/ev",
+        "commits/ev",
+        "peak RSS",
+        "failed",
+        "twice"
     );
     for row in rows {
         let (p50, p99, p999) = row
@@ -234,7 +302,7 @@ fn print_rows(title: &str, rows: &[Row]) {
                 (human(l.at(0.5)), human(l.at(0.99)), human(l.at(0.999)))
             });
         println!(
-            "{:<26} {:>11.0} {:>12} {:>9} {:>9} {:>9} {:>12.3} {:>7} MiB {:>7}",
+            "{:<26} {:>11.0} {:>12} {:>9} {:>9} {:>9} {:>10} {:>11} {:>11} {:>10} {:>6} MiB {:>7} {:>6}",
             row.label,
             row.accepted_per_s,
             row.delivered_per_s
@@ -242,14 +310,52 @@ fn print_rows(title: &str, rows: &[Row]) {
             p50,
             p99,
             p999,
-            row.cpu_per_1000.as_secs_f64(),
+            human(row.cpu_per_event),
+            kilobytes(row.written_per_event),
+            row.device_per_event.map_or("-".into(), kilobytes),
+            row.commits_per_event
+                .map_or("-".into(), |c| format!("{c:.2}")),
             row.peak_rss_kib / 1024,
             row.failed + row.lost,
+            row.duplicates,
         );
     }
     if let [ours, baseline, ..] = rows {
         print_ratio(ours, baseline);
     }
+}
+
+/// `5.9 KB`.
+fn kilobytes(bytes: f64) -> String {
+    format!("{:.1} KB", bytes / 1000.0)
+}
+
+/// What a route should cost per event at most, to be printed beside what it cost.
+struct Target {
+    cpu: Duration,
+    written: f64,
+}
+
+/// The targets of a route's cost: CPU per event, and 6 KB written per event.
+const fn target(cpu_micros: u64) -> Target {
+    Target {
+        cpu: Duration::from_micros(cpu_micros),
+        written: 6000.0,
+    }
+}
+
+fn print_target(row: &Row, target: &Target) {
+    let mark = |met: bool| if met { "met" } else { "not met" };
+    println!(
+        "{} against the targets: CPU {} per event (target ≤ {}: {}), written {} per event (target ≤ {}: {})",
+        row.label,
+        human(row.cpu_per_event),
+        human(target.cpu),
+        mark(row.cpu_per_event <= target.cpu),
+        kilobytes(row.written_per_event),
+        kilobytes(target.written),
+        mark(row.written_per_event <= target.written),
+    );
 }
 
 fn print_ratio(ours: &Row, baseline: &Row) {
@@ -297,13 +403,15 @@ pub async fn sinks(count: usize) -> anyhow::Result<Vec<Sink>> {
 async fn ingest(bench: &Bench<'_>) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let ours = bench.start(dir.path(), &github_source("bench"))?;
-    let ours = measure(bench, "wasmhook", &ours, &[], pushes(0), None).await?;
+    let senders = Pace::Senders(OVERLOAD_SENDERS);
+    let ours = measure(bench, "wasmhook", &ours, &[], pushes(0), senders).await?;
     let bare = Server::baseline(&["receive"])?;
-    let bare = measure(bench, "bare axum receiver", &bare, &[], pushes(0), None).await?;
+    let bare = measure(bench, "bare axum receiver", &bare, &[], pushes(0), senders).await?;
     print_rows(
-        "1. ingest only: verify, store, 202 (no routes)",
+        &format!("1. ingest only: verify, store, 202 (no routes), {OVERLOAD_SENDERS} senders"),
         &[ours, bare],
     );
+    println!("target: accepted ≥ 0.70× the bare receiver");
     Ok(())
 }
 
@@ -331,8 +439,8 @@ async fn route(bench: &Bench<'_>) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let ours = bench.start(dir.path(), &wiring)?;
     let bare = forwarder(&sinks)?;
-    let max_ours = measure(bench, "wasmhook", &ours, &sinks, pushes(0), None).await?;
-    let max_bare = measure(bench, "bare axum → reqwest", &bare, &sinks, pushes(0), None).await?;
+    let max_ours = measure(bench, "wasmhook", &ours, &sinks, pushes(0), Pace::Max).await?;
+    let max_bare = measure(bench, "bare axum → reqwest", &bare, &sinks, pushes(0), Pace::Max).await?;
     let half = max_ours.delivered_per_s.unwrap_or(max_ours.accepted_per_s) / 2.0;
     let half_ours = measure(
         bench,
@@ -340,7 +448,7 @@ async fn route(bench: &Bench<'_>) -> anyhow::Result<()> {
         &ours,
         &sinks,
         pushes(0),
-        Some(half),
+        Pace::Rate(half),
     )
     .await?;
     let half_bare = measure(
@@ -349,12 +457,56 @@ async fn route(bench: &Bench<'_>) -> anyhow::Result<()> {
         &bare,
         &sinks,
         pushes(0),
-        Some(half),
+        Pace::Rate(half),
     )
     .await?;
+    let rows = [max_ours, max_bare, half_ours, half_bare];
     print_rows(
         "2. one route: Rust filter (push-only) + Rust transform (github-to-slack), one subscriber",
-        &[max_ours, max_bare, half_ours, half_bare],
+        &rows,
+    );
+    print_target(&rows[0], &target(200));
+    Ok(())
+}
+
+/// Senders of the overload runs: more than the router can serve at once.
+const OVERLOAD_SENDERS: usize = 128;
+
+/// The size of the events of the plain route: a typical GitHub push.
+const PLAIN_EVENT_SIZE: usize = 1700;
+
+/// A route without plugins: what storing, scheduling and delivering one event costs; at a
+/// moderate rate (half the maximum), then overloaded by 128 senders, where the CPU per
+/// event should stay within 15% of the moderate run's, every accepted event be delivered and
+/// none twice.
+async fn plain(bench: &Bench<'_>) -> anyhow::Result<()> {
+    let sinks = sinks(1).await?;
+    let dir = tempfile::tempdir()?;
+    let ours = bench.start(dir.path(), &route_to(&sinks, ""))?;
+    let bare = forwarder(&sinks)?;
+    let events = || pushes(PLAIN_EVENT_SIZE);
+    let overload = Pace::Senders(OVERLOAD_SENDERS);
+    let label = format!("wasmhook, {OVERLOAD_SENDERS} senders");
+    let max_ours = measure(bench, &label, &ours, &sinks, events(), overload).await?;
+    let label = format!("bare, {OVERLOAD_SENDERS} senders");
+    let max_bare = measure(bench, &label, &bare, &sinks, events(), overload).await?;
+    let half = max_ours.delivered_per_s.unwrap_or(max_ours.accepted_per_s) / 2.0;
+    let label = format!("wasmhook at {half:.0}/s");
+    let half_ours = measure(bench, &label, &ours, &sinks, events(), Pace::Rate(half)).await?;
+    let rows = [max_ours, max_bare, half_ours];
+    print_rows(
+        &format!("2a. one route, no plugins, one subscriber, {PLAIN_EVENT_SIZE} B events"),
+        &rows,
+    );
+    let [overloaded, _, moderate] = &rows;
+    print_target(moderate, &target(120));
+    print_target(overloaded, &target(120));
+    let growth = overloaded.cpu_per_event.as_secs_f64() / moderate.cpu_per_event.as_secs_f64();
+    println!(
+        "overloaded against moderate: CPU per event {:+.0}% (target ≤ +15%), {} lost, {} twice",
+        (growth - 1.0) * 100.0,
+        overloaded.lost,
+        overloaded.duplicates
     );
     Ok(())
 }
@@ -363,7 +515,7 @@ async fn fan_out(bench: &Bench<'_>) -> anyhow::Result<()> {
     let sinks = sinks(5).await?;
     let dir = tempfile::tempdir()?;
     let ours = bench.start(dir.path(), &route_to(&sinks, ""))?;
-    let ours = measure(bench, "wasmhook", &ours, &sinks, pushes(0), None).await?;
+    let ours = measure(bench, "wasmhook", &ours, &sinks, pushes(0), Pace::Max).await?;
     let bare = forwarder(&sinks)?;
     let bare = measure(
         bench,
@@ -371,7 +523,7 @@ async fn fan_out(bench: &Bench<'_>) -> anyhow::Result<()> {
         &bare,
         &sinks,
         pushes(0),
-        None,
+        Pace::Max,
     )
     .await?;
     print_rows(
@@ -386,7 +538,7 @@ async fn bodies(bench: &Bench<'_>) -> anyhow::Result<()> {
         let sinks = sinks(1).await?;
         let dir = tempfile::tempdir()?;
         let ours = bench.start(dir.path(), &route_to(&sinks, ""))?;
-        let ours = measure(bench, "wasmhook", &ours, &sinks, pushes(size), None).await?;
+        let ours = measure(bench, "wasmhook", &ours, &sinks, pushes(size), Pace::Max).await?;
         let bare = forwarder(&sinks)?;
         let bare = measure(
             bench,
@@ -394,7 +546,7 @@ async fn bodies(bench: &Bench<'_>) -> anyhow::Result<()> {
             &bare,
             &sinks,
             pushes(size),
-            None,
+            Pace::Max,
         )
         .await?;
         print_rows(
@@ -544,7 +696,7 @@ async fn reload(bench: &Bench<'_>) -> anyhow::Result<()> {
     let client = reqwest::Client::new();
 
     let stop = Arc::new(AtomicBool::new(false));
-    let mut load = bench.load(format!("{}/hooks/bench", server.base), Some(500.0));
+    let mut load = bench.load(format!("{}/hooks/bench", server.base), Pace::Rate(500.0));
     load.events = u64::MAX / 2;
     load.max_time = Duration::from_secs(600);
     load.stop = Some(Arc::clone(&stop));

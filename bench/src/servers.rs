@@ -23,6 +23,8 @@ pub struct Server {
     pub admin: Option<String>,
     /// The warnings and errors it logged so far.
     pub log: Arc<LogTally>,
+    /// Where it keeps its data: the device whose writes are counted for it.
+    pub data_dir: PathBuf,
 }
 
 /// Whether a server's `ERROR` lines are echoed to the benchmark's stderr: they are news in a
@@ -112,6 +114,7 @@ impl Server {
             base: format!("http://{ingest}"),
             admin: Some(format!("http://{admin}")),
             log: lines.tally,
+            data_dir: dir.join("data"),
         })
     }
 
@@ -128,6 +131,7 @@ impl Server {
                     child: lines.child,
                     admin: None,
                     log: lines.tally,
+                    data_dir: std::env::temp_dir(),
                 });
             }
         }

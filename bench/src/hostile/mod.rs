@@ -10,7 +10,6 @@
 //! its latency, from the sender's request to the answer and from the `202` to the
 //! subscriber's receipt.
 
-mod metrics;
 mod plugins;
 mod raw;
 mod report;
@@ -22,7 +21,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use metrics::Metrics;
+use crate::metrics::Metrics;
 use report::Phase;
 use tally::Tally;
 

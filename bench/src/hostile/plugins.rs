@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use super::metrics::Metrics;
+use crate::metrics::Metrics;
 use super::tally::Tally;
 use super::{Observed, Target};
 use crate::events::push;
