@@ -30,7 +30,8 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
 use crate::config::Ordering as DeliveryOrder;
 use crate::store::{
-    Attempt, AttemptOutcome, Backoff, DueMessage, MessageStatus, NewMessage, Store, StoreError,
+    Attempt, AttemptOutcome, Backoff, DueMessage, Inserted, MessageStatus, NewMessage, Store,
+    StoreError,
 };
 use crate::tasks::Tasks;
 use crate::telemetry;
@@ -59,6 +60,24 @@ pub struct Delivery {
     /// `i64::MAX`: the retries this process scheduled, and what the store said when last
     /// asked. Lets the dispatcher sleep until then without asking the store on every wake.
     next_scheduled: AtomicI64,
+}
+
+/// What a commit of messages answers: whether it wrote them.
+pub trait Committed {
+    fn wrote_messages(&self) -> bool;
+}
+
+impl Committed for bool {
+    fn wrote_messages(&self) -> bool {
+        *self
+    }
+}
+
+/// A redelivery writes nothing: its messages are the first event's.
+impl Committed for Inserted {
+    fn wrote_messages(&self) -> bool {
+        *self == Inserted::New
+    }
 }
 
 /// An event's pending messages, claimed for their lanes before their commit.
@@ -101,19 +120,21 @@ impl Delivery {
 
     /// Commits `messages` with `commit` and delivers the pending ones. Those a lane can take
     /// at once are claimed before the commit, so that no store read can start them first, and
-    /// sent from memory once it succeeds; the others are read from the store. `commit` answers
-    /// whether it wrote the messages (`Ok(false)`: it had nothing to do).
-    pub async fn commit_and_deliver<Commit>(
+    /// sent from memory once it succeeds; the others are read from the store. What `commit`
+    /// answers says whether it wrote the messages (it may have had nothing to do).
+    pub async fn commit_and_deliver<Commit, Answer>(
         &self,
         messages: Vec<NewMessage>,
         commit: impl FnOnce(Vec<NewMessage>) -> Commit,
-    ) -> Result<bool, StoreError>
+    ) -> Result<Answer, StoreError>
     where
-        Commit: Future<Output = Result<bool, StoreError>>,
+        Commit: Future<Output = Result<Answer, StoreError>>,
+        Answer: Committed,
     {
         let handover = self.claim(&messages);
         let result = commit(messages).await;
-        self.hand_over(handover, matches!(result, Ok(true)));
+        let wrote = result.as_ref().is_ok_and(Committed::wrote_messages);
+        self.hand_over(handover, wrote);
         result
     }
 

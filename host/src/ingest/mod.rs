@@ -30,7 +30,7 @@ use crate::api_error::ApiError;
 use crate::config::ServerConfig;
 use crate::health::{self, Health};
 use crate::pipeline::{Pipeline, envelope};
-use crate::store::{Dedup, EventStatus, Inserted, NewEvent, Store};
+use crate::store::{Dedup, Inserted, NewEvent, Store};
 use crate::telemetry;
 use crate::topology::Topology;
 use crate::topology::Wiring;
@@ -234,11 +234,10 @@ async fn accept(
         .and_then(|config| config.ack.clone())
         .or_else(|| verifier.acknowledgement(&incoming));
     let event = Arc::new(new_event(received, verifier, &incoming, body.clone()));
-    let routed = !topology.routes_for(source).is_empty();
     // A task of its own, which the sender hanging up cannot cancel: hyper drops this handler
     // when the connection closes, and an event committed but never handed to the pipeline
     // would wait, `received`, for the next start (and hold up its ordering key meanwhile).
-    let answer = tokio::spawn(commit(ingest.clone(), event, dedup, routed))
+    let answer = tokio::spawn(commit(ingest.clone(), event, dedup))
         .await
         .map_err(ApiError::internal)??;
     Ok(match (answer, ack) {
@@ -247,21 +246,11 @@ async fn accept(
     })
 }
 
-/// Stores the event and, if it has routes, hands it to the pipeline.
-async fn commit(
-    ingest: Ingest,
-    event: Arc<NewEvent>,
-    dedup: Vec<Dedup>,
-    routed: bool,
-) -> Result<Reply, ApiError> {
-    let status = if routed {
-        EventStatus::Received
-    } else {
-        EventStatus::Processed
-    };
+/// Stores the event and starts it on its way (see [`Pipeline::admit`]).
+async fn commit(ingest: Ingest, event: Arc<NewEvent>, dedup: Vec<Dedup>) -> Result<Reply, ApiError> {
     let inserted = ingest
-        .store
-        .insert_event(Arc::clone(&event), dedup, status)
+        .pipeline
+        .admit(Arc::clone(&event), dedup)
         .await
         .map_err(|error| {
             tracing::error!(%error, "cannot store an event");
@@ -271,11 +260,7 @@ async fn commit(
         return Ok(Reply::Duplicate(first));
     }
     telemetry::event_accepted(&event.source, &event.id, event.event_type.as_deref());
-    let id = event.id.clone();
-    if routed {
-        ingest.pipeline.submit(event);
-    }
-    Ok(Reply::Accepted(id))
+    Ok(Reply::Accepted(event.id.clone()))
 }
 
 /// Reads the body within `body_read_timeout`: a sender that trickles its body holds its
@@ -389,6 +374,33 @@ verify = { scheme = "github", secret = "It's a Secret to Everybody" }
         let event = stages.store.event(id).await.unwrap().expect("stored");
         assert_eq!(event.summary.source, "github");
         assert_eq!(event.summary.event_type.as_deref(), Some("push"));
+    }
+
+    /// Nothing stands between such an event and its delivery: the one commit before the `202`
+    /// holds the event and its messages, and the message carries the body as it was sent.
+    #[tokio::test]
+    async fn a_route_without_plugins_commits_the_event_with_its_messages() {
+        let nowhere = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = nowhere.local_addr().unwrap().port();
+        drop(nowhere);
+        let wiring = format!(
+            "[sources.plain]\n[subscribers.nowhere]\nurl = \"http://127.0.0.1:{port}/\"\n\
+             [[routes]]\nsource = \"plain\"\nsubscribers = [\"nowhere\"]\n"
+        );
+        let stages = Stages::start("", &wiring).await;
+        let body = r#"{"n": 1,   "kept": "as sent"}"#;
+        let request = Request::post("/hooks/plain")
+            .header("content-type", "application/json")
+            .body(Body::from(body))
+            .unwrap();
+        let (status, _, answer) = send(&stages, request).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+        let id = answer["id"].as_str().unwrap().to_owned();
+        let event = stages.store.event(id).await.unwrap().expect("stored");
+        assert_eq!(event.summary.status, "processed");
+        let subscribers: Vec<_> = event.messages.iter().map(|m| m.subscriber.as_str()).collect();
+        assert_eq!(subscribers, ["nowhere"]);
+        assert_eq!(event.messages[0].body, serde_json::from_str::<Value>(body).unwrap());
     }
 
     #[tokio::test]

@@ -73,6 +73,7 @@ pub fn unchanged(event: &NewEvent, route: &Route) -> Vec<NewMessage> {
         key: default_key(event, event.event_type.as_deref()),
         headers: BTreeMap::new(),
         body: event.body.clone(),
+        body_is_event: true,
     };
     pending(event, route, &route.subscribers, content, &[])
 }
@@ -102,6 +103,7 @@ fn deliverable(
         key,
         headers: headers(&envelope),
         body: body_bytes(&envelope),
+        body_is_event: false,
     };
     pending(event, route, targets, content, plugins)
 }
@@ -112,6 +114,8 @@ struct Content {
     key: String,
     headers: BTreeMap<String, String>,
     body: Bytes,
+    /// `body` is the event's own.
+    body_is_event: bool,
 }
 
 /// One pending message carrying `content` per subscriber in `targets`.
@@ -129,6 +133,7 @@ fn pending<'a>(
             key: Some(content.key.clone()),
             headers: content.headers.clone(),
             body: Some(content.body.clone()),
+            body_is_event: content.body_is_event,
             ..blank(event, route, subscriber, plugins.to_vec())
         })
         .collect()
@@ -200,6 +205,7 @@ fn blank(event: &NewEvent, route: &Route, subscriber: &str, plugins: Vec<String>
         key: None,
         headers: BTreeMap::new(),
         body: None,
+        body_is_event: false,
         error: None,
         plugins,
         created_at: crate::clock::now_ms(),

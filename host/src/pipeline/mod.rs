@@ -23,7 +23,9 @@ use tokio::sync::{Notify, Semaphore, mpsc};
 
 use crate::delivery::Delivery;
 use crate::plugin::PluginEngine;
-use crate::store::{Backoff, MessageStatus, NewEvent, Store};
+use crate::store::{
+    Backoff, Dedup, EventStatus, Inserted, MessageStatus, NewEvent, Store, StoreError,
+};
 use crate::tasks::Tasks;
 use crate::topology::Wiring;
 
@@ -83,6 +85,40 @@ impl Pipeline {
         tasks.spawn("pipeline sweeper", pipeline.clone().sweeper());
         tasks.spawn("held events release", pipeline.clone().release_held());
         pipeline
+    }
+
+    /// Commits an accepted event and starts it on its way; returns once it is durable, or
+    /// found to be a redelivery.
+    /// - Its source has no routes: it is committed `processed`, with nothing more to do.
+    /// - No route of its source runs or waits for a plugin: it is committed `processed` with
+    ///   its messages, in one transaction, and they go to delivery as soon as that is durable,
+    ///   without a second write or a hop through the pipeline's queue.
+    /// - Otherwise it is committed `received` and queued for the plugins.
+    pub async fn admit(
+        &self,
+        event: Arc<NewEvent>,
+        dedup: Vec<Dedup>,
+    ) -> Result<Inserted, StoreError> {
+        let topology = self.inner.wiring.current();
+        let store = self.inner.store.clone();
+        let routes = topology.routes_for(&event.source);
+        if routes::run_no_plugin(routes) {
+            // Without plugin calls there is nothing for a shutdown to cut.
+            if let Ok(messages) = messages_for(&self.inner.engine, &topology, &event).await {
+                let commit = async move |messages| {
+                    let status = EventStatus::Processed;
+                    store.insert_event(event, dedup, status, messages).await
+                };
+                return self.inner.delivery.commit_and_deliver(messages, commit).await;
+            }
+        }
+        let inserted = store
+            .insert_event(Arc::clone(&event), dedup, EventStatus::Received, Vec::new())
+            .await?;
+        if inserted == Inserted::New {
+            self.submit(event);
+        }
+        Ok(inserted)
     }
 
     /// Hands a committed event to the pipeline; never waits.

@@ -88,6 +88,13 @@ pub async fn route_messages(
     })
 }
 
+/// Whether none of these routes runs or waits for a plugin: their messages are made at once.
+pub fn run_no_plugin(routes: &[Arc<Route>]) -> bool {
+    routes
+        .iter()
+        .all(|route| route.held_by.is_empty() && has_no_plugins(route))
+}
+
 fn has_no_plugins(route: &Route) -> bool {
     route.filters.is_empty() && route.transforms.is_empty()
 }

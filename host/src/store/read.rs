@@ -59,11 +59,27 @@ pub struct AttemptRecord {
     pub response: Option<String>,
 }
 
-const DUE_CONCURRENT: &str = "SELECT id, headers, body, attempts FROM messages
-     WHERE subscriber = ?1 AND status = 'pending' AND next_attempt_at <= ?2
-     ORDER BY next_attempt_at, rowid LIMIT ?3";
+/// A message's body: its own, or the event's it passes on unchanged (`body_from_event`),
+/// found by the event's rowid.
+macro_rules! message_body {
+    () => {
+        "CASE WHEN body_from_event THEN (SELECT e.body FROM events e WHERE e.rowid = event_seq)
+              ELSE body END"
+    };
+}
 
-const DUE_PER_KEY: &str = "SELECT id, headers, body, attempts FROM messages m
+const DUE_CONCURRENT: &str = concat!(
+    "SELECT id, headers, ",
+    message_body!(),
+    ", attempts FROM messages
+     WHERE subscriber = ?1 AND status = 'pending' AND next_attempt_at <= ?2
+     ORDER BY next_attempt_at, rowid LIMIT ?3"
+);
+
+const DUE_PER_KEY: &str = concat!(
+    "SELECT id, headers, ",
+    message_body!(),
+    ", attempts FROM messages m
      WHERE subscriber = ?1 AND status = 'pending' AND next_attempt_at <= ?2
        AND NOT EXISTS (
            SELECT 1 FROM messages p
@@ -73,7 +89,8 @@ const DUE_PER_KEY: &str = "SELECT id, headers, body, attempts FROM messages m
        AND m.event_seq < IFNULL(
            (SELECT MIN(event_seq) FROM messages WHERE subscriber = ?1 AND status = 'held'),
            9223372036854775807)
-     ORDER BY event_seq, rowid LIMIT ?3";
+     ORDER BY event_seq, rowid LIMIT ?3"
+);
 
 pub(super) const EVENT_COLUMNS: &str = "id, source, type, received_at, request, body";
 
@@ -105,8 +122,12 @@ pub(super) fn new_event(
     })
 }
 
-const MESSAGE_COLUMNS: &str = "id, event_id, route, subscriber, status, type, key, error, \
-                               created_at, next_attempt_at, headers, body, plugins";
+const MESSAGE_COLUMNS: &str = concat!(
+    "id, event_id, route, subscriber, status, type, key, error, created_at, next_attempt_at, \
+     headers, ",
+    message_body!(),
+    ", plugins"
+);
 
 impl Store {
     /// Events accepted but not yet through the pipeline, oldest first.
@@ -222,7 +243,7 @@ impl Store {
             let mut query = conn.prepare_cached(
                 "SELECT id, source, type, received_at, status FROM events
                  WHERE (?1 IS NULL OR source = ?1) AND (?2 IS NULL OR status = ?2)
-                 ORDER BY received_at DESC, rowid DESC LIMIT ?3",
+                 ORDER BY rowid DESC LIMIT ?3",
             )?;
             let rows = query.query_map(params![source, status, limit as i64], event_summary)?;
             Ok(rows.collect::<Result<_, _>>()?)
@@ -252,12 +273,12 @@ impl Store {
         .await
     }
 
-    /// How many messages have `status`.
+    /// How many messages have `status`. The status is written into the statement, so that
+    /// counting pending messages reads the index of pending ones only.
     pub async fn count_messages(&self, status: MessageStatus) -> Result<u64, StoreError> {
         self.read(move |conn| {
-            Ok(conn
-                .prepare_cached("SELECT COUNT(*) FROM messages WHERE status = ?1")?
-                .query_row(params![status.as_str()], |row| row.get(0))?)
+            let sql = format!("SELECT COUNT(*) FROM messages WHERE status = '{}'", status.as_str());
+            Ok(conn.prepare_cached(&sql)?.query_row([], |row| row.get(0))?)
         })
         .await
     }
@@ -275,7 +296,7 @@ impl Store {
         self.read(move |conn| {
             messages_where(
                 conn,
-                "(?1 IS NULL OR status = ?1) ORDER BY created_at DESC, rowid DESC LIMIT ?2",
+                "(?1 IS NULL OR status = ?1) ORDER BY rowid DESC LIMIT ?2",
                 params![status, limit as i64],
             )
         })

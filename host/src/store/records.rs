@@ -79,6 +79,8 @@ pub struct NewMessage {
     pub headers: BTreeMap<String, String>,
     /// What is POSTed; `None` for messages that will never be sent (filtered, dead in the pipeline).
     pub body: Option<Bytes>,
+    /// The body is the event's, as it came: the store keeps it once, with the event.
+    pub body_is_event: bool,
     /// Why a message is filtered or dead.
     pub error: Option<String>,
     /// sha256 of each plugin that shaped the message.

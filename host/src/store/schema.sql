@@ -1,4 +1,6 @@
--- wasmhook's embedded store. Times are Unix milliseconds.
+-- wasmhook's embedded store. Times are Unix milliseconds. Rowids follow acceptance (events)
+-- and creation (messages): listings and prunes walk them, in place of time indexes that
+-- every commit would have to write.
 CREATE TABLE IF NOT EXISTS events (
     id          TEXT PRIMARY KEY,
     source      TEXT NOT NULL,
@@ -11,7 +13,7 @@ CREATE TABLE IF NOT EXISTS events (
     status      TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_unprocessed ON events (received_at) WHERE status = 'received';
-CREATE INDEX IF NOT EXISTS events_by_time ON events (received_at);
+DROP INDEX IF EXISTS events_by_time;
 
 CREATE TABLE IF NOT EXISTS messages (
     id              TEXT PRIMARY KEY,
@@ -26,19 +28,22 @@ CREATE TABLE IF NOT EXISTS messages (
     key             TEXT,
     -- JSON object of the headers the message adds
     headers         TEXT NOT NULL,
+    -- NULL when the message is never sent, or when body_from_event says it is the event's
     body            BLOB,
     error           TEXT,
     -- sha256 of every plugin that shaped this message, in order
     plugins         TEXT NOT NULL,
     attempts        INTEGER NOT NULL DEFAULT 0,
     created_at      INTEGER NOT NULL,
-    next_attempt_at INTEGER
+    next_attempt_at INTEGER,
+    -- 1: the body is the event's as it came, kept once, in events.body
+    body_from_event INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS messages_due ON messages (subscriber, next_attempt_at) WHERE status = 'pending';
 -- Stores made before delivery looked up retries per subscriber had an index for it.
 DROP INDEX IF EXISTS messages_pending_by_due;
 CREATE INDEX IF NOT EXISTS messages_by_event ON messages (event_id);
-CREATE INDEX IF NOT EXISTS messages_by_status ON messages (status, created_at);
+DROP INDEX IF EXISTS messages_by_status;
 CREATE INDEX IF NOT EXISTS messages_pending_by_key ON messages (subscriber, key, event_seq)
     WHERE status = 'pending';
 

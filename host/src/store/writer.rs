@@ -15,6 +15,7 @@ pub(super) enum Write {
         event: std::sync::Arc<NewEvent>,
         dedup: Vec<Dedup>,
         status: EventStatus,
+        messages: Vec<NewMessage>,
     },
     FinishEvent {
         event_id: String,
@@ -179,8 +180,12 @@ fn run(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
 fn apply(conn: &Connection, write: &Write) -> Result<Written, StoreError> {
     let done = |result: Result<(), StoreError>| result.map(|()| Written::Done);
     match write {
-        Write::InsertEvent { event, dedup, status } => {
-            insert_event(conn, event, dedup, *status)
+        Write::InsertEvent { event, dedup, status, messages } => {
+            let inserted = insert_event(conn, event, dedup, *status)?;
+            if inserted == Written::Done {
+                insert_messages(conn, messages)?;
+            }
+            Ok(inserted)
         }
         Write::FinishEvent { event_id, messages } => done(finish_event(conn, event_id, messages)),
         Write::RecordAttempt { message_id, attempt, outcome } => {
@@ -188,7 +193,7 @@ fn apply(conn: &Connection, write: &Write) -> Result<Written, StoreError> {
         }
         Write::RetryMessage { message_id, now } => rows(conn.execute(
             "UPDATE messages SET status = 'pending', next_attempt_at = ?2
-             WHERE id = ?1 AND status = 'dead' AND body IS NOT NULL",
+             WHERE id = ?1 AND status = 'dead' AND (body IS NOT NULL OR body_from_event)",
             params![message_id, now],
         )),
         Write::ReplayEvent { event_id } => rows(conn.execute(
@@ -275,12 +280,15 @@ fn finish_event(
 fn insert_messages(conn: &Connection, messages: &[NewMessage]) -> Result<(), StoreError> {
     let mut insert = conn.prepare_cached(
         "INSERT INTO messages (id, event_id, event_seq, route, subscriber, status, type, key,
-                               headers, body, error, plugins, created_at, next_attempt_at)
+                               headers, body, error, plugins, created_at, next_attempt_at,
+                               body_from_event)
          VALUES (?1, ?2, (SELECT rowid FROM events WHERE id = ?2), ?3, ?4, ?5, ?6, ?7, ?8, ?9,
-                 ?10, ?11, ?12, ?13)",
+                 ?10, ?11, ?12, ?13, ?14)",
     )?;
     for message in messages {
         let due = (message.status == MessageStatus::Pending).then_some(message.created_at);
+        // The event's body is in the store already: a message passing it on refers to it.
+        let body = message.body.as_deref().filter(|_| !message.body_is_event);
         insert.execute(params![
             message.id,
             message.event_id,
@@ -290,11 +298,12 @@ fn insert_messages(conn: &Connection, messages: &[NewMessage]) -> Result<(), Sto
             message.message_type,
             message.key,
             serde_json::to_string(&message.headers).expect("headers serialise"),
-            message.body.as_deref(),
+            body,
             message.error,
             serde_json::to_string(&message.plugins).expect("plugin list serialises"),
             message.created_at,
             due,
+            message.body_is_event,
         ])?;
     }
     Ok(())
@@ -336,7 +345,9 @@ fn record_attempt(
 /// attempts: settled ones (nothing pending or dead) before `settled_before`, ones with dead
 /// messages before `dead_before`; events still pending or held anywhere are never removed. Also
 /// forgets provider delivery ids seen before `dedup_before`. Small batches keep each
-/// transaction short, so ingest commits never wait long behind a prune.
+/// transaction short, so ingest commits never wait long behind a prune. Events are walked in
+/// acceptance order up to the first one too young to expire, so a prune reads what it may
+/// remove and not the whole table.
 fn prune(conn: &Connection, expiry: &Expiry) -> Result<Written, StoreError> {
     let Expiry {
         settled_before,
@@ -350,7 +361,10 @@ fn prune(conn: &Connection, expiry: &Expiry) -> Result<Written, StoreError> {
     conn.execute(
         "INSERT INTO temp.expired (id)
          SELECT e.id FROM events e
-         WHERE e.received_at < max(?1, ?2)
+         WHERE e.rowid < IFNULL(
+                 (SELECT rowid FROM events WHERE received_at >= max(?1, ?2) ORDER BY rowid LIMIT 1),
+                 9223372036854775807)
+           AND e.received_at < max(?1, ?2)
            AND e.status = 'processed'
            AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.event_id = e.id AND m.status IN ('pending', 'held'))
            AND CASE WHEN EXISTS (SELECT 1 FROM messages m WHERE m.event_id = e.id AND m.status = 'dead')
