@@ -7,6 +7,7 @@
 
 mod envelopes;
 mod events;
+mod floor;
 mod hostile;
 mod load;
 mod metrics;
@@ -86,6 +87,9 @@ pub enum Scenario {
     Reload,
     /// The resident memory of the example routes.toml, loaded and idle.
     Idle,
+    /// The floor of durable storage: an event's records appended to a file, an fdatasync
+    /// per commit, as the router's writes are counted.
+    Floor,
     /// 7: attacks on the ingest port and misbehaving plugins, one phase each, while a healthy
     /// route takes a steady 100 events/s: what each costs the router and the healthy route.
     Hostile,

@@ -122,6 +122,7 @@ pub async fn run_all(settings: &Settings, selected: &[Scenario]) -> anyhow::Resu
             Scenario::Plugins => plugin_costs(&bench)?,
             Scenario::Reload => reload(&bench).await?,
             Scenario::Idle => idle(&bench).await?,
+            Scenario::Floor => crate::floor::run(bench.settings.events)?,
             Scenario::Hostile => crate::hostile::run(&bench).await?,
         }
     }

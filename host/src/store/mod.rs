@@ -15,8 +15,9 @@
 //!   that marks it `processed`. A crash in between leaves it `received`, and it is run through
 //!   the pipeline again at the next start; so messages are never half-written. An event whose
 //!   messages need no plugin is inserted `processed` with them, in one transaction.
-//! - A body is stored once: a message passing its event's body on unchanged has none of its
-//!   own (`body_from_event`), and is read with the event's.
+//! - Bodies live apart from the rows whose state changes (`bodies`), and each is stored once:
+//!   a message passing its event's body on unchanged names the event's, the messages a
+//!   transform's output goes to share one.
 //! - A message is `pending` until an attempt ends it `delivered` or `dead`, or it was born
 //!   `filtered`/`dead` in the pipeline, or `held` for a route waiting on a plugin (see
 //!   `held.rs`), which replaces it by the route's messages once the plugin loads. Every HTTP
@@ -271,9 +272,25 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
         let names = columns.query_map([], |row| row.get::<_, String>(1))?;
         Ok(names.collect::<Result<Vec<_>, _>>()?.iter().any(|n| n == column))
     };
-    if !has_column("messages", "body_from_event")? {
+    if has_column("events", "body")? {
+        // Bodies move apart, to `bodies`, keeping their events' rowids as ids; the messages'
+        // follow them, numbered after the events'.
         conn.execute_batch(
-            "ALTER TABLE messages ADD COLUMN body_from_event INTEGER NOT NULL DEFAULT 0",
+            "BEGIN IMMEDIATE;
+             ALTER TABLE events ADD COLUMN body_id INTEGER;
+             ALTER TABLE messages ADD COLUMN body_id INTEGER;
+             INSERT INTO bodies (id, data) SELECT rowid, body FROM events;
+             UPDATE events SET body_id = rowid;
+             CREATE TEMP TABLE last_event AS SELECT IFNULL(MAX(rowid), 0) AS id FROM events;
+             INSERT INTO bodies (id, data)
+                 SELECT (SELECT id FROM temp.last_event) + rowid, body FROM messages
+                 WHERE body IS NOT NULL;
+             UPDATE messages SET body_id = (SELECT id FROM temp.last_event) + rowid
+                 WHERE body IS NOT NULL;
+             DROP TABLE temp.last_event;
+             ALTER TABLE events DROP COLUMN body;
+             ALTER TABLE messages DROP COLUMN body;
+             COMMIT;",
         )?;
     }
     Ok(())
@@ -467,6 +484,14 @@ mod tests {
         assert_eq!(due_in(&store, NOW, true).await, ["msg_released"]);
     }
 
+    async fn bodies_stored(store: &Store) -> i64 {
+        let count = store.read(|conn| {
+            let sql = "SELECT COUNT(*) FROM bodies";
+            Ok(conn.query_row(sql, [], |row| row.get::<_, i64>(0))?)
+        });
+        count.await.unwrap()
+    }
+
     /// A route without plugins passes the event's body on: the store keeps it once, and every
     /// reader (delivery, the admin API, a retry of a dead message) finds it through the event.
     #[tokio::test]
@@ -491,11 +516,7 @@ mod tests {
         let record = store.event("evt_1".to_owned()).await.unwrap().unwrap();
         assert_eq!(record.summary.status, "processed");
         assert_eq!(record.messages[0].body, serde_json::json!({"ref": "refs/heads/main"}));
-        let copies = store.read(|conn| {
-            let sql = "SELECT COUNT(*) FROM messages WHERE body IS NOT NULL";
-            Ok(conn.query_row(sql, [], |row| row.get::<_, i64>(0))?)
-        });
-        assert_eq!(copies.await.unwrap(), 0);
+        assert_eq!(bodies_stored(&store).await, 1);
 
         let dead = AttemptOutcome::Dead;
         store
@@ -504,6 +525,54 @@ mod tests {
             .unwrap();
         assert!(store.retry_message("msg_1".to_owned()).await.unwrap());
         assert_eq!(due(&store, NOW + 1).await, ["msg_1"]);
+    }
+
+    /// A transform's output sent to several subscribers is one body.
+    #[tokio::test]
+    async fn messages_carrying_the_same_output_share_one_body() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let insert = store.insert_event(event("evt_1"), Vec::new(), EventStatus::Received, Vec::new());
+        insert.await.unwrap();
+        let to = |id: &str, subscriber: &str| NewMessage {
+            subscriber: subscriber.to_owned(),
+            ..pending(id, "evt_1")
+        };
+        let messages = vec![to("msg_1", "ci"), to("msg_2", "chat")];
+        store.finish_event("evt_1".to_owned(), messages).await.unwrap();
+        assert_eq!(bodies_stored(&store).await, 2, "the event's and the output");
+        let record = store.event("evt_1".to_owned()).await.unwrap().unwrap();
+        let bodies: Vec<_> = record.messages.iter().map(|m| m.body.clone()).collect();
+        assert_eq!(bodies, [serde_json::json!({"n": 1}), serde_json::json!({"n": 1})]);
+    }
+
+    /// A store made before bodies moved apart opens with every event's and message's body
+    /// where readers look for it.
+    #[tokio::test]
+    async fn a_store_with_bodies_inline_is_migrated() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = Connection::open(dir.path().join("wasmhook.db")).unwrap();
+        conn.execute_batch(include_str!("testdata/schema-with-inline-bodies.sql"))
+            .unwrap();
+        conn.execute_batch(
+            r#"INSERT INTO events (id, source, type, received_at, request, body, status)
+               VALUES ('evt_1', 'github', 'push', 1, '{"method":"POST","path":"/hooks/github","query":{},"headers":{}}', CAST('{"e":1}' AS BLOB), 'processed');
+               INSERT INTO messages (id, event_id, event_seq, route, subscriber, status, headers, body, plugins, created_at, next_attempt_at)
+               VALUES ('msg_1', 'evt_1', 1, 'pushes', 'ci', 'pending', '{}', CAST('{"m":1}' AS BLOB), '[]', 1, 1);"#,
+        )
+        .unwrap();
+        drop(conn);
+
+        let store = Store::open(dir.path()).unwrap();
+        let event = store.load_event("evt_1".to_owned()).await.unwrap().unwrap();
+        assert_eq!(&event.body[..], br#"{"e":1}"#);
+        let due = store.due_messages("ci".to_owned(), 1, 10, HashSet::new(), false);
+        assert_eq!(&due.await.unwrap()[0].body[..], br#"{"m":1}"#);
+        assert_eq!(bodies_stored(&store).await, 2);
+        drop(store);
+        // A second open finds nothing left to move.
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(bodies_stored(&store).await, 2);
     }
 
     #[tokio::test]

@@ -59,18 +59,16 @@ pub struct AttemptRecord {
     pub response: Option<String>,
 }
 
-/// A message's body: its own, or the event's it passes on unchanged (`body_from_event`),
-/// found by the event's rowid.
-macro_rules! message_body {
+/// The body a message or an event names (`body_id`), from `bodies`.
+macro_rules! body {
     () => {
-        "CASE WHEN body_from_event THEN (SELECT e.body FROM events e WHERE e.rowid = event_seq)
-              ELSE body END"
+        "(SELECT b.data FROM bodies b WHERE b.id = body_id)"
     };
 }
 
 const DUE_CONCURRENT: &str = concat!(
     "SELECT id, headers, ",
-    message_body!(),
+    body!(),
     ", attempts FROM messages
      WHERE subscriber = ?1 AND status = 'pending' AND next_attempt_at <= ?2
      ORDER BY next_attempt_at, rowid LIMIT ?3"
@@ -78,7 +76,7 @@ const DUE_CONCURRENT: &str = concat!(
 
 const DUE_PER_KEY: &str = concat!(
     "SELECT id, headers, ",
-    message_body!(),
+    body!(),
     ", attempts FROM messages m
      WHERE subscriber = ?1 AND status = 'pending' AND next_attempt_at <= ?2
        AND NOT EXISTS (
@@ -92,7 +90,8 @@ const DUE_PER_KEY: &str = concat!(
      ORDER BY event_seq, rowid LIMIT ?3"
 );
 
-pub(super) const EVENT_COLUMNS: &str = "id, source, type, received_at, request, body";
+pub(super) const EVENT_COLUMNS: &str =
+    concat!("id, source, type, received_at, request, ", body!());
 
 type RawEvent = (String, String, Option<String>, i64, String, Vec<u8>);
 
@@ -125,7 +124,7 @@ pub(super) fn new_event(
 const MESSAGE_COLUMNS: &str = concat!(
     "id, event_id, route, subscriber, status, type, key, error, created_at, next_attempt_at, \
      headers, ",
-    message_body!(),
+    body!(),
     ", plugins"
 );
 

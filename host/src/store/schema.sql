@@ -1,6 +1,14 @@
 -- wasmhook's embedded store. Times are Unix milliseconds. Rowids follow acceptance (events)
 -- and creation (messages): listings and prunes walk them, in place of time indexes that
 -- every commit would have to write.
+-- Event and message bodies, apart from the rows whose state changes: a change of state
+-- rewrites a narrow row, not the body with it. Each body belongs to one event: its own, or
+-- one its messages share (an unchanged body, a transform's output sent to several subscribers).
+CREATE TABLE IF NOT EXISTS bodies (
+    id   INTEGER PRIMARY KEY,
+    data BLOB NOT NULL
+);
+
 CREATE TABLE IF NOT EXISTS events (
     id          TEXT PRIMARY KEY,
     source      TEXT NOT NULL,
@@ -8,9 +16,11 @@ CREATE TABLE IF NOT EXISTS events (
     received_at INTEGER NOT NULL,
     -- JSON: {"method", "path", "query", "headers"} of the request that carried the event
     request     TEXT NOT NULL,
-    body        BLOB NOT NULL,
     -- 'received' until the pipeline has committed its messages, then 'processed'
-    status      TEXT NOT NULL
+    status      TEXT NOT NULL,
+    -- bodies.id; not a declared foreign key, which would have each body removed by a prune
+    -- look for rows naming it
+    body_id     INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_unprocessed ON events (received_at) WHERE status = 'received';
 DROP INDEX IF EXISTS events_by_time;
@@ -28,16 +38,15 @@ CREATE TABLE IF NOT EXISTS messages (
     key             TEXT,
     -- JSON object of the headers the message adds
     headers         TEXT NOT NULL,
-    -- NULL when the message is never sent, or when body_from_event says it is the event's
-    body            BLOB,
     error           TEXT,
     -- sha256 of every plugin that shaped this message, in order
     plugins         TEXT NOT NULL,
     attempts        INTEGER NOT NULL DEFAULT 0,
     created_at      INTEGER NOT NULL,
     next_attempt_at INTEGER,
-    -- 1: the body is the event's as it came, kept once, in events.body
-    body_from_event INTEGER NOT NULL DEFAULT 0
+    -- bodies.id of what is POSTed; NULL for a message never sent (filtered, dead in the
+    -- pipeline, held)
+    body_id         INTEGER
 );
 CREATE INDEX IF NOT EXISTS messages_due ON messages (subscriber, next_attempt_at) WHERE status = 'pending';
 -- Stores made before delivery looked up retries per subscriber had an index for it.

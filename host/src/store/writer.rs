@@ -193,7 +193,7 @@ fn apply(conn: &Connection, write: &Write) -> Result<Written, StoreError> {
         }
         Write::RetryMessage { message_id, now } => rows(conn.execute(
             "UPDATE messages SET status = 'pending', next_attempt_at = ?2
-             WHERE id = ?1 AND status = 'dead' AND (body IS NOT NULL OR body_from_event)",
+             WHERE id = ?1 AND status = 'dead' AND body_id IS NOT NULL",
             params![message_id, now],
         )),
         Write::ReplayEvent { event_id } => rows(conn.execute(
@@ -250,8 +250,9 @@ fn insert_event(
         .execute(params![event.source, dedup.key, event.id, event.received_at])?;
     }
     let request = serde_json::to_string(&event.request).expect("request metadata serialises");
+    let body_id = insert_body(conn, &event.body)?;
     conn.prepare_cached(
-        "INSERT INTO events (id, source, type, received_at, request, body, status)
+        "INSERT INTO events (id, source, type, received_at, request, status, body_id)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?
     .execute(params![
@@ -260,10 +261,16 @@ fn insert_event(
         event.event_type,
         event.received_at,
         request,
-        &event.body[..],
-        status.as_str()
+        status.as_str(),
+        body_id
     ])?;
     Ok(Written::Done)
+}
+
+fn insert_body(conn: &Connection, body: &[u8]) -> Result<i64, StoreError> {
+    conn.prepare_cached("INSERT INTO bodies (data) VALUES (?1)")?
+        .execute(params![body])?;
+    Ok(conn.last_insert_rowid())
 }
 
 fn finish_event(
@@ -277,18 +284,30 @@ fn finish_event(
     Ok(())
 }
 
+/// Inserts one event's messages. A body is stored once: a message passing the event's body
+/// on names the event's, and messages carrying the same output share one.
 fn insert_messages(conn: &Connection, messages: &[NewMessage]) -> Result<(), StoreError> {
     let mut insert = conn.prepare_cached(
         "INSERT INTO messages (id, event_id, event_seq, route, subscriber, status, type, key,
-                               headers, body, error, plugins, created_at, next_attempt_at,
-                               body_from_event)
+                               headers, body_id, error, plugins, created_at, next_attempt_at)
          VALUES (?1, ?2, (SELECT rowid FROM events WHERE id = ?2), ?3, ?4, ?5, ?6, ?7, ?8, ?9,
-                 ?10, ?11, ?12, ?13, ?14)",
+                 ?10, ?11, ?12, ?13)",
     )?;
+    let mut stored: Vec<(&[u8], i64)> = Vec::new();
     for message in messages {
         let due = (message.status == MessageStatus::Pending).then_some(message.created_at);
-        // The event's body is in the store already: a message passing it on refers to it.
-        let body = message.body.as_deref().filter(|_| !message.body_is_event);
+        let body_id = match &message.body {
+            None => None,
+            Some(_) if message.body_is_event => Some(event_body_id(conn, &message.event_id)?),
+            Some(body) => match stored.iter().find(|(data, _)| *data == &body[..]) {
+                Some(&(_, id)) => Some(id),
+                None => {
+                    let id = insert_body(conn, body)?;
+                    stored.push((body, id));
+                    Some(id)
+                }
+            },
+        };
         insert.execute(params![
             message.id,
             message.event_id,
@@ -298,15 +317,20 @@ fn insert_messages(conn: &Connection, messages: &[NewMessage]) -> Result<(), Sto
             message.message_type,
             message.key,
             serde_json::to_string(&message.headers).expect("headers serialise"),
-            body,
+            body_id,
             message.error,
             serde_json::to_string(&message.plugins).expect("plugin list serialises"),
             message.created_at,
             due,
-            message.body_is_event,
         ])?;
     }
     Ok(())
+}
+
+fn event_body_id(conn: &Connection, event_id: &str) -> Result<i64, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT body_id FROM events WHERE id = ?1")?
+        .query_row(params![event_id], |row| row.get(0))?)
 }
 
 fn record_attempt(
@@ -376,6 +400,13 @@ fn prune(conn: &Connection, expiry: &Expiry) -> Result<Written, StoreError> {
     conn.execute(
         "DELETE FROM attempts WHERE message_id IN
            (SELECT id FROM messages WHERE event_id IN (SELECT id FROM temp.expired))",
+        [],
+    )?;
+    conn.execute(
+        "DELETE FROM bodies WHERE id IN
+           (SELECT body_id FROM events WHERE id IN (SELECT id FROM temp.expired)
+            UNION
+            SELECT body_id FROM messages WHERE event_id IN (SELECT id FROM temp.expired))",
         [],
     )?;
     conn.execute(
