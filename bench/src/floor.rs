@@ -16,9 +16,7 @@ const RECORD: usize = 1700 + 600 + 150 + 80;
 const EVENTS_PER_COMMIT: [f64; 4] = [1.0, 2.0, 3.3, 10.0];
 
 pub fn run(events: u64) -> anyhow::Result<()> {
-    println!(
-        "\n== floor: {RECORD} bytes appended per event to one file, fdatasync per commit"
-    );
+    println!("\n== floor: {RECORD} bytes appended per event to one file, fdatasync per commit");
     println!("{:>18} {:>14}", "events per commit", "written/event");
     for per_commit in EVENTS_PER_COMMIT {
         let written = append(events, per_commit)?;

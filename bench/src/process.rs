@@ -92,13 +92,19 @@ pub fn write_bytes(pid: u32) -> u64 {
 /// overlay).
 pub fn device_bytes_written(path: &std::path::Path) -> Option<u64> {
     use std::os::unix::fs::MetadataExt;
-    let _ = std::process::Command::new("sync").arg("-f").arg(path).status();
+    let _ = std::process::Command::new("sync")
+        .arg("-f")
+        .arg(path)
+        .status();
     let dev = std::fs::metadata(path).ok()?.dev();
     let (major, minor) = ((dev >> 8) & 0xfff, (dev & 0xff) | ((dev >> 12) & 0xfff00));
     let stats = std::fs::read_to_string("/proc/diskstats").ok()?;
     stats.lines().find_map(|line| {
         let fields: Vec<&str> = line.split_whitespace().collect();
-        let numbers = (fields.first()?.parse::<u64>().ok()?, fields.get(1)?.parse::<u64>().ok()?);
+        let numbers = (
+            fields.first()?.parse::<u64>().ok()?,
+            fields.get(1)?.parse::<u64>().ok()?,
+        );
         // Field 10 of a line (the 7th after the name): sectors written, of 512 bytes each.
         (numbers == (major, minor)).then(|| fields.get(9)?.parse::<u64>().ok().map(|s| s * 512))?
     })

@@ -10,8 +10,8 @@ use anyhow::Context;
 use crate::envelopes::{EXAMPLES, Example, Timing, envelope_bytes, time_calls, time_native};
 use crate::events::{github_source, signed_push};
 use crate::load::{Load, Request, Sent};
-use crate::native;
 use crate::metrics::Metrics;
+use crate::native;
 use crate::process::{Cost, Meter, memory_kib};
 use crate::servers::{Errors, Server};
 use crate::sink::Sink;
@@ -441,7 +441,15 @@ async fn route(bench: &Bench<'_>) -> anyhow::Result<()> {
     let ours = bench.start(dir.path(), &wiring)?;
     let bare = forwarder(&sinks)?;
     let max_ours = measure(bench, "wasmhook", &ours, &sinks, pushes(0), Pace::Max).await?;
-    let max_bare = measure(bench, "bare axum → reqwest", &bare, &sinks, pushes(0), Pace::Max).await?;
+    let max_bare = measure(
+        bench,
+        "bare axum → reqwest",
+        &bare,
+        &sinks,
+        pushes(0),
+        Pace::Max,
+    )
+    .await?;
     let half = max_ours.delivered_per_s.unwrap_or(max_ours.accepted_per_s) / 2.0;
     let half_ours = measure(
         bench,

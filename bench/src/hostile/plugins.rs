@@ -3,11 +3,11 @@
 
 use std::time::Instant;
 
-use crate::metrics::Metrics;
 use super::tally::Tally;
 use super::{Observed, Target};
 use crate::events::push;
 use crate::load::Sent;
+use crate::metrics::Metrics;
 
 /// Events per second to the sleeping plugin: each holds one of the router's plugin slots for
 /// its 100 ms `timeout`.

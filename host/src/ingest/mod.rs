@@ -247,7 +247,11 @@ async fn accept(
 }
 
 /// Stores the event and starts it on its way (see [`Pipeline::admit`]).
-async fn commit(ingest: Ingest, event: Arc<NewEvent>, dedup: Vec<Dedup>) -> Result<Reply, ApiError> {
+async fn commit(
+    ingest: Ingest,
+    event: Arc<NewEvent>,
+    dedup: Vec<Dedup>,
+) -> Result<Reply, ApiError> {
     let inserted = ingest
         .pipeline
         .admit(Arc::clone(&event), dedup)
@@ -398,9 +402,16 @@ verify = { scheme = "github", secret = "It's a Secret to Everybody" }
         let id = answer["id"].as_str().unwrap().to_owned();
         let event = stages.store.event(id).await.unwrap().expect("stored");
         assert_eq!(event.summary.status, "processed");
-        let subscribers: Vec<_> = event.messages.iter().map(|m| m.subscriber.as_str()).collect();
+        let subscribers: Vec<_> = event
+            .messages
+            .iter()
+            .map(|m| m.subscriber.as_str())
+            .collect();
         assert_eq!(subscribers, ["nowhere"]);
-        assert_eq!(event.messages[0].body, serde_json::from_str::<Value>(body).unwrap());
+        assert_eq!(
+            event.messages[0].body,
+            serde_json::from_str::<Value>(body).unwrap()
+        );
     }
 
     #[tokio::test]

@@ -109,7 +109,11 @@ impl Pipeline {
                     let status = EventStatus::Processed;
                     store.insert_event(event, dedup, status, messages).await
                 };
-                return self.inner.delivery.commit_and_deliver(messages, commit).await;
+                return self
+                    .inner
+                    .delivery
+                    .commit_and_deliver(messages, commit)
+                    .await;
             }
         }
         let inserted = store

@@ -270,7 +270,10 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
     let has_column = |table: &str, column: &str| -> Result<bool, StoreError> {
         let mut columns = conn.prepare(&format!("PRAGMA table_info({table})"))?;
         let names = columns.query_map([], |row| row.get::<_, String>(1))?;
-        Ok(names.collect::<Result<Vec<_>, _>>()?.iter().any(|n| n == column))
+        Ok(names
+            .collect::<Result<Vec<_>, _>>()?
+            .iter()
+            .any(|n| n == column))
     };
     if has_column("events", "body")? {
         // Bodies move apart, to `bodies`, keeping their events' rowids as ids; the messages'
@@ -402,7 +405,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let inserted = store
-            .insert_event(event("evt_1"), Vec::new(), EventStatus::Received, Vec::new())
+            .insert_event(
+                event("evt_1"),
+                Vec::new(),
+                EventStatus::Received,
+                Vec::new(),
+            )
             .await
             .unwrap();
         assert_eq!(inserted, Inserted::New);
@@ -452,7 +460,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         for id in ["evt_1", "evt_2"] {
-            let insert = store.insert_event(event(id), Vec::new(), EventStatus::Received, Vec::new());
+            let insert =
+                store.insert_event(event(id), Vec::new(), EventStatus::Received, Vec::new());
             insert.await.unwrap();
         }
         let held = NewMessage {
@@ -515,7 +524,10 @@ mod tests {
         assert_eq!(sent.await.unwrap()[0].body, body);
         let record = store.event("evt_1".to_owned()).await.unwrap().unwrap();
         assert_eq!(record.summary.status, "processed");
-        assert_eq!(record.messages[0].body, serde_json::json!({"ref": "refs/heads/main"}));
+        assert_eq!(
+            record.messages[0].body,
+            serde_json::json!({"ref": "refs/heads/main"})
+        );
         assert_eq!(bodies_stored(&store).await, 1);
 
         let dead = AttemptOutcome::Dead;
@@ -532,18 +544,29 @@ mod tests {
     async fn messages_carrying_the_same_output_share_one_body() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        let insert = store.insert_event(event("evt_1"), Vec::new(), EventStatus::Received, Vec::new());
+        let insert = store.insert_event(
+            event("evt_1"),
+            Vec::new(),
+            EventStatus::Received,
+            Vec::new(),
+        );
         insert.await.unwrap();
         let to = |id: &str, subscriber: &str| NewMessage {
             subscriber: subscriber.to_owned(),
             ..pending(id, "evt_1")
         };
         let messages = vec![to("msg_1", "ci"), to("msg_2", "chat")];
-        store.finish_event("evt_1".to_owned(), messages).await.unwrap();
+        store
+            .finish_event("evt_1".to_owned(), messages)
+            .await
+            .unwrap();
         assert_eq!(bodies_stored(&store).await, 2, "the event's and the output");
         let record = store.event("evt_1".to_owned()).await.unwrap().unwrap();
         let bodies: Vec<_> = record.messages.iter().map(|m| m.body.clone()).collect();
-        assert_eq!(bodies, [serde_json::json!({"n": 1}), serde_json::json!({"n": 1})]);
+        assert_eq!(
+            bodies,
+            [serde_json::json!({"n": 1}), serde_json::json!({"n": 1})]
+        );
     }
 
     /// A store made before bodies moved apart opens with every event's and message's body

@@ -90,8 +90,7 @@ const DUE_PER_KEY: &str = concat!(
      ORDER BY event_seq, rowid LIMIT ?3"
 );
 
-pub(super) const EVENT_COLUMNS: &str =
-    concat!("id, source, type, received_at, request, ", body!());
+pub(super) const EVENT_COLUMNS: &str = concat!("id, source, type, received_at, request, ", body!());
 
 type RawEvent = (String, String, Option<String>, i64, String, Vec<u8>);
 
@@ -276,7 +275,10 @@ impl Store {
     /// counting pending messages reads the index of pending ones only.
     pub async fn count_messages(&self, status: MessageStatus) -> Result<u64, StoreError> {
         self.read(move |conn| {
-            let sql = format!("SELECT COUNT(*) FROM messages WHERE status = '{}'", status.as_str());
+            let sql = format!(
+                "SELECT COUNT(*) FROM messages WHERE status = '{}'",
+                status.as_str()
+            );
             Ok(conn.prepare_cached(&sql)?.query_row([], |row| row.get(0))?)
         })
         .await
