@@ -539,6 +539,50 @@ mod tests {
         assert_eq!(due(&store, NOW + 1).await, ["msg_1"]);
     }
 
+    /// A prune takes an expired event with all of it (messages, attempts, bodies) and leaves
+    /// an event whose message is still pending, however old.
+    #[tokio::test]
+    async fn a_prune_removes_an_expired_event_with_its_messages_attempts_and_bodies() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        for id in ["evt_1", "evt_2"] {
+            let insert =
+                store.insert_event(event(id), Vec::new(), EventStatus::Received, Vec::new());
+            insert.await.unwrap();
+            let message = pending(&id.replace("evt", "msg"), id);
+            store
+                .finish_event(id.to_owned(), vec![message])
+                .await
+                .unwrap();
+        }
+        let delivered = AttemptOutcome::Delivered;
+        store
+            .record_attempt("msg_1".to_owned(), attempt(200), delivered)
+            .await
+            .unwrap();
+        assert_eq!(bodies_stored(&store).await, 4);
+
+        let later = NOW + 1;
+        let expiry = Expiry {
+            settled_before: later,
+            dead_before: later,
+            dedup_before: later,
+        };
+        assert_eq!(store.prune(expiry).await.unwrap(), 1);
+        assert!(store.event("evt_1".to_owned()).await.unwrap().is_none());
+        assert!(store.event("evt_2".to_owned()).await.unwrap().is_some());
+        assert_eq!(
+            bodies_stored(&store).await,
+            2,
+            "the pending event's and its message's"
+        );
+        let attempts = store.read(|conn| {
+            let sql = "SELECT COUNT(*) FROM attempts";
+            Ok(conn.query_row(sql, [], |row| row.get::<_, i64>(0))?)
+        });
+        assert_eq!(attempts.await.unwrap(), 0);
+    }
+
     /// A transform's output sent to several subscribers is one body.
     #[tokio::test]
     async fn messages_carrying_the_same_output_share_one_body() {
