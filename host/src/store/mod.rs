@@ -277,7 +277,10 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
     };
     if has_column("events", "body")? {
         // Bodies move apart, to `bodies`, keeping their events' rowids as ids; the messages'
-        // follow them, numbered after the events'.
+        // follow them, numbered after the events'. One transaction: a store is either moved
+        // or as it was.
+        tracing::info!("moving the store's bodies to a table of their own, once");
+        let started = std::time::Instant::now();
         conn.execute_batch(
             "BEGIN IMMEDIATE;
              ALTER TABLE events ADD COLUMN body_id INTEGER;
@@ -295,6 +298,7 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
              ALTER TABLE messages DROP COLUMN body;
              COMMIT;",
         )?;
+        tracing::info!(elapsed = ?started.elapsed(), "the store's bodies were moved");
     }
     Ok(())
 }
