@@ -1,5 +1,6 @@
 //! The single writer: batches queued writes into one transaction per commit.
 
+use bytes::Bytes;
 use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::{mpsc, oneshot};
 
@@ -285,7 +286,10 @@ fn finish_event(
 }
 
 /// Inserts one event's messages. A body is stored once: a message passing the event's body
-/// on names the event's, and messages carrying the same output share one.
+/// on names the event's, and the messages one output goes to (one allocation, shared by
+/// consecutive messages, see `pipeline::messages`) share one. Telling them apart by the
+/// allocation rather than by content keeps the cost per message constant, however many
+/// messages and bytes a plugin returns.
 fn insert_messages(conn: &Connection, messages: &[NewMessage]) -> Result<(), StoreError> {
     let mut insert = conn.prepare_cached(
         "INSERT INTO messages (id, event_id, event_seq, route, subscriber, status, type, key,
@@ -293,20 +297,24 @@ fn insert_messages(conn: &Connection, messages: &[NewMessage]) -> Result<(), Sto
          VALUES (?1, ?2, (SELECT rowid FROM events WHERE id = ?2), ?3, ?4, ?5, ?6, ?7, ?8, ?9,
                  ?10, ?11, ?12, ?13)",
     )?;
-    let mut stored: Vec<(&[u8], i64)> = Vec::new();
+    let mut event_body = None;
+    let mut previous: Option<(&Bytes, i64)> = None;
     for message in messages {
         let due = (message.status == MessageStatus::Pending).then_some(message.created_at);
         let body_id = match &message.body {
             None => None,
-            Some(_) if message.body_is_event => Some(event_body_id(conn, &message.event_id)?),
-            Some(body) => match stored.iter().find(|(data, _)| *data == &body[..]) {
-                Some(&(_, id)) => Some(id),
-                None => {
+            Some(_) if message.body_is_event => Some(match event_body {
+                Some(id) => id,
+                None => *event_body.insert(event_body_id(conn, &message.event_id)?),
+            }),
+            Some(body) => Some(match previous {
+                Some((shared, id)) if same_allocation(shared, body) => id,
+                _ => {
                     let id = insert_body(conn, body)?;
-                    stored.push((body, id));
-                    Some(id)
+                    previous = Some((body, id));
+                    id
                 }
-            },
+            }),
         };
         insert.execute(params![
             message.id,
@@ -325,6 +333,10 @@ fn insert_messages(conn: &Connection, messages: &[NewMessage]) -> Result<(), Sto
         ])?;
     }
     Ok(())
+}
+
+fn same_allocation(a: &Bytes, b: &Bytes) -> bool {
+    a.as_ptr() == b.as_ptr() && a.len() == b.len()
 }
 
 fn event_body_id(conn: &Connection, event_id: &str) -> Result<i64, StoreError> {
