@@ -404,20 +404,17 @@ mod tests {
         due.await.unwrap().into_iter().map(|m| m.id).collect()
     }
 
+    /// Commits the event `id` accepted, for the pipeline to run.
+    async fn received(store: &Store, id: &str) -> Inserted {
+        let insert = store.insert_event(event(id), Vec::new(), EventStatus::Received, Vec::new());
+        insert.await.unwrap()
+    }
+
     #[tokio::test]
     async fn an_event_goes_from_received_to_delivered_and_survives_a_reopen() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        let inserted = store
-            .insert_event(
-                event("evt_1"),
-                Vec::new(),
-                EventStatus::Received,
-                Vec::new(),
-            )
-            .await
-            .unwrap();
-        assert_eq!(inserted, Inserted::New);
+        assert_eq!(received(&store, "evt_1").await, Inserted::New);
         assert_eq!(store.unprocessed_events(10).await.unwrap().len(), 1);
 
         store
@@ -464,9 +461,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         for id in ["evt_1", "evt_2"] {
-            let insert =
-                store.insert_event(event(id), Vec::new(), EventStatus::Received, Vec::new());
-            insert.await.unwrap();
+            received(&store, id).await;
         }
         let held = NewMessage {
             status: MessageStatus::Held,
@@ -550,9 +545,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         for id in ["evt_1", "evt_2"] {
-            let insert =
-                store.insert_event(event(id), Vec::new(), EventStatus::Received, Vec::new());
-            insert.await.unwrap();
+            received(&store, id).await;
             let message = pending(&id.replace("evt", "msg"), id);
             store
                 .finish_event(id.to_owned(), vec![message])
@@ -592,13 +585,7 @@ mod tests {
     async fn messages_carrying_the_same_output_share_one_body() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        let insert = store.insert_event(
-            event("evt_1"),
-            Vec::new(),
-            EventStatus::Received,
-            Vec::new(),
-        );
-        insert.await.unwrap();
+        received(&store, "evt_1").await;
         let to = |id: &str, subscriber: &str| NewMessage {
             subscriber: subscriber.to_owned(),
             ..pending(id, "evt_1")
