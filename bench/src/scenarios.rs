@@ -270,7 +270,7 @@ fn row(
         device_per_event: cost.device.map(|bytes| bytes as f64 / events),
         peak_rss_kib: memory_kib(server.pid(), "VmHWM"),
         failed: sent.failed,
-        lost: (sent.accepted * sinks.len()).saturating_sub(delivered - duplicates),
+        lost: (sent.accepted * sinks.len()).saturating_sub(delivered.saturating_sub(duplicates)),
         duplicates,
         commits_per_event: None,
     }
