@@ -267,12 +267,19 @@ pub fn config_reload_failed(path: &Path, message: &str) {
     tracing::error!(path = %path.display(), error = message, "routes.toml reload failed; the running routes keep serving");
 }
 
-/// One group commit of the store's writer: writes per commit (the ratio of the two counters)
-/// tells how many events share one fsync.
+/// One group commit of the store's writer, a batch of writes appended to its log: writes per
+/// commit (the ratio of the two counters) tells how many events share one fsync.
 pub fn store_committed(writes: usize, elapsed: Duration) {
     counter!("wasmhook_store_commits_total").increment(1);
     counter!("wasmhook_store_writes_total").increment(writes as u64);
     histogram!("wasmhook_store_commit_seconds").record(elapsed.as_secs_f64());
+}
+
+/// SQLite committed what the store's writer applied since its last commit (once per
+/// interval, or sooner for a waiting reader): the pages those writes changed reach the disk.
+pub fn store_sqlite_committed(elapsed: Duration) {
+    counter!("wasmhook_store_sqlite_commits_total").increment(1);
+    histogram!("wasmhook_store_sqlite_commit_seconds").record(elapsed.as_secs_f64());
 }
 
 pub fn delivery_attempted(

@@ -303,9 +303,10 @@ async fn a_restart_on_a_full_disk_does_not_spin_on_events_it_cannot_commit() {
     fill(&filler);
     router.restart().await;
 
+    // The events accepted before the kill wait in the store's log until SQLite has room.
     router
         .wait_for_log("a commit refused by the full disk", WAIT, |l| {
-            l.contains("cannot commit the event's messages")
+            l.contains("the store's log cannot be applied now")
         })
         .await;
     let (cpu_before, calls_before) = (cpu_time(router.pid()), plugin_calls(&router).await);

@@ -133,9 +133,11 @@ impl Lanes {
     /// The claimed ids a store read must skip, or `None` if the store has nothing due that
     /// the lane does not already hold. `always` reads anyway: with per-key ordering, what is
     /// due also changes when an attempt or an earlier event elsewhere ends.
+    /// A lane still holding ready messages reads nothing: they are older than what the
+    /// store holds, and the read that filled it reads again once they are started.
     pub fn store_read(&self, name: &str, always: bool) -> Option<(HashSet<String>, StoreMark)> {
         self.with(name, |lane| {
-            (always || lane.store_changes != lane.store_seen)
+            (always || (lane.store_changes != lane.store_seen && lane.ready.is_empty()))
                 .then(|| (lane.claimed.clone(), StoreMark(lane.store_changes)))
         })
     }
@@ -157,6 +159,16 @@ impl Lanes {
                 .into_iter()
                 .filter(|message| lane.claimed.insert(message.id.clone()))
                 .collect()
+        })
+    }
+
+    /// How many more messages, and body bytes, the lane can hold ready.
+    pub fn room(&self, name: &str) -> (usize, usize) {
+        self.with(name, |lane| {
+            (
+                READY_MESSAGES.saturating_sub(lane.ready.len()),
+                READY_BYTES.saturating_sub(lane.ready_bytes),
+            )
         })
     }
 

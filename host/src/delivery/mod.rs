@@ -239,6 +239,7 @@ impl Delivery {
             tokio::select! {
                 _ = self.wake.notified() => {}
                 _ = tokio::time::sleep(sleep.min(MAX_IDLE)) => {}
+                () = self.store.caught_up() => self.lanes.store_changed_everywhere(),
             }
         }
     }
@@ -282,12 +283,18 @@ impl Delivery {
             return Ok(());
         }
         if let Some((claimed, mark)) = self.lanes.store_read(name, per_key) {
+            // Without per-key ordering, a read also fills the lane's room: what is not started
+            // waits ready in memory, and one read (which has the store commit what it holds)
+            // serves many attempts rather than one per free permit.
+            let (room, room_bytes) = self.lanes.room(name);
+            let limit = if per_key { free } else { free.max(room) };
             let found = self
                 .store
-                .due_messages(name.to_owned(), now, free, claimed, per_key)
+                .due_messages(name.to_owned(), now, (limit, room_bytes), claimed, per_key)
                 .await?;
-            let complete = found.len() < free;
-            let due = self.lanes.claim_read(name, mark, found, complete);
+            let due = self
+                .lanes
+                .claim_read(name, mark, found.messages, found.complete);
             self.start_attempts(name, subscriber, &permits, due);
         }
         Ok(())

@@ -180,7 +180,10 @@ impl Pipeline {
     async fn sweeper(self) {
         let mut backoff = Backoff::default();
         loop {
-            self.inner.sweep.notified().await;
+            tokio::select! {
+                () = self.inner.sweep.notified() => {}
+                () = self.inner.store.caught_up() => {}
+            }
             loop {
                 let events = match self.inner.store.unprocessed_events(SWEEP_BATCH).await {
                     Ok(events) => events,

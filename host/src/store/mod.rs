@@ -2,13 +2,21 @@
 //!
 //! # What "acknowledged" means
 //! An event is acknowledged to its sender (202) only after [`Store::insert_event`] returned,
-//! which is after the SQLite transaction holding it was committed with `synchronous=FULL` in WAL
-//! mode: the row survives `kill -9` and power loss from that moment. The pipeline's messages
-//! and delivery's attempts are committed with `synchronous=NORMAL` when no acknowledged write
-//! shares their transaction: they survive `kill -9` too, and a power loss can take only the
-//! last of them, which are then redone (the event runs through the pipeline again, the message
-//! is attempted again): delivery stays at least once, for one fsync per batch of events
-//! instead of three.
+//! which is after the write was appended to the store's log (`log.rs`) and synced to the disk
+//! (`fdatasync`): it survives `kill -9` and power loss from that moment. The pipeline's
+//! messages and delivery's attempts are appended without a sync of their own when no
+//! acknowledged write shares their batch: they survive `kill -9` too, and a power loss can
+//! take only the last of them, which are then redone (the event runs through the pipeline
+//! again, the message is attempted again): delivery stays at least once, for one fsync per
+//! batch of events instead of three.
+//!
+//! # The log and SQLite
+//! The writer applies each write to SQLite at once, in a transaction it keeps open, and
+//! commits that transaction every [`writer::COMMIT_INTERVAL`] (or at once when a reader
+//! waits), recording the last log record it holds. A reader is shown every write answered
+//! before it asked ([`Store::read`]). At the next open, the log's records after the last one
+//! SQLite holds are applied again: a write answered is never lost with SQLite's open
+//! transaction.
 //!
 //! # Invariants
 //! - An event is `received` until the pipeline commits its messages *in the same transaction*
@@ -26,22 +34,25 @@
 //!   pause ([`Backoff`]), never at once: a failed record of a delivered attempt is kept and
 //!   recorded later rather than the message sent again, and a failed commit of the pipeline
 //!   does not run the plugins again in a tight loop.
-//! - There is exactly one writer: a thread that owns the write connection and commits whatever
-//!   has queued up since its last commit as one transaction (group commit), so concurrent
-//!   ingests share one fsync. Readers use their own connections and never block it (WAL).
+//! - There is exactly one writer: a thread that owns the write connection and takes whatever
+//!   has queued up since its last batch as one batch (group commit), so concurrent ingests
+//!   share one fsync. Readers use their own connections and never block it (WAL). One process
+//!   holds the store: the log is locked while open.
 //!
 //! # On-disk layout
-//! `<data_dir>/wasmhook.db` (+ `-wal`, `-shm`), schema in `schema.sql`, 1 KiB pages.
+//! `<data_dir>/wasmhook.db` (+ `-wal`, `-shm`), schema in `schema.sql`, 1 KiB pages;
+//! `<data_dir>/log/`, the store's log (see `log.rs`).
 //!
 //! # What a commit writes
-//! The log receives every page a transaction changed, whole, and a checkpoint writes each
-//! again; a commit changes a few small rows in each of several trees (the event, its
-//! messages, their indexes). So what reaches the disk per event is mostly pages per commit
-//! times commits per event: small pages, few indexes on the rows every event touches, and
-//! no body written twice keep it near the size of the event itself.
+//! SQLite writes every page a transaction changed, whole, to its own log, and a checkpoint
+//! writes each again; a transaction changes a few small rows in each of several trees (the
+//! event, its messages, their indexes). Committed per batch of writes, that cost 11 to 19 KB
+//! per event; committed per interval, the pages shared by the batches of an interval are
+//! written once, and a batch costs the bytes of its records in the store's log.
 
 mod backoff;
 mod held;
+mod log;
 mod read;
 mod records;
 mod writer;
@@ -49,8 +60,8 @@ mod writer;
 pub use backoff::Backoff;
 pub use read::{AttemptRecord, EventRecord, EventSummary, MessageRecord};
 pub use records::{
-    Attempt, AttemptOutcome, Dedup, DueMessage, EventStatus, Inserted, MessageStatus, NewEvent,
-    NewMessage, RequestMeta,
+    Attempt, AttemptOutcome, Dedup, DueMessage, DueRead, EventStatus, Inserted, MessageStatus,
+    NewEvent, NewMessage, RequestMeta,
 };
 
 use std::path::{Path, PathBuf};
@@ -58,10 +69,10 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 pub use writer::{Expiry, PRUNE_BATCH};
-use writer::{Write, Writer, Written};
+use writer::{Progress, Queued, Write, Writer, Written};
 
 /// The page size of a new store's file, in bytes.
 const PAGE_SIZE: u32 = 1024;
@@ -94,18 +105,31 @@ pub enum StoreError {
     CommitFailed(String),
     #[error("store: corrupt record: {0}")]
     Corrupt(String),
+    #[error("store: the log in {path}: {source}")]
+    Log {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// Handle to the store; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    writes: mpsc::Sender<(Write, oneshot::Sender<Result<Written, StoreError>>)>,
+    writes: std::sync::mpsc::SyncSender<Queued>,
+    progress: Arc<Progress>,
     readers: Arc<Readers>,
 }
 
 impl Store {
     /// Opens (or creates) the store in `data_dir` and starts its writer thread.
     pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
+        Store::open_committing_every(data_dir, writer::COMMIT_INTERVAL)
+    }
+
+    fn open_committing_every(
+        data_dir: &Path,
+        commit_interval: std::time::Duration,
+    ) -> Result<Store, StoreError> {
         std::fs::create_dir_all(data_dir).map_err(|source| StoreError::CreateDir {
             path: data_dir.to_owned(),
             source,
@@ -114,10 +138,12 @@ impl Store {
         let conn = open_connection(&path, false)?;
         conn.execute_batch(include_str!("schema.sql"))?;
         migrate(&conn)?;
-        let (writes, queue) = mpsc::channel(WRITE_QUEUE);
-        Writer::spawn(conn, queue);
+        let (log, applied) = open_log(&conn, &data_dir.join("log"))?;
+        let (writes, queue) = std::sync::mpsc::sync_channel(WRITE_QUEUE);
+        let progress = Writer::spawn(conn, log, applied, queue, commit_interval);
         Ok(Store {
             writes,
+            progress,
             readers: Arc::new(Readers {
                 path,
                 idle: Mutex::new(Vec::new()),
@@ -211,21 +237,32 @@ impl Store {
     async fn write(&self, write: Write) -> Result<Written, StoreError> {
         let (done, result) = oneshot::channel();
         self.writes
-            .try_send((write, done))
+            .try_send(Queued::Write(write, done))
             .map_err(|_| StoreError::Unavailable)?;
         result.await.map_err(|_| StoreError::Unavailable)?
     }
 
-    /// Runs a read-only query on a pooled connection, off the async runtime.
+    /// Returns when SQLite has got back writes it had lost and that readers could not see
+    /// (a full disk at the start): the events accepted before are there to run again.
+    pub async fn caught_up(&self) {
+        self.progress.caught_up.notified().await;
+    }
+
+    /// Runs a read-only query on a pooled connection, off the async runtime, once every
+    /// write answered before the call is visible to it.
     pub(crate) async fn read<T, F>(&self, query: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let readers = self.readers.clone();
-        tokio::task::spawn_blocking(move || readers.with(query))
-            .await
-            .map_err(|_| StoreError::Unavailable)?
+        let (progress, writes) = (self.progress.clone(), self.writes.clone());
+        tokio::task::spawn_blocking(move || {
+            progress.wait_for_written(&writes)?;
+            readers.with(query)
+        })
+        .await
+        .map_err(|_| StoreError::Unavailable)?
     }
 }
 
@@ -262,6 +299,48 @@ fn snapshot<T>(
     let result = query(&transaction);
     transaction.finish()?;
     result
+}
+
+/// Opens the store's log and applies the records SQLite does not hold (written before a
+/// crash or a power loss), committed durably; then a new segment starts. Returns the log and
+/// the last record SQLite holds: when the records cannot be applied now (a full disk), the
+/// writer applies them before it writes anything else.
+fn open_log(conn: &Connection, dir: &Path) -> Result<(log::Log, u64), StoreError> {
+    let log_error = |source| StoreError::Log {
+        path: dir.to_owned(),
+        source,
+    };
+    // In one transaction with what it applies: a writer of this store still finishing (a
+    // store reopened at once) commits first, and nothing is applied twice.
+    conn.execute_batch("PRAGMA synchronous = FULL; BEGIN IMMEDIATE")?;
+    let opened = log::Log::open(dir, writer::applied(conn)?).map_err(log_error);
+    let (mut log, records) = match opened {
+        Ok(opened) => opened,
+        Err(error) => {
+            conn.execute_batch("ROLLBACK; PRAGMA synchronous = NORMAL")?;
+            return Err(error);
+        }
+    };
+    let applied = (|| -> Result<(), StoreError> {
+        if !records.is_empty() {
+            tracing::info!(
+                writes = records.len(),
+                "applying the store's log after an unclean stop"
+            );
+            writer::apply_records(conn, &records)?;
+        }
+        conn.execute_batch("COMMIT")?;
+        Ok(())
+    })();
+    let _ = conn.execute_batch("PRAGMA synchronous = NORMAL");
+    if let Err(error) = applied {
+        tracing::error!(%error, "the store's log cannot be applied now; the writer tries again until it can, and takes no write before");
+        let _ = conn.execute_batch("ROLLBACK");
+        return Ok((log, writer::applied(conn)?));
+    }
+    log.start_segment().map_err(log_error)?;
+    let last = log.last();
+    Ok((log, last))
 }
 
 /// Brings a store made by an earlier version to the schema of `schema.sql`, whose
@@ -335,7 +414,9 @@ fn open_connection(path: &Path, read_only: bool) -> Result<Connection, StoreErro
         // changed: the hot pages (the tails of the indexes) are written once per 4 MiB of log
         // rather than once per 1 MiB.
         conn.pragma_update(None, "wal_autocheckpoint", CHECKPOINT_PAGES)?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
+        // The store's log makes writes durable; SQLite's commits need not be, but for the
+        // one before a segment of the log is removed (see `writer`).
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
     }
     Ok(conn)
@@ -400,14 +481,136 @@ mod tests {
     }
 
     async fn due_in(store: &Store, at: i64, per_key: bool) -> Vec<String> {
-        let due = store.due_messages("ci".to_owned(), at, 10, HashSet::new(), per_key);
-        due.await.unwrap().into_iter().map(|m| m.id).collect()
+        let due = store.due_messages("ci".to_owned(), at, (10, 1 << 20), HashSet::new(), per_key);
+        due.await
+            .unwrap()
+            .messages
+            .into_iter()
+            .map(|m| m.id)
+            .collect()
     }
 
     /// Commits the event `id` accepted, for the pipeline to run.
     async fn received(store: &Store, id: &str) -> Inserted {
         let insert = store.insert_event(event(id), Vec::new(), EventStatus::Received, Vec::new());
         insert.await.unwrap()
+    }
+
+    /// What a `kill -9` leaves: the files as they are, SQLite's open transaction lost.
+    fn copy_files(from: &Path, to: &Path) {
+        for entry in walk(from) {
+            let target = to.join(entry.strip_prefix(from).unwrap());
+            std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+            std::fs::copy(&entry, &target).unwrap();
+        }
+    }
+
+    fn walk(dir: &Path) -> Vec<PathBuf> {
+        let mut files = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                files.extend(walk(&path));
+            } else {
+                files.push(path);
+            }
+        }
+        files
+    }
+
+    #[tokio::test]
+    async fn writes_answered_but_not_yet_committed_to_sqlite_survive_a_crash() {
+        let dir = tempfile::tempdir().unwrap();
+        let hour = std::time::Duration::from_secs(3600);
+        let store = Store::open_committing_every(dir.path(), hour).unwrap();
+        received(&store, "evt_1").await;
+        store
+            .finish_event("evt_1".to_owned(), vec![pending("msg_1", "evt_1")])
+            .await
+            .unwrap();
+        let outcome = AttemptOutcome::RetryAt(NOW + 60_000);
+        store
+            .record_attempt("msg_1".to_owned(), attempt(503), outcome)
+            .await
+            .unwrap();
+        received(&store, "evt_2").await;
+        let passed_on = NewMessage {
+            body: Some(event("evt_3").body.clone()),
+            body_is_event: true,
+            ..pending("msg_3", "evt_3")
+        };
+        let processed = EventStatus::Processed;
+        let insert = store.insert_event(event("evt_3"), Vec::new(), processed, vec![passed_on]);
+        insert.await.unwrap();
+
+        let crashed = tempfile::tempdir().unwrap();
+        copy_files(dir.path(), crashed.path());
+        let direct = Connection::open(crashed.path().join("wasmhook.db")).unwrap();
+        let in_sqlite: i64 = direct
+            .query_row("SELECT count(*) FROM events", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(in_sqlite, 0, "SQLite had not committed the writes yet");
+        drop(direct);
+
+        let reopened = Store::open(crashed.path()).unwrap();
+        let unprocessed = reopened.unprocessed_events(10).await.unwrap();
+        let ids: Vec<_> = unprocessed.iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(ids, ["evt_2"]);
+        let message = reopened.message("msg_1".to_owned()).await.unwrap().unwrap();
+        assert_eq!(message.status, "pending");
+        let sent =
+            reopened.due_messages("ci".to_owned(), NOW, (10, 1 << 20), HashSet::new(), false);
+        let sent = sent.await.unwrap().messages;
+        assert_eq!(sent.len(), 1, "the attempt moved msg_1 on");
+        assert_eq!(
+            (sent[0].id.as_str(), &sent[0].body),
+            ("msg_3", &event("evt_3").body)
+        );
+        assert_eq!(due(&reopened, NOW + 60_000).await, ["msg_3", "msg_1"]);
+        assert_eq!(received(&reopened, "evt_4").await, Inserted::New);
+        drop(reopened);
+        let again = Store::open(crashed.path()).unwrap();
+        assert_eq!(again.unprocessed_events(10).await.unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_read_of_due_messages_says_whether_a_limit_cut_it_short() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        received(&store, "evt_1").await;
+        let messages = (1..=3)
+            .map(|n| pending(&format!("msg_{n}"), "evt_1"))
+            .collect();
+        store
+            .finish_event("evt_1".to_owned(), messages)
+            .await
+            .unwrap();
+        let read = |limits, in_flight: &[&str]| {
+            let in_flight = in_flight.iter().map(|id| id.to_string()).collect();
+            store.due_messages("ci".to_owned(), NOW, limits, in_flight, false)
+        };
+        let ids = |read: &DueRead| {
+            read.messages
+                .iter()
+                .map(|m| m.id.clone())
+                .collect::<Vec<_>>()
+        };
+
+        let all = read((10, 1 << 20), &[]).await.unwrap();
+        assert!(all.complete);
+        let counted = read((2, 1 << 20), &["msg_1"]).await.unwrap();
+        assert_eq!(
+            (ids(&counted), counted.complete),
+            (vec!["msg_2".into(), "msg_3".into()], false)
+        );
+        // Each body is 7 bytes: the second would pass 10, the first is read whatever its size.
+        let weighed = read((10, 10), &[]).await.unwrap();
+        assert_eq!(
+            (ids(&weighed), weighed.complete),
+            (vec!["msg_1".into()], false)
+        );
+        let tiny = read((10, 1), &["msg_1", "msg_2"]).await.unwrap();
+        assert_eq!((ids(&tiny), tiny.complete), (vec!["msg_3".into()], true));
     }
 
     #[tokio::test]
@@ -519,8 +722,8 @@ mod tests {
         let insert = store.insert_event(event, Vec::new(), EventStatus::Processed, vec![message]);
         assert_eq!(insert.await.unwrap(), Inserted::New);
 
-        let sent = store.due_messages("ci".to_owned(), NOW, 10, HashSet::new(), false);
-        assert_eq!(sent.await.unwrap()[0].body, body);
+        let sent = store.due_messages("ci".to_owned(), NOW, (10, 1 << 20), HashSet::new(), false);
+        assert_eq!(sent.await.unwrap().messages[0].body, body);
         let record = store.event("evt_1".to_owned()).await.unwrap().unwrap();
         assert_eq!(record.summary.status, "processed");
         assert_eq!(
@@ -624,8 +827,8 @@ mod tests {
         let store = Store::open(dir.path()).unwrap();
         let event = store.load_event("evt_1".to_owned()).await.unwrap().unwrap();
         assert_eq!(&event.body[..], br#"{"e":1}"#);
-        let due = store.due_messages("ci".to_owned(), 1, 10, HashSet::new(), false);
-        assert_eq!(&due.await.unwrap()[0].body[..], br#"{"m":1}"#);
+        let due = store.due_messages("ci".to_owned(), 1, (10, 1 << 20), HashSet::new(), false);
+        assert_eq!(&due.await.unwrap().messages[0].body[..], br#"{"m":1}"#);
         assert_eq!(bodies_stored(&store).await, 2);
         drop(store);
         // A second open finds nothing left to move.

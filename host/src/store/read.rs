@@ -7,7 +7,7 @@ use bytes::Bytes;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
 
-use super::{DueMessage, MessageStatus, NewEvent, Store, StoreError};
+use super::{DueMessage, DueRead, MessageStatus, NewEvent, Store, StoreError};
 
 /// An event as listed by the admin API.
 #[derive(Debug, Clone, Serialize)]
@@ -165,7 +165,8 @@ impl Store {
         .await
     }
 
-    /// Pending messages for `subscriber` whose attempt is due at `now`, skipping `in_flight`.
+    /// Pending messages for `subscriber` whose attempt is due at `now`, skipping `in_flight`:
+    /// up to `limit` messages, and past `max_bytes` of bodies only the first.
     ///
     /// With `per_key`, only the oldest pending message of each ordering key is due, and none
     /// while an earlier event is still in the pipeline (its messages could come first).
@@ -173,16 +174,18 @@ impl Store {
         &self,
         subscriber: String,
         now: i64,
-        limit: usize,
+        (limit, max_bytes): (usize, usize),
         in_flight: HashSet<String>,
         per_key: bool,
-    ) -> Result<Vec<DueMessage>, StoreError> {
+    ) -> Result<DueRead, StoreError> {
         self.read(move |conn| {
             let mut query =
                 conn.prepare_cached(if per_key { DUE_PER_KEY } else { DUE_CONCURRENT })?;
             let mut rows =
                 query.query(params![subscriber, now, (limit + in_flight.len()) as i64])?;
             let mut due = Vec::new();
+            let mut bytes = 0;
+            let mut cut_short = false;
             while due.len() < limit
                 && let Some(row) = rows.next()?
             {
@@ -195,15 +198,26 @@ impl Store {
                 let headers: BTreeMap<String, String> =
                     serde_json::from_str(&row.get::<_, String>(1)?)
                         .map_err(|e| StoreError::Corrupt(format!("message {id} headers: {e}")))?;
+                let body = Bytes::from(row.get::<_, Option<Vec<u8>>>(2)?.unwrap_or_default());
+                bytes += body.len();
+                if bytes > max_bytes && !due.is_empty() {
+                    cut_short = true;
+                    break;
+                }
                 due.push(DueMessage {
                     headers,
-                    body: Bytes::from(row.get::<_, Option<Vec<u8>>>(2)?.unwrap_or_default()),
+                    body,
                     attempts: row.get(3)?,
                     subscriber: subscriber.clone(),
                     id,
                 });
             }
-            Ok(due)
+            // Fewer than asked for, and not for want of room: the query ran out of rows, which
+            // it has more of than the limit while any are left (those in flight among them).
+            Ok(DueRead {
+                complete: due.len() < limit && !cut_short,
+                messages: due,
+            })
         })
         .await
     }

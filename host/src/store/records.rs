@@ -15,7 +15,7 @@ pub struct RequestMeta {
     pub headers: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NewEvent {
     pub id: String,
     pub source: String,
@@ -26,7 +26,7 @@ pub struct NewEvent {
     pub body: Bytes,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EventStatus {
     Received,
@@ -66,7 +66,7 @@ string_enum!(MessageStatus {
 });
 
 /// A message as the pipeline produced it: one per (event, output message, subscriber).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NewMessage {
     pub id: String,
     pub event_id: String,
@@ -89,7 +89,7 @@ pub struct NewMessage {
 }
 
 /// One HTTP delivery attempt.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Attempt {
     pub at: i64,
     pub status: Option<u16>,
@@ -100,7 +100,7 @@ pub struct Attempt {
 }
 
 /// What an attempt leads to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AttemptOutcome {
     Delivered,
     RetryAt(i64),
@@ -118,9 +118,18 @@ pub struct DueMessage {
     pub attempts: u32,
 }
 
+/// What a read of due messages found.
+#[derive(Debug, Clone)]
+pub struct DueRead {
+    /// Oldest first.
+    pub messages: Vec<DueMessage>,
+    /// Every due message is among them (else a limit cut the read short).
+    pub complete: bool,
+}
+
 /// A key to check an event against, a provider delivery id or a replay key: a request with
 /// the same key within `window_ms` of the first is answered without storing a new event.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Dedup {
     pub key: String,
     pub window_ms: i64,

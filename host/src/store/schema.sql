@@ -81,3 +81,8 @@ CREATE TABLE IF NOT EXISTS disabled_subscribers (
     disabled_at INTEGER NOT NULL,
     reason      TEXT NOT NULL
 ) WITHOUT ROWID;
+
+-- The last record of the store's log (`log/`) this database holds; the records after it are
+-- applied again when the store opens.
+CREATE TABLE IF NOT EXISTS log_applied (seq INTEGER NOT NULL);
+INSERT INTO log_applied (seq) SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM log_applied);

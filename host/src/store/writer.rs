@@ -1,19 +1,41 @@
-//! The single writer: batches queued writes into one transaction per commit.
+//! The single writer: applies queued writes in batches, makes each batch durable in the
+//! store's log, and commits what it applied to SQLite in one transaction per interval.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use rusqlite::{Connection, OptionalExtension, params};
-use tokio::sync::{mpsc, oneshot};
+use serde::{Deserialize, Serialize};
+use tokio::sync::oneshot;
 
+use super::log::{Log, Record};
 use super::{
     Attempt, AttemptOutcome, Dedup, EventStatus, MessageStatus, NewEvent, NewMessage, StoreError,
 };
 
-/// The most writes one transaction takes; bounds the latency a large backlog adds to each.
+/// The most writes one batch takes; bounds the latency a large backlog adds to each.
 const MAX_BATCH: usize = 1024;
 
+/// How long the writer keeps applying batches in one SQLite transaction before committing
+/// it: the pages a commit changes (the tails of the tables and indexes) are written once per
+/// interval rather than once per batch. Readers see a write at the latest this long after it
+/// was answered, or at once when they ask (`Store::read` does).
+pub const COMMIT_INTERVAL: Duration = Duration::from_millis(100);
+
+/// How often the writer tries again to apply writes SQLite lost (a full disk), while no
+/// write or reader prompts it.
+const LOST_WRITES_RETRY: Duration = Duration::from_secs(1);
+
+/// The longest a reader waits for the writer to commit what it answered.
+const READ_WAIT: Duration = Duration::from_secs(10);
+
+#[derive(Serialize, Deserialize)]
 pub(super) enum Write {
     InsertEvent {
-        event: std::sync::Arc<NewEvent>,
+        event: Arc<NewEvent>,
         dedup: Vec<Dedup>,
         status: EventStatus,
         messages: Vec<NewMessage>,
@@ -54,7 +76,7 @@ pub(super) enum Write {
 pub const PRUNE_BATCH: usize = 1000;
 
 /// What has expired: events by their age and state, delivery ids by the longest dedup window.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub struct Expiry {
     pub settled_before: i64,
     pub dead_before: i64,
@@ -71,20 +93,98 @@ pub enum Written {
     Rows(usize),
 }
 
-type Queued = (Write, oneshot::Sender<Result<Written, StoreError>>);
+pub(super) type Reply = oneshot::Sender<Result<Written, StoreError>>;
+
+pub(super) enum Queued {
+    Write(Write, Reply),
+    /// A reader waits to see every write answered so far: commit now.
+    Flush,
+}
+
+/// How far the writer has got, shared with the readers.
+pub(super) struct Progress {
+    /// The log's last record written (and so answered, or about to be).
+    logged: AtomicU64,
+    /// The last record SQLite has committed, which readers see.
+    committed: Mutex<u64>,
+    commits: Condvar,
+    /// SQLite lost writes the log holds (a failed commit, a full disk at the start) and has
+    /// not got them back yet.
+    behind: AtomicBool,
+    /// Told when SQLite has them back: events accepted before are visible again.
+    pub caught_up: tokio::sync::Notify,
+}
+
+impl Progress {
+    fn new(logged: u64, committed: u64) -> Progress {
+        Progress {
+            logged: AtomicU64::new(logged),
+            committed: Mutex::new(committed),
+            commits: Condvar::new(),
+            behind: AtomicBool::new(committed < logged),
+            caught_up: tokio::sync::Notify::new(),
+        }
+    }
+
+    /// Blocks until SQLite shows every write answered before the call, asking the writer to
+    /// commit at once rather than at the end of its interval. A full queue means a busy
+    /// writer, which commits within the interval anyway. While SQLite is behind the log
+    /// (a full disk), readers see what it last committed rather than wait in vain: the
+    /// writes they then make are refused until it has caught up, and a run of the pipeline
+    /// on an event processed meanwhile is ignored (`finish_event`).
+    pub(super) fn wait_for_written(&self, writes: &SyncSender<Queued>) -> Result<(), StoreError> {
+        let logged = self.logged.load(Ordering::Acquire);
+        let committed = self.committed.lock().expect("store progress");
+        if *committed >= logged {
+            return Ok(());
+        }
+        let _ = writes.try_send(Queued::Flush);
+        if self.behind.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let (_committed, waited) = self
+            .commits
+            .wait_timeout_while(committed, READ_WAIT, |committed| *committed < logged)
+            .expect("store progress");
+        if waited.timed_out() {
+            return Err(StoreError::Unavailable);
+        }
+        Ok(())
+    }
+
+    fn committed(&self, last: u64) {
+        *self.committed.lock().expect("store progress") = last;
+        self.commits.notify_all();
+    }
+}
 
 pub(super) struct Writer {
     conn: Connection,
-    queue: mpsc::Receiver<Queued>,
-    /// Whether the connection is set to `synchronous=FULL` (else `NORMAL`).
-    full_sync: bool,
+    queue: Receiver<Queued>,
+    log: Log,
+    /// When the open SQLite transaction began; `None` while none is open.
+    open_since: Option<Instant>,
+    /// [`COMMIT_INTERVAL`], but in tests that hold writes in the log alone.
+    commit_interval: Duration,
+    /// A commit failed and SQLite lost writes the log holds: they are applied again before
+    /// the next batch.
+    lost_writes: bool,
+    /// Applying them again failed, and was logged.
+    retry_failed: bool,
+    /// A reader waits for what the open transaction holds.
+    flush_asked: bool,
+    /// SQLite started behind its log, or lost writes: the readers who could not see them
+    /// are told once it has committed them.
+    caught_up_untold: bool,
+    progress: Arc<Progress>,
 }
 
 impl Write {
     /// Whether someone is told the write happened once it returns: a sender's `202`, an
-    /// operator's action. Those must survive a power loss. The pipeline's and delivery's own
-    /// records need not: lost, they are redone (the event runs through the pipeline again, the
-    /// message is attempted again), so at-least-once holds without an fsync of their own.
+    /// operator's action. Those must survive a power loss: their batch is synced to the disk.
+    /// The pipeline's and delivery's own records need not: lost, they are redone (the event
+    /// runs through the pipeline again, the message is attempted again), so at-least-once
+    /// holds without an fsync of their own.
     fn acknowledged(&self) -> bool {
         !matches!(
             self,
@@ -96,78 +196,325 @@ impl Write {
     }
 }
 
+/// Applies the log's records after the last one SQLite holds, in the open transaction, and
+/// returns the number of the last. Applying a record again gives what it gave the first
+/// time: it carries its times and ids, and meets the state it met then.
+pub(super) fn apply_records(conn: &Connection, records: &[Record]) -> Result<(), StoreError> {
+    for record in records {
+        let write: Write = postcard::from_bytes(&record.payload)
+            .map_err(|e| StoreError::Corrupt(format!("record {} of the log: {e}", record.seq)))?;
+        if let Err(error) = in_savepoint(conn, &write) {
+            tracing::warn!(seq = record.seq, %error, "a write of the store's log failed when applied again; left out");
+        }
+    }
+    if let Some(last) = records.last() {
+        set_applied(conn, last.seq)?;
+    }
+    Ok(())
+}
+
+/// Encodes a write for the log. A message passing its event's body on names the event's body
+/// in SQLite, which `insert_messages` finds without reading the message's copy: its record
+/// leaves those bytes out.
+fn encode(write: &Write, out: &mut Vec<u8>) {
+    let slim = |messages: &[NewMessage]| -> Option<Vec<NewMessage>> {
+        messages.iter().any(|m| m.body_is_event).then(|| {
+            messages
+                .iter()
+                .map(|m| NewMessage {
+                    body: if m.body_is_event {
+                        Some(Bytes::new())
+                    } else {
+                        m.body.clone()
+                    },
+                    ..m.clone()
+                })
+                .collect()
+        })
+    };
+    let slimmed = match write {
+        Write::InsertEvent {
+            event,
+            dedup,
+            status,
+            messages,
+        } => slim(messages).map(|messages| Write::InsertEvent {
+            event: event.clone(),
+            dedup: dedup.clone(),
+            status: *status,
+            messages,
+        }),
+        Write::FinishEvent { event_id, messages } => {
+            slim(messages).map(|messages| Write::FinishEvent {
+                event_id: event_id.clone(),
+                messages,
+            })
+        }
+        _ => None,
+    };
+    postcard::to_io(slimmed.as_ref().unwrap_or(write), out).expect("a write encodes into memory");
+}
+
+/// The number of the last log record SQLite holds.
+pub(super) fn applied(conn: &Connection) -> Result<u64, StoreError> {
+    let seq: i64 = conn.query_row("SELECT seq FROM log_applied", [], |row| row.get(0))?;
+    Ok(seq as u64)
+}
+
+fn set_applied(conn: &Connection, seq: u64) -> Result<(), StoreError> {
+    conn.prepare_cached("UPDATE log_applied SET seq = ?1")?
+        .execute(params![seq as i64])?;
+    Ok(())
+}
+
+/// Applies one write in a savepoint of its own, so that a failing write answers its own
+/// caller without undoing the others of its batch.
+fn in_savepoint(conn: &Connection, write: &Write) -> Result<Written, StoreError> {
+    run(conn, "SAVEPOINT one")?;
+    let result = apply(conn, write);
+    if result.is_err() {
+        run(conn, "ROLLBACK TO one")?;
+    }
+    run(conn, "RELEASE one")?;
+    result
+}
+
 impl Writer {
-    pub(super) fn spawn(conn: Connection, queue: mpsc::Receiver<Queued>) {
+    /// Starts the writer thread on a connection whose SQLite holds the records of `log` up to
+    /// `applied`; it applies the others before it writes anything else.
+    pub(super) fn spawn(
+        conn: Connection,
+        log: Log,
+        applied: u64,
+        queue: Receiver<Queued>,
+        commit_interval: Duration,
+    ) -> Arc<Progress> {
+        let log_last = log.last();
+        let progress = Arc::new(Progress::new(log_last, applied));
         let writer = Writer {
             conn,
             queue,
-            full_sync: true,
+            log,
+            open_since: None,
+            commit_interval,
+            lost_writes: applied < log_last,
+            retry_failed: false,
+            flush_asked: false,
+            caught_up_untold: applied < log_last,
+            progress: progress.clone(),
         };
         std::thread::Builder::new()
             .name("wasmhook-store-writer".into())
             .spawn(move || writer.run())
             .expect("spawn the store writer thread");
+        progress
     }
 
     fn run(mut self) {
         let mut batch = Vec::with_capacity(MAX_BATCH);
-        while let Some(first) = self.queue.blocking_recv() {
-            batch.push(first);
-            while batch.len() < MAX_BATCH {
-                match self.queue.try_recv() {
-                    Ok(next) => batch.push(next),
+        loop {
+            let wait = match self.open_since {
+                None if self.lost_writes => Some(LOST_WRITES_RETRY),
+                None => None,
+                Some(since) => Some(self.commit_interval.saturating_sub(since.elapsed())),
+            };
+            let first = match wait {
+                None => match self.queue.recv() {
+                    Ok(first) => first,
                     Err(_) => break,
+                },
+                Some(wait) => match self.queue.recv_timeout(wait) {
+                    Ok(first) => first,
+                    Err(RecvTimeoutError::Timeout) => {
+                        self.commit();
+                        continue;
+                    }
+                    Err(RecvTimeoutError::Disconnected) => break,
+                },
+            };
+            let mut next = Some(first);
+            while let Some(queued) = next.take() {
+                match queued {
+                    Queued::Write(write, reply) => batch.push((write, reply)),
+                    Queued::Flush => self.flush_asked = true,
+                }
+                if batch.len() < MAX_BATCH {
+                    next = self.queue.try_recv().ok();
                 }
             }
-            self.commit(&mut batch);
+            if !batch.is_empty() {
+                self.write_batch(&mut batch);
+            }
+            let due = self
+                .open_since
+                .is_some_and(|since| since.elapsed() >= self.commit_interval);
+            if self.flush_asked || due || self.log.is_full() || self.lost_writes {
+                self.commit();
+            }
+        }
+        self.commit();
+    }
+
+    /// Applies every write of the batch in the open transaction, appends the ones that
+    /// succeeded to the log (synced when one is acknowledged), then answers them.
+    fn write_batch(&mut self, batch: &mut Vec<(Write, Reply)>) {
+        let started = Instant::now();
+        let outcome = self.apply_batch(batch);
+        let results = match outcome {
+            Ok(results) => results,
+            Err(error) => {
+                tracing::error!(%error, writes = batch.len(), "store commit failed");
+                self.log.discard();
+                if !self.conn.is_autocommit() {
+                    let _ = self.conn.execute_batch("ROLLBACK TO batch; RELEASE batch");
+                }
+                if self.open_since.is_some() && self.conn.is_autocommit() {
+                    // SQLite rolled the whole transaction back: earlier batches are in the log only.
+                    self.open_since = None;
+                    self.lose_writes();
+                }
+                for (_, reply) in batch.drain(..) {
+                    let _ = reply.send(Err(StoreError::CommitFailed(error.to_string())));
+                }
+                return;
+            }
+        };
+        self.progress
+            .logged
+            .store(self.log.last(), Ordering::Release);
+        crate::telemetry::store_committed(batch.len(), started.elapsed());
+        for ((_, reply), result) in batch.drain(..).zip(results) {
+            let _ = reply.send(result);
         }
     }
 
-    /// Applies every write of the batch in one transaction; each write sits in a savepoint so
-    /// that one failing write answers its own caller without undoing the others.
-    ///
-    /// A batch with an acknowledged write commits with `synchronous=FULL` (fsync), any other
-    /// with `NORMAL`: in WAL mode that still writes the transaction to the log before
-    /// returning, so a crash of the process loses nothing, and the next fsync covers it too.
-    fn commit(&mut self, batch: &mut Vec<Queued>) {
-        let started = std::time::Instant::now();
+    fn apply_batch(
+        &mut self,
+        batch: &[(Write, Reply)],
+    ) -> Result<Vec<Result<Written, StoreError>>, StoreError> {
+        if self.lost_writes {
+            self.apply_lost_writes()?;
+        }
+        self.begin()?;
+        run(&self.conn, "SAVEPOINT batch")?;
         let mut results = Vec::with_capacity(batch.len());
-        let full_sync = batch.iter().any(|(write, _)| write.acknowledged());
-        let outcome = (|| -> Result<(), rusqlite::Error> {
-            if full_sync != self.full_sync {
-                run(
-                    &self.conn,
-                    if full_sync {
-                        "PRAGMA synchronous = FULL"
-                    } else {
-                        "PRAGMA synchronous = NORMAL"
-                    },
-                )?;
-                self.full_sync = full_sync;
+        for (write, _) in batch {
+            let result = in_savepoint(&self.conn, write);
+            if result.is_ok() {
+                self.log.push(|out| encode(write, out));
             }
+            results.push(result);
+        }
+        let sync = batch.iter().any(|(write, _)| write.acknowledged());
+        self.log
+            .write(sync)
+            .map_err(|e| StoreError::CommitFailed(format!("appending to the store's log: {e}")))?;
+        run(&self.conn, "RELEASE batch")?;
+        Ok(results)
+    }
+
+    /// SQLite rolled back writes the log holds.
+    fn lose_writes(&mut self) {
+        self.lost_writes = true;
+        self.caught_up_untold = true;
+        self.progress.behind.store(true, Ordering::Release);
+    }
+
+    fn begin(&mut self) -> Result<(), StoreError> {
+        if self.open_since.is_none() {
             run(&self.conn, "BEGIN IMMEDIATE")?;
-            for (write, _) in batch.iter() {
-                run(&self.conn, "SAVEPOINT one")?;
-                let result = apply(&self.conn, write);
-                if result.is_err() {
-                    run(&self.conn, "ROLLBACK TO one")?;
-                }
-                run(&self.conn, "RELEASE one")?;
-                results.push(result);
-            }
-            run(&self.conn, "COMMIT")
+            self.open_since = Some(Instant::now());
+        }
+        Ok(())
+    }
+
+    /// After a failed commit: applies the log's records SQLite lost again, in a new
+    /// transaction, before anything else is written. On an error nothing of them stays applied.
+    fn apply_lost_writes(&mut self) -> Result<(), StoreError> {
+        let applied_again = (|| -> Result<usize, StoreError> {
+            let records = self
+                .log
+                .read_after(applied(&self.conn)?)
+                .map_err(|e| StoreError::CommitFailed(format!("reading the store's log: {e}")))?;
+            self.begin()?;
+            apply_records(&self.conn, &records)?;
+            Ok(records.len())
         })();
-        if let Err(error) = outcome {
-            tracing::error!(%error, writes = batch.len(), "store commit failed");
-            let _ = self.conn.execute_batch("ROLLBACK");
-            for (_, done) in batch.drain(..) {
-                let _ = done.send(Err(StoreError::CommitFailed(error.to_string())));
+        match applied_again {
+            Ok(writes) => {
+                tracing::info!(
+                    writes,
+                    "writes lost by a failed commit were applied again from the store's log"
+                );
+                self.lost_writes = false;
+                // Readers wait for the commit from now on, which shows them everything.
+                self.progress.behind.store(false, Ordering::Release);
+                Ok(())
+            }
+            Err(error) => {
+                if !self.conn.is_autocommit() {
+                    let _ = self.conn.execute_batch("ROLLBACK");
+                }
+                self.open_since = None;
+                Err(error)
+            }
+        }
+    }
+
+    /// Commits the open transaction, recording the last record it holds, and shows it to
+    /// readers. When the log's segment is full, the commit is synced and a new segment
+    /// started: SQLite then holds the old one's records durably.
+    fn commit(&mut self) {
+        self.flush_asked = false;
+        if self.lost_writes
+            && let Err(error) = self.apply_lost_writes()
+        {
+            // Once per outage, not once per try.
+            if !self.retry_failed {
+                tracing::error!(%error, "writes SQLite lost cannot be applied again yet; trying every {LOST_WRITES_RETRY:?}");
+                self.retry_failed = true;
             }
             return;
         }
-        crate::telemetry::store_committed(batch.len(), started.elapsed());
-        for ((_, done), result) in batch.drain(..).zip(results) {
-            let _ = done.send(result);
+        if self.open_since.is_none() {
+            return;
+        }
+        let started = Instant::now();
+        let last = self.log.last();
+        let new_segment = self.log.is_full();
+        let committed = (|| -> Result<(), StoreError> {
+            set_applied(&self.conn, last)?;
+            run(&self.conn, "COMMIT")?;
+            if new_segment {
+                // `synchronous` cannot change inside a transaction: a small one of its own
+                // syncs SQLite's log, and with it everything committed before.
+                self.conn.execute_batch(
+                    "PRAGMA synchronous = FULL;
+                     BEGIN IMMEDIATE; UPDATE log_applied SET seq = seq; COMMIT;
+                     PRAGMA synchronous = NORMAL;",
+                )?;
+            }
+            Ok(())
+        })();
+        self.open_since = None;
+        if let Err(error) = committed {
+            tracing::error!(%error, "store commit failed; its writes are kept in the log and applied again");
+            if !self.conn.is_autocommit() {
+                let _ = self.conn.execute_batch("ROLLBACK");
+            }
+            self.lose_writes();
+            return;
+        }
+        self.progress.committed(last);
+        crate::telemetry::store_sqlite_committed(started.elapsed());
+        if self.caught_up_untold {
+            tracing::info!("the store has caught up with its log");
+            self.retry_failed = false;
+            self.caught_up_untold = false;
+            self.progress.caught_up.notify_waiters();
+        }
+        if new_segment && let Err(error) = self.log.start_segment() {
+            tracing::error!(%error, "could not start a new segment of the store's log");
         }
     }
 }
@@ -274,14 +621,21 @@ fn insert_body(conn: &Connection, body: &[u8]) -> Result<i64, StoreError> {
     Ok(conn.last_insert_rowid())
 }
 
+/// Marks the event processed with its messages; nothing when it was processed already (a
+/// second run of the pipeline on it, started from a stale read).
 fn finish_event(
     conn: &Connection,
     event_id: &str,
     messages: &[NewMessage],
 ) -> Result<(), StoreError> {
-    insert_messages(conn, messages)?;
-    conn.prepare_cached("UPDATE events SET status = 'processed' WHERE id = ?1")?
+    let received = conn
+        .prepare_cached(
+            "UPDATE events SET status = 'processed' WHERE id = ?1 AND status = 'received'",
+        )?
         .execute(params![event_id])?;
+    if received > 0 {
+        insert_messages(conn, messages)?;
+    }
     Ok(())
 }
 
