@@ -399,11 +399,25 @@ impl Writer {
         run(&self.conn, "SAVEPOINT batch")?;
         let mut results = Vec::with_capacity(batch.len());
         for (write, _) in batch {
-            let result = in_savepoint(&self.conn, write);
+            match apply(&self.conn, write) {
+                Ok(written) => results.push(Ok(written)),
+                Err(_) => break,
+            }
+        }
+        if results.len() < batch.len() {
+            // A write failed: the batch again, each write in a savepoint of its own, so that
+            // it fails alone. A savepoint per write costs a copy of every page it changes
+            // that the transaction had changed before, so only this rare path pays for it.
+            run(&self.conn, "ROLLBACK TO batch")?;
+            results = batch
+                .iter()
+                .map(|(write, _)| in_savepoint(&self.conn, write))
+                .collect();
+        }
+        for ((write, _), result) in batch.iter().zip(&results) {
             if result.is_ok() {
                 self.log.push(|out| encode(write, out));
             }
-            results.push(result);
         }
         let sync = batch.iter().any(|(write, _)| write.acknowledged());
         self.log
