@@ -197,8 +197,9 @@ impl Write {
 }
 
 /// Applies the log's records after the last one SQLite holds, in the open transaction, and
-/// returns the number of the last. Applying a record again gives what it gave the first
-/// time: it carries its times and ids, and meets the state it met then.
+/// records the last as held. Applying a record again gives what it gave the first time: it
+/// carries its times and ids, and meets the state it met then. A record this build cannot
+/// read (left by another version after a crash) fails the open rather than being dropped.
 pub(super) fn apply_records(conn: &Connection, records: &[Record]) -> Result<(), StoreError> {
     for record in records {
         let write: Write = postcard::from_bytes(&record.payload)
