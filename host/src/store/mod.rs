@@ -332,12 +332,13 @@ fn open_log(conn: &Connection, dir: &Path) -> Result<(log::Log, u64), StoreError
         conn.execute_batch("COMMIT")?;
         Ok(())
     })();
-    let _ = conn.execute_batch("PRAGMA synchronous = NORMAL");
     if let Err(error) = applied {
         tracing::error!(%error, "the store's log cannot be applied now; the writer tries again until it can, and takes no write before");
         let _ = conn.execute_batch("ROLLBACK");
+        conn.execute_batch("PRAGMA synchronous = NORMAL")?;
         return Ok((log, writer::applied(conn)?));
     }
+    conn.execute_batch("PRAGMA synchronous = NORMAL")?;
     log.start_segment().map_err(log_error)?;
     let last = log.last();
     Ok((log, last))
