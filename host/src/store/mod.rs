@@ -886,4 +886,39 @@ mod tests {
         );
         assert!(store.event("evt_2".to_owned()).await.unwrap().is_none());
     }
+
+    #[tokio::test]
+    async fn a_redelivery_adds_nothing_to_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let key = || {
+            vec![Dedup {
+                key: "github:delivery-1".to_owned(),
+                window_ms: 60_000,
+            }]
+        };
+        let log_bytes = || -> u64 {
+            walk(&dir.path().join("log"))
+                .iter()
+                .map(|file| std::fs::metadata(file).unwrap().len())
+                .sum()
+        };
+        let first = store.insert_event(event("evt_1"), key(), EventStatus::Received, Vec::new());
+        first.await.unwrap();
+        let after_first = log_bytes();
+        assert!(after_first > 0);
+        for n in 2..10 {
+            let again = store.insert_event(
+                event(&format!("evt_{n}")),
+                key(),
+                EventStatus::Received,
+                Vec::new(),
+            );
+            assert_eq!(
+                again.await.unwrap(),
+                Inserted::Duplicate("evt_1".to_owned())
+            );
+        }
+        assert_eq!(log_bytes(), after_first);
+    }
 }

@@ -214,46 +214,21 @@ pub(super) fn apply_records(conn: &Connection, records: &[Record]) -> Result<(),
     Ok(())
 }
 
-/// Encodes a write for the log. A message passing its event's body on names the event's body
-/// in SQLite, which `insert_messages` finds without reading the message's copy: its record
-/// leaves those bytes out.
-fn encode(write: &Write, out: &mut Vec<u8>) {
-    let slim = |messages: &[NewMessage]| -> Option<Vec<NewMessage>> {
-        messages.iter().any(|m| m.body_is_event).then(|| {
-            messages
-                .iter()
-                .map(|m| NewMessage {
-                    body: if m.body_is_event {
-                        Some(Bytes::new())
-                    } else {
-                        m.body.clone()
-                    },
-                    ..m.clone()
-                })
-                .collect()
-        })
-    };
-    let slimmed = match write {
-        Write::InsertEvent {
-            event,
-            dedup,
-            status,
-            messages,
-        } => slim(messages).map(|messages| Write::InsertEvent {
-            event: event.clone(),
-            dedup: dedup.clone(),
-            status: *status,
-            messages,
-        }),
-        Write::FinishEvent { event_id, messages } => {
-            slim(messages).map(|messages| Write::FinishEvent {
-                event_id: event_id.clone(),
-                messages,
-            })
+/// Leaves out of an applied write the bytes its log record need not hold: a message passing
+/// its event's body on names the event's body in SQLite, which `insert_messages` finds
+/// without reading the message's copy.
+fn drop_event_bodies(write: &mut Write) {
+    if let Write::InsertEvent { messages, .. } | Write::FinishEvent { messages, .. } = write {
+        for message in messages.iter_mut().filter(|m| m.body_is_event) {
+            message.body = Some(Bytes::new());
         }
-        _ => None,
-    };
-    postcard::to_io(slimmed.as_ref().unwrap_or(write), out).expect("a write encodes into memory");
+    }
+}
+
+/// Whether the write goes into the log: a redelivery wrote nothing, and a sender repeating one
+/// costs no body in the log (nor a sync).
+fn logged(written: &Written) -> bool {
+    !matches!(written, Written::Duplicate(_))
 }
 
 /// The number of the last log record SQLite holds.
@@ -357,7 +332,7 @@ impl Writer {
     }
 
     /// Applies every write of the batch in the open transaction, appends the ones that
-    /// succeeded to the log (synced when one is acknowledged), then answers them.
+    /// succeeded and wrote to the log (synced when one is acknowledged), then answers them.
     fn write_batch(&mut self, batch: &mut Vec<(Write, Reply)>) {
         let started = Instant::now();
         let outcome = self.apply_batch(batch);
@@ -391,7 +366,7 @@ impl Writer {
 
     fn apply_batch(
         &mut self,
-        batch: &[(Write, Reply)],
+        batch: &mut [(Write, Reply)],
     ) -> Result<Vec<Result<Written, StoreError>>, StoreError> {
         if self.lost_writes {
             self.apply_lost_writes()?;
@@ -399,7 +374,7 @@ impl Writer {
         self.begin()?;
         run(&self.conn, "SAVEPOINT batch")?;
         let mut results = Vec::with_capacity(batch.len());
-        for (write, _) in batch {
+        for (write, _) in batch.iter() {
             match apply(&self.conn, write) {
                 Ok(written) => results.push(Ok(written)),
                 Err(_) => break,
@@ -415,9 +390,12 @@ impl Writer {
                 .map(|(write, _)| in_savepoint(&self.conn, write))
                 .collect();
         }
-        for ((write, _), result) in batch.iter().zip(&results) {
-            if result.is_ok() {
-                self.log.push(|out| encode(write, out));
+        for ((write, _), result) in batch.iter_mut().zip(&results) {
+            if result.as_ref().is_ok_and(logged) {
+                drop_event_bodies(write);
+                self.log.push(|out| {
+                    postcard::to_io(&*write, out).expect("a write encodes into memory");
+                });
             }
         }
         let sync = batch.iter().any(|(write, _)| write.acknowledged());
