@@ -109,7 +109,7 @@ pub(super) struct Progress {
     committed: Mutex<u64>,
     commits: Condvar,
     /// SQLite lost writes the log holds (a failed commit, a full disk at the start) and has
-    /// not got them back yet.
+    /// not got them back yet: the writer applies them again before anything else.
     behind: AtomicBool,
     /// Told when SQLite has them back: events accepted before are visible again.
     pub caught_up: tokio::sync::Notify,
@@ -139,7 +139,7 @@ impl Progress {
             return Ok(());
         }
         let _ = writes.try_send(Queued::Flush);
-        if self.behind.load(Ordering::Acquire) {
+        if self.is_behind() {
             return Ok(());
         }
         let (_committed, waited) = self
@@ -150,6 +150,10 @@ impl Progress {
             return Err(StoreError::Unavailable);
         }
         Ok(())
+    }
+
+    fn is_behind(&self) -> bool {
+        self.behind.load(Ordering::Acquire)
     }
 
     fn committed(&self, last: u64) {
@@ -166,9 +170,6 @@ pub(super) struct Writer {
     open_since: Option<Instant>,
     /// [`COMMIT_INTERVAL`], but in tests that hold writes in the log alone.
     commit_interval: Duration,
-    /// A commit failed and SQLite lost writes the log holds: they are applied again before
-    /// the next batch.
-    lost_writes: bool,
     /// Applying them again failed, and was logged.
     retry_failed: bool,
     /// A reader waits for what the open transaction holds.
@@ -265,18 +266,17 @@ impl Writer {
         queue: Receiver<Queued>,
         commit_interval: Duration,
     ) -> Arc<Progress> {
-        let log_last = log.last();
-        let progress = Arc::new(Progress::new(log_last, applied));
+        let progress = Arc::new(Progress::new(log.last(), applied));
+        let behind = progress.is_behind();
         let writer = Writer {
             conn,
             queue,
             log,
             open_since: None,
             commit_interval,
-            lost_writes: applied < log_last,
             retry_failed: false,
             flush_asked: false,
-            caught_up_untold: applied < log_last,
+            caught_up_untold: behind,
             progress: progress.clone(),
         };
         std::thread::Builder::new()
@@ -290,7 +290,7 @@ impl Writer {
         let mut batch = Vec::with_capacity(MAX_BATCH);
         loop {
             let wait = match self.open_since {
-                None if self.lost_writes => Some(LOST_WRITES_RETRY),
+                None if self.progress.is_behind() => Some(LOST_WRITES_RETRY),
                 None => None,
                 Some(since) => Some(self.commit_interval.saturating_sub(since.elapsed())),
             };
@@ -324,7 +324,7 @@ impl Writer {
             let due = self
                 .open_since
                 .is_some_and(|since| since.elapsed() >= self.commit_interval);
-            if self.flush_asked || due || self.log.is_full() || self.lost_writes {
+            if self.flush_asked || due || self.log.is_full() || self.progress.is_behind() {
                 self.commit();
             }
         }
@@ -368,7 +368,7 @@ impl Writer {
         &mut self,
         batch: &mut [(Write, Reply)],
     ) -> Result<Vec<Result<Written, StoreError>>, StoreError> {
-        if self.lost_writes {
+        if self.progress.is_behind() {
             self.apply_lost_writes()?;
         }
         self.begin()?;
@@ -408,7 +408,6 @@ impl Writer {
 
     /// SQLite rolled back writes the log holds.
     fn lose_writes(&mut self) {
-        self.lost_writes = true;
         self.caught_up_untold = true;
         self.progress.behind.store(true, Ordering::Release);
     }
@@ -439,7 +438,6 @@ impl Writer {
                     writes,
                     "writes lost by a failed commit were applied again from the store's log"
                 );
-                self.lost_writes = false;
                 // Readers wait for the commit from now on, which shows them everything.
                 self.progress.behind.store(false, Ordering::Release);
                 Ok(())
@@ -459,7 +457,7 @@ impl Writer {
     /// started: SQLite then holds the old one's records durably.
     fn commit(&mut self) {
         self.flush_asked = false;
-        if self.lost_writes
+        if self.progress.is_behind()
             && let Err(error) = self.apply_lost_writes()
         {
             // Once per outage, not once per try.
