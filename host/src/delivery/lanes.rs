@@ -133,6 +133,7 @@ impl Lanes {
     /// The claimed ids a store read must skip, or `None` if the store has nothing due that
     /// the lane does not already hold. `always` reads anyway: with per-key ordering, what is
     /// due also changes when an attempt or an earlier event elsewhere ends.
+    ///
     /// A lane still holding ready messages reads nothing: they are older than what the
     /// store holds, and the read that filled it reads again once they are started.
     pub fn store_read(&self, name: &str, always: bool) -> Option<(HashSet<String>, StoreMark)> {

@@ -214,6 +214,7 @@ impl Delivery {
 
     async fn dispatch(self: Arc<Self>) {
         let mut idle_since = tokio::time::Instant::now();
+        let mut catch_ups = self.store.catch_ups();
         while !self.stopping.load(Ordering::SeqCst) {
             let now = crate::clock::now_ms();
             if self.next_scheduled.load(Ordering::SeqCst) <= now || idle_since.elapsed() >= MAX_IDLE
@@ -239,7 +240,7 @@ impl Delivery {
             tokio::select! {
                 _ = self.wake.notified() => {}
                 _ = tokio::time::sleep(sleep.min(MAX_IDLE)) => {}
-                () = self.store.caught_up() => self.lanes.store_changed_everywhere(),
+                _ = catch_ups.changed() => self.lanes.store_changed_everywhere(),
             }
         }
     }

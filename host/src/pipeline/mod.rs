@@ -179,10 +179,11 @@ impl Pipeline {
     /// running the same plugins on the same events again and again.
     async fn sweeper(self) {
         let mut backoff = Backoff::default();
+        let mut catch_ups = self.inner.store.catch_ups();
         loop {
             tokio::select! {
                 () = self.inner.sweep.notified() => {}
-                () = self.inner.store.caught_up() => {}
+                _ = catch_ups.changed() => {}
             }
             loop {
                 let events = match self.inner.store.unprocessed_events(SWEEP_BATCH).await {

@@ -242,10 +242,11 @@ impl Store {
         result.await.map_err(|_| StoreError::Unavailable)?
     }
 
-    /// Returns when SQLite has got back writes it had lost and that readers could not see
-    /// (a full disk at the start): the events accepted before are there to run again.
-    pub async fn caught_up(&self) {
-        self.progress.caught_up.notified().await;
+    /// Changes whenever SQLite has got back writes it had lost and that readers could not
+    /// see (a full disk at the start): the events accepted before are there to run again.
+    /// Kept across waits, it misses none that came while its holder was busy.
+    pub fn catch_ups(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.progress.catch_ups.subscribe()
     }
 
     /// Runs a read-only query on a pooled connection, off the async runtime, once every

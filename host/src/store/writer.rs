@@ -111,8 +111,9 @@ pub(super) struct Progress {
     /// SQLite lost writes the log holds (a failed commit, a full disk at the start) and has
     /// not got them back yet: the writer applies them again before anything else.
     behind: AtomicBool,
-    /// Told when SQLite has them back: events accepted before are visible again.
-    pub caught_up: tokio::sync::Notify,
+    /// Counts the times SQLite got them back: events accepted before are visible again. A
+    /// counter rather than a notification, so that a waiter busy at that moment sees it next.
+    pub catch_ups: tokio::sync::watch::Sender<u64>,
 }
 
 impl Progress {
@@ -122,7 +123,7 @@ impl Progress {
             committed: Mutex::new(committed),
             commits: Condvar::new(),
             behind: AtomicBool::new(committed < logged),
-            caught_up: tokio::sync::Notify::new(),
+            catch_ups: tokio::sync::watch::Sender::new(0),
         }
     }
 
@@ -502,7 +503,7 @@ impl Writer {
             tracing::info!("the store has caught up with its log");
             self.retry_failed = false;
             self.caught_up_untold = false;
-            self.progress.caught_up.notify_waiters();
+            self.progress.catch_ups.send_modify(|count| *count += 1);
         }
         if new_segment && let Err(error) = self.log.start_segment() {
             tracing::error!(%error, "could not start a new segment of the store's log");
