@@ -85,9 +85,11 @@ impl Log {
         let seq = self.last_pending + 1;
         self.pending[start + 8..start + HEADER].copy_from_slice(&seq.to_le_bytes());
         encode(&mut self.pending);
-        let payload = self.pending.len() - start - HEADER;
+        // Bodies and plugin outputs are bounded (limits of ingest and of routes.toml) far below.
+        let payload = u32::try_from(self.pending.len() - start - HEADER)
+            .expect("a record of the store's log under 4 GiB");
         let crc = crc32fast::hash(&self.pending[start + 8..]);
-        self.pending[start..start + 4].copy_from_slice(&(payload as u32).to_le_bytes());
+        self.pending[start..start + 4].copy_from_slice(&payload.to_le_bytes());
         self.pending[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
         self.last_pending = seq;
         seq
