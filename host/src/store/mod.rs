@@ -868,21 +868,24 @@ mod tests {
         assert_eq!(bodies_stored(&store).await, 2);
     }
 
+    /// Commits the event `id` carrying a provider's delivery id (the same for every event),
+    /// seen again within a minute.
+    async fn with_delivery_id(store: &Store, id: &str) -> Inserted {
+        let key = vec![Dedup {
+            key: "github:delivery-1".to_owned(),
+            window_ms: 60_000,
+        }];
+        let insert = store.insert_event(event(id), key, EventStatus::Received, Vec::new());
+        insert.await.unwrap()
+    }
+
     #[tokio::test]
     async fn a_redelivery_within_the_window_is_the_first_event() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        let key = || {
-            vec![Dedup {
-                key: "github:delivery-1".to_owned(),
-                window_ms: 60_000,
-            }]
-        };
-        let first = store.insert_event(event("evt_1"), key(), EventStatus::Received, Vec::new());
-        assert_eq!(first.await.unwrap(), Inserted::New);
-        let again = store.insert_event(event("evt_2"), key(), EventStatus::Received, Vec::new());
+        assert_eq!(with_delivery_id(&store, "evt_1").await, Inserted::New);
         assert_eq!(
-            again.await.unwrap(),
+            with_delivery_id(&store, "evt_2").await,
             Inserted::Duplicate("evt_1".to_owned())
         );
         assert!(store.event("evt_2".to_owned()).await.unwrap().is_none());
@@ -892,31 +895,18 @@ mod tests {
     async fn a_redelivery_adds_nothing_to_the_log() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        let key = || {
-            vec![Dedup {
-                key: "github:delivery-1".to_owned(),
-                window_ms: 60_000,
-            }]
-        };
         let log_bytes = || -> u64 {
             walk(&dir.path().join("log"))
                 .iter()
                 .map(|file| std::fs::metadata(file).unwrap().len())
                 .sum()
         };
-        let first = store.insert_event(event("evt_1"), key(), EventStatus::Received, Vec::new());
-        first.await.unwrap();
+        with_delivery_id(&store, "evt_1").await;
         let after_first = log_bytes();
         assert!(after_first > 0);
         for n in 2..10 {
-            let again = store.insert_event(
-                event(&format!("evt_{n}")),
-                key(),
-                EventStatus::Received,
-                Vec::new(),
-            );
             assert_eq!(
-                again.await.unwrap(),
+                with_delivery_id(&store, &format!("evt_{n}")).await,
                 Inserted::Duplicate("evt_1".to_owned())
             );
         }
