@@ -7,16 +7,27 @@
 //! applied in one transaction every 100 ms (the writer's `COMMIT_INTERVAL`), recording the last
 //! record it holds. At the next open, the records after that one are applied again.
 //!
+//! The log also keeps the bodies: a write's record carries the bodies it stores, and SQLite
+//! keeps only where they are ([`BodyAt`]), so a body is written to the disk once rather than
+//! three times (the log, SQLite's log, its checkpoint).
+//!
 //! # On-disk layout
 //! `<data_dir>/log/<first sequence number, 20 digits>.log`, segments of records:
-//! `[payload length: u32 LE][crc32 of the rest: u32 LE][sequence number: u64 LE][payload]`.
+//! `[length of the rest: u32 LE][crc32 of the rest: u32 LE][sequence number: u64 LE]
+//! [bytes of bodies: u32 LE][bodies][payload]`.
 //! A record cut short or failing its checksum ends the log: it was never answered, since a
 //! write is answered only after the record is written (and synced, for an acknowledged one).
-//! A segment is removed once SQLite holds all of its records durably.
+//! A segment is removed once SQLite holds all of its records durably and names none of its
+//! bodies.
 
+use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write as _};
+use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
 
 /// Bytes of log after which the writer commits SQLite durably and starts a new segment: the
 /// most a restart applies again.
@@ -27,6 +38,8 @@ pub const SEGMENT_BYTES: u64 = 8 << 20;
 const MAX_RECORD: usize = 1 << 30;
 
 const HEADER: usize = 16;
+/// The length of a record's bodies, after the header.
+const BODIES_LENGTH: usize = 4;
 
 pub(super) struct Log {
     dir: PathBuf,
@@ -34,20 +47,36 @@ pub(super) struct Log {
     /// other's records. The kernel drops it with the process, `kill -9` included.
     _lock: File,
     segment: File,
+    /// The sequence number the open segment is named by.
+    first: u64,
     /// Bytes in the open segment that are part of the log.
     len: u64,
+    /// Written since the last sync.
+    unsynced: bool,
     /// Records of the batch being built, not yet written.
     pending: Vec<u8>,
+    /// Where the record being built starts in `pending`.
+    building: Option<usize>,
     /// The sequence number of the last record written; pending records follow it.
     last: u64,
     /// The sequence number of the last pending record.
     last_pending: u64,
 }
 
-/// A record read back from the log.
+/// A record read back from the log: its sequence number and its payload, bodies left out
+/// (SQLite names them by where they are).
 pub(super) struct Record {
     pub seq: u64,
     pub payload: Vec<u8>,
+}
+
+/// Where a body is in the log: the segment (by its first sequence number), the offset of its
+/// first byte in it, and its length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) struct BodyAt {
+    pub segment: u64,
+    pub offset: u64,
+    pub len: u32,
 }
 
 impl Log {
@@ -56,16 +85,19 @@ impl Log {
     pub fn open(dir: &Path, applied: u64) -> io::Result<(Log, Vec<Record>)> {
         std::fs::create_dir_all(dir)?;
         let lock = lock(dir)?;
-        let records = read_after(dir, applied)?;
-        let last = records.last().map_or(applied, |r| r.seq.max(applied));
+        let (records, last_read) = read_after(dir, applied)?;
+        let last = last_read.max(applied);
         let start = last + 1;
         let segment = create_segment(dir, start)?;
         let log = Log {
             dir: dir.to_owned(),
             _lock: lock,
             segment,
+            first: start,
             len: 0,
+            unsynced: false,
             pending: Vec::new(),
+            building: None,
             last,
             last_pending: last,
         };
@@ -75,30 +107,72 @@ impl Log {
     /// The records after `applied`, read again from disk: what SQLite lost when a commit of
     /// its failed.
     pub fn read_after(&self, applied: u64) -> io::Result<Vec<Record>> {
-        read_after(&self.dir, applied)
+        read_after(&self.dir, applied).map(|(records, _)| records)
     }
 
-    /// Adds a record to the batch; written by the next [`Log::write`]. Returns its number.
-    pub fn push(&mut self, encode: impl FnOnce(&mut Vec<u8>)) -> u64 {
-        let start = self.pending.len();
-        self.pending.extend_from_slice(&[0; HEADER]);
-        let seq = self.last_pending + 1;
-        self.pending[start + 8..start + HEADER].copy_from_slice(&seq.to_le_bytes());
+    /// Starts a record of the batch: its bodies ([`Log::add_body`]) come first, then its
+    /// payload ([`Log::finish_record`]), or it is taken back ([`Log::cancel_record`]).
+    pub fn start_record(&mut self) {
+        assert!(
+            self.building.is_none(),
+            "one record of the store's log at a time"
+        );
+        self.building = Some(self.pending.len());
+        self.pending.extend_from_slice(&[0; HEADER + BODIES_LENGTH]);
+    }
+
+    /// Adds a body to the record being built; returns where it will be once written.
+    pub fn add_body(&mut self, body: &[u8]) -> BodyAt {
+        assert!(self.building.is_some(), "a body belongs to a record");
+        let at = BodyAt {
+            segment: self.first,
+            offset: self.len + self.pending.len() as u64,
+            len: u32::try_from(body.len()).expect("a body under 4 GiB"),
+        };
+        self.pending.extend_from_slice(body);
+        at
+    }
+
+    /// Ends the record being built with its payload; it is written by the next [`Log::write`].
+    /// Returns its number.
+    pub fn finish_record(&mut self, encode: impl FnOnce(&mut Vec<u8>)) -> u64 {
+        let start = self.building.take().expect("a record is being built");
+        let bodies = self.pending.len() - start - HEADER - BODIES_LENGTH;
         encode(&mut self.pending);
+        let seq = self.last_pending + 1;
         // Bodies and plugin outputs are bounded (limits of ingest and of routes.toml) far below.
-        let payload = u32::try_from(self.pending.len() - start - HEADER)
+        let length = u32::try_from(self.pending.len() - start - HEADER)
             .expect("a record of the store's log under 4 GiB");
-        let crc = crc32fast::hash(&self.pending[start + 8..]);
-        self.pending[start..start + 4].copy_from_slice(&payload.to_le_bytes());
-        self.pending[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+        let bodies = u32::try_from(bodies).expect("bodies of one record under 4 GiB");
+        let record = &mut self.pending[start..];
+        record[8..16].copy_from_slice(&seq.to_le_bytes());
+        record[16..20].copy_from_slice(&bodies.to_le_bytes());
+        let crc = crc32fast::hash(&record[8..]);
+        record[..4].copy_from_slice(&length.to_le_bytes());
+        record[4..8].copy_from_slice(&crc.to_le_bytes());
         self.last_pending = seq;
         seq
+    }
+
+    /// Takes back the record being built, bodies and all.
+    pub fn cancel_record(&mut self) {
+        if let Some(start) = self.building.take() {
+            self.pending.truncate(start);
+        }
+    }
+
+    /// Adds a record without bodies to the batch. Returns its number.
+    #[cfg(test)]
+    pub fn push(&mut self, encode: impl FnOnce(&mut Vec<u8>)) -> u64 {
+        self.start_record();
+        self.finish_record(encode)
     }
 
     /// Appends the batch's records, synced to the disk when `sync` (someone is told they are
     /// durable). On an error nothing of the batch is in the log: a partly written batch is cut
     /// off again, so that later records do not follow a torn one.
     pub fn write(&mut self, sync: bool) -> io::Result<()> {
+        debug_assert!(self.building.is_none(), "a record is written whole");
         if self.pending.is_empty() {
             return Ok(());
         }
@@ -115,14 +189,26 @@ impl Log {
             return Err(error);
         }
         self.len += self.pending.len() as u64;
+        self.unsynced = !sync;
         self.pending.clear();
         self.last = self.last_pending;
+        Ok(())
+    }
+
+    /// Syncs what was written without a sync: SQLite must not durably name a body before the
+    /// log durably holds it.
+    pub fn sync(&mut self) -> io::Result<()> {
+        if self.unsynced {
+            self.segment.sync_data()?;
+            self.unsynced = false;
+        }
         Ok(())
     }
 
     /// Forgets the batch's records.
     pub fn discard(&mut self) {
         self.pending.clear();
+        self.building = None;
         self.last_pending = self.last;
     }
 
@@ -136,18 +222,84 @@ impl Log {
         self.len >= SEGMENT_BYTES
     }
 
-    /// Starts a new segment and removes the others. Only once SQLite holds every record
-    /// written so far durably (committed with `synchronous=FULL`).
+    /// Starts a new segment. Only once SQLite holds every record written so far durably
+    /// (committed with `synchronous=FULL`): the writer does not sync what it writes to a
+    /// segment it has left.
     pub fn start_segment(&mut self) -> io::Result<()> {
+        self.sync()?;
         let start = self.last + 1;
         self.segment = create_segment(&self.dir, start)?;
+        self.first = start;
         self.len = 0;
+        Ok(())
+    }
+
+    /// Removes the segments before the open one that `keep` does not keep (by their first
+    /// sequence number): only once SQLite holds all their records durably, and durably names
+    /// none of their bodies. Returns the segments removed.
+    pub fn remove_segments(&self, mut keep: impl FnMut(u64) -> bool) -> io::Result<Vec<u64>> {
+        let mut removed = Vec::new();
         for (first, path) in segments(&self.dir)? {
-            if first < start {
+            if first < self.first && !keep(first) {
                 std::fs::remove_file(path)?;
+                removed.push(first);
             }
         }
-        Ok(())
+        Ok(removed)
+    }
+
+    /// The sequence number the open segment is named by.
+    pub fn open_segment(&self) -> u64 {
+        self.first
+    }
+}
+
+/// Reads bodies out of the log, for any number of threads: the readers' connections and the
+/// writer's. Keeps the segments it read from open.
+pub(super) struct Bodies {
+    dir: PathBuf,
+    open: Mutex<HashMap<u64, Arc<File>>>,
+}
+
+/// Segments kept open by [`Bodies`]; past this many, all are closed.
+const OPEN_SEGMENTS: usize = 64;
+
+impl Bodies {
+    pub fn new(dir: &Path) -> Bodies {
+        Bodies {
+            dir: dir.to_owned(),
+            open: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn read(&self, at: BodyAt) -> io::Result<Vec<u8>> {
+        let file = self.segment(at.segment)?;
+        let mut body = vec![0; at.len as usize];
+        file.read_exact_at(&mut body, at.offset)?;
+        Ok(body)
+    }
+
+    /// When the segment was last written to.
+    pub fn written_at(&self, segment: u64) -> io::Result<std::time::SystemTime> {
+        std::fs::metadata(segment_path(&self.dir, segment))?.modified()
+    }
+
+    /// Closes a removed segment, whose space the disk gets back once no one holds it.
+    pub fn forget(&self, segment: u64) {
+        self.open.lock().expect("open segments").remove(&segment);
+    }
+
+    fn segment(&self, segment: u64) -> io::Result<Arc<File>> {
+        let mut open = self.open.lock().expect("open segments");
+        if let Some(file) = open.get(&segment) {
+            return Ok(file.clone());
+        }
+        if open.len() >= OPEN_SEGMENTS {
+            open.clear();
+        }
+        let file = Arc::new(File::open(segment_path(&self.dir, segment))?);
+        open.insert(segment, file.clone());
+        Ok(file)
     }
 }
 
@@ -215,50 +367,69 @@ fn segments(dir: &Path) -> io::Result<Vec<(u64, PathBuf)>> {
     Ok(found)
 }
 
-/// Every whole record after `applied`, in order. A segment's torn end is left out: the writer
-/// starts a new segment when it starts, so nothing was written after a tear.
-fn read_after(dir: &Path, applied: u64) -> io::Result<Vec<Record>> {
+/// Every whole record after `applied`, in order, and the number of the last whole record
+/// (0 for none). A segment's torn end is left out: the writer starts a new segment when it
+/// starts, so nothing was written after a tear. Segments that end before `applied` (kept for
+/// their bodies) are not read.
+fn read_after(dir: &Path, applied: u64) -> io::Result<(Vec<Record>, u64)> {
+    let segments = segments(dir)?;
     let mut records = Vec::new();
-    for (_, path) in segments(dir)? {
+    let mut last = 0;
+    for (index, (_, path)) in segments.iter().enumerate() {
+        if segments
+            .get(index + 1)
+            .is_some_and(|(next, _)| *next <= applied + 1)
+        {
+            continue;
+        }
         let mut data = Vec::new();
-        File::open(&path)?.read_to_end(&mut data)?;
-        let (read, whole) = parse(&data, applied);
+        File::open(path)?.read_to_end(&mut data)?;
+        let (read, last_whole, whole) = parse(&data, applied);
         records.extend(read);
+        last = last.max(last_whole);
         if !whole {
             tracing::warn!(segment = %path.display(), "a segment of the store's log ends in a torn record, never answered: it is left out");
         }
     }
-    Ok(records)
+    Ok((records, last))
 }
 
-/// The records of one segment after `applied`, and whether the segment ended on a whole one.
-fn parse(mut data: &[u8], applied: u64) -> (Vec<Record>, bool) {
+/// The records of one segment after `applied`, the number of its last whole one, and whether
+/// the segment ended on a whole one.
+fn parse(mut data: &[u8], applied: u64) -> (Vec<Record>, u64, bool) {
     let mut records = Vec::new();
+    let mut last = 0;
     while !data.is_empty() {
-        let Some(header) = data.get(..HEADER) else {
-            return (records, false);
+        let Some(record) = whole_record(data) else {
+            return (records, last, false);
         };
-        let length = u32::from_le_bytes(header[..4].try_into().expect("4 bytes")) as usize;
-        let crc = u32::from_le_bytes(header[4..8].try_into().expect("4 bytes"));
-        if length > MAX_RECORD {
-            return (records, false);
-        }
-        let Some(rest) = data.get(8..HEADER + length) else {
-            return (records, false);
+        let seq = u64::from_le_bytes(record[..8].try_into().expect("8 bytes"));
+        let bodies = u32::from_le_bytes(record[8..12].try_into().expect("4 bytes")) as usize;
+        let Some(payload) = record.get(12 + bodies..) else {
+            return (records, last, false);
         };
-        if crc32fast::hash(rest) != crc {
-            return (records, false);
-        }
-        let seq = u64::from_le_bytes(rest[..8].try_into().expect("8 bytes"));
         if seq > applied {
             records.push(Record {
                 seq,
-                payload: rest[8..].to_vec(),
+                payload: payload.to_vec(),
             });
         }
-        data = &data[HEADER + length..];
+        last = seq;
+        data = &data[8 + record.len()..];
     }
-    (records, true)
+    (records, last, true)
+}
+
+/// The first record of `data` after its length and checksum, if it is whole and intact.
+fn whole_record(data: &[u8]) -> Option<&[u8]> {
+    let header = data.get(..HEADER)?;
+    let length = u32::from_le_bytes(header[..4].try_into().expect("4 bytes")) as usize;
+    let crc = u32::from_le_bytes(header[4..8].try_into().expect("4 bytes"));
+    if !(BODIES_LENGTH..=MAX_RECORD).contains(&length) {
+        return None;
+    }
+    let rest = data.get(8..HEADER + length)?;
+    (crc32fast::hash(rest) == crc).then_some(rest)
 }
 
 #[cfg(test)]
@@ -312,14 +483,47 @@ mod tests {
     }
 
     #[test]
-    fn a_new_segment_removes_the_records_sqlite_holds() {
+    fn segments_before_the_open_one_go_unless_kept() {
         let dir = tempfile::tempdir().unwrap();
         let (mut log, _) = Log::open(dir.path(), 0).unwrap();
         append(&mut log, &[b"one"], true);
         log.start_segment().unwrap();
         append(&mut log, &[b"two"], true);
+        log.start_segment().unwrap();
+        append(&mut log, &[b"three"], true);
+        assert_eq!(log.remove_segments(|first| first == 2).unwrap(), [1]);
+        assert_eq!(
+            payloads(&log.read_after(0).unwrap()),
+            [&b"two"[..], b"three"]
+        );
+        // Only the segments whose records may follow the last applied one are read.
+        assert_eq!(payloads(&log.read_after(2).unwrap()), [&b"three"[..]]);
+        assert_eq!(log.remove_segments(|_| false).unwrap(), [2]);
         assert_eq!(segments(dir.path()).unwrap().len(), 1);
-        assert_eq!(payloads(&log.read_after(0).unwrap()), [&b"two"[..]]);
+    }
+
+    #[test]
+    fn a_body_is_read_back_where_its_record_put_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut log, _) = Log::open(dir.path(), 0).unwrap();
+        append(&mut log, &[b"before"], true);
+        log.start_record();
+        let first = log.add_body(b"{\"n\": 1}");
+        let second = log.add_body(b"");
+        log.finish_record(|out| out.extend_from_slice(b"write"));
+        log.start_record();
+        log.add_body(b"taken back");
+        log.cancel_record();
+        log.write(true).unwrap();
+
+        let bodies = Bodies::new(dir.path());
+        assert_eq!(bodies.read(first).unwrap(), b"{\"n\": 1}");
+        assert_eq!(bodies.read(second).unwrap(), b"");
+        // The record reads back without its bodies; the one taken back left nothing.
+        let records = log.read_after(1).unwrap();
+        assert_eq!(payloads(&records), [&b"write"[..]]);
+        assert_eq!(records[0].seq, 2);
+        assert_eq!(log.last(), 2);
     }
 
     #[test]

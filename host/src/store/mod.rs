@@ -23,9 +23,9 @@
 //!   that marks it `processed`. A crash in between leaves it `received`, and it is run through
 //!   the pipeline again at the next start; so messages are never half-written. An event whose
 //!   messages need no plugin is inserted `processed` with them, in one transaction.
-//! - Bodies live apart from the rows whose state changes (`bodies`), and each is stored once:
-//!   a message passing its event's body on unchanged names the event's, the messages a
-//!   transform's output goes to share one.
+//! - Bodies live apart from the rows whose state changes, in the store's log (`bodies.rs`),
+//!   and each is stored once: a message passing its event's body on unchanged names the
+//!   event's, the messages a transform's output goes to share one.
 //! - A message is `pending` until an attempt ends it `delivered` or `dead`, or it was born
 //!   `filtered`/`dead` in the pipeline, or `held` for a route waiting on a plugin (see
 //!   `held.rs`), which replaces it by the route's messages once the plugin loads. Every HTTP
@@ -41,7 +41,7 @@
 //!
 //! # On-disk layout
 //! `<data_dir>/wasmhook.db` (+ `-wal`, `-shm`), schema in `schema.sql`, 1 KiB pages;
-//! `<data_dir>/log/`, the store's log (see `log.rs`).
+//! `<data_dir>/log/`, the store's log (see `log.rs`), which keeps the bodies (`bodies.rs`).
 //!
 //! # What a commit writes
 //! SQLite writes every page a transaction changed, whole, to its own log, and a checkpoint
@@ -51,6 +51,7 @@
 //! written once, and a batch costs the bytes of its records in the store's log.
 
 mod backoff;
+mod bodies;
 mod held;
 mod log;
 mod read;
@@ -135,17 +136,26 @@ impl Store {
             source,
         })?;
         let path = data_dir.join("wasmhook.db");
-        let conn = open_connection(&path, false)?;
+        let log_dir = data_dir.join("log");
+        let log_bodies = Arc::new(log::Bodies::new(&log_dir));
+        let conn = open_connection(&path, false, &log_bodies)?;
         conn.execute_batch(include_str!("schema.sql"))?;
         migrate(&conn)?;
-        let (log, applied) = open_log(&conn, &data_dir.join("log"))?;
+        let (log, applied) = open_log(&conn, &log_dir, &log_bodies)?;
         let (writes, queue) = std::sync::mpsc::sync_channel(WRITE_QUEUE);
-        let progress = Writer::spawn(conn, log, applied, queue, commit_interval);
+        let progress = Writer::spawn(
+            conn,
+            (log, log_bodies.clone()),
+            applied,
+            queue,
+            commit_interval,
+        );
         Ok(Store {
             writes,
             progress,
             readers: Arc::new(Readers {
                 path,
+                log_bodies,
                 idle: Mutex::new(Vec::new()),
             }),
         })
@@ -270,6 +280,7 @@ impl Store {
 /// Read connections, opened on demand and kept for reuse.
 struct Readers {
     path: PathBuf,
+    log_bodies: Arc<log::Bodies>,
     idle: Mutex<Vec<Connection>>,
 }
 
@@ -281,7 +292,7 @@ impl Readers {
         let conn = self.idle.lock().expect("reader pool").pop();
         let conn = match conn {
             Some(conn) => conn,
-            None => open_connection(&self.path, true)?,
+            None => open_connection(&self.path, true, &self.log_bodies)?,
         };
         let result = snapshot(&conn, query);
         self.idle.lock().expect("reader pool").push(conn);
@@ -306,7 +317,11 @@ fn snapshot<T>(
 /// crash or a power loss), committed durably; then a new segment starts. Returns the log and
 /// the last record SQLite holds: when the records cannot be applied now (a full disk), the
 /// writer applies them before it writes anything else.
-fn open_log(conn: &Connection, dir: &Path) -> Result<(log::Log, u64), StoreError> {
+fn open_log(
+    conn: &Connection,
+    dir: &Path,
+    log_bodies: &log::Bodies,
+) -> Result<(log::Log, u64), StoreError> {
     let log_error = |source| StoreError::Log {
         path: dir.to_owned(),
         source,
@@ -341,6 +356,7 @@ fn open_log(conn: &Connection, dir: &Path) -> Result<(log::Log, u64), StoreError
     }
     conn.execute_batch("PRAGMA synchronous = NORMAL")?;
     log.start_segment().map_err(log_error)?;
+    bodies::remove_unnamed_segments(conn, &log, log_bodies)?;
     let last = log.last();
     Ok((log, last))
 }
@@ -381,10 +397,28 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
         )?;
         tracing::info!(elapsed = ?started.elapsed(), "the store's bodies were moved");
     }
+    if !has_column("bodies", "segment")? {
+        // Bodies stored before bodies went to the store's log stay in `data`.
+        conn.execute_batch(
+            "BEGIN IMMEDIATE;
+             ALTER TABLE bodies ADD COLUMN segment INTEGER;
+             ALTER TABLE bodies ADD COLUMN at INTEGER;
+             ALTER TABLE bodies ADD COLUMN len INTEGER;
+             COMMIT;",
+        )?;
+    }
+    // Which segments of the log SQLite names bodies in: the oldest, and whether one may go.
+    conn.execute_batch(
+        "CREATE INDEX IF NOT EXISTS bodies_by_segment ON bodies (segment) WHERE segment IS NOT NULL",
+    )?;
     Ok(())
 }
 
-fn open_connection(path: &Path, read_only: bool) -> Result<Connection, StoreError> {
+fn open_connection(
+    path: &Path,
+    read_only: bool,
+    log_bodies: &Arc<log::Bodies>,
+) -> Result<Connection, StoreError> {
     let flags = if read_only {
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
     } else {
@@ -404,8 +438,7 @@ fn open_connection(path: &Path, read_only: bool) -> Result<Connection, StoreErro
     // Room for every statement the writer runs, savepoints included, and for the readers'.
     conn.set_prepared_statement_cache_capacity(64);
     if !read_only {
-        // WAL lets readers run beside the writer; FULL makes every commit durable (the
-        // writer lowers it to NORMAL for batches no one is told about, see `writer`).
+        // WAL lets readers run beside the writer.
         // Every commit writes each page it changed in full to the log, and the checkpoint
         // writes it again: small pages cost a commit, which changes a few rows in each of
         // several trees, a quarter of what 4 KiB pages do. Only a new store takes this; an
@@ -425,6 +458,7 @@ fn open_connection(path: &Path, read_only: bool) -> Result<Connection, StoreErro
         // savepoint changes it again. In memory, that copy costs no system call.
         conn.pragma_update(None, "temp_store", "MEMORY")?;
     }
+    bodies::register(&conn, log_bodies.clone())?;
     Ok(conn)
 }
 
@@ -813,6 +847,76 @@ mod tests {
             Ok(conn.query_row(sql, [], |row| row.get::<_, i64>(0))?)
         });
         assert_eq!(attempts.await.unwrap(), 0);
+    }
+
+    /// Bytes of bodies SQLite holds itself rather than naming them in the store's log.
+    async fn bytes_in_sqlite(store: &Store) -> i64 {
+        let count = store.read(|conn| {
+            let sql = "SELECT IFNULL(SUM(length(data)), 0) FROM bodies";
+            Ok(conn.query_row(sql, [], |row| row.get::<_, i64>(0))?)
+        });
+        count.await.unwrap()
+    }
+
+    fn segments_of_the_log(data_dir: &Path) -> usize {
+        let segments = walk(&data_dir.join("log"));
+        segments
+            .iter()
+            .filter(|f| f.extension().is_some_and(|e| e == "log"))
+            .count()
+    }
+
+    /// Bodies are written once, to the store's log. A segment stays while SQLite names a body
+    /// in it; a prune removes the events of old segments and moves the bodies still wanted
+    /// (a message still pending) into SQLite, and the segment goes.
+    #[tokio::test]
+    async fn bodies_outliving_their_segment_move_into_sqlite_and_the_segment_goes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        for id in ["evt_1", "evt_2"] {
+            received(&store, id).await;
+            let message = pending(&id.replace("evt", "msg"), id);
+            store
+                .finish_event(id.to_owned(), vec![message])
+                .await
+                .unwrap();
+        }
+        let delivered = AttemptOutcome::Delivered;
+        store
+            .record_attempt("msg_2".to_owned(), attempt(200), delivered)
+            .await
+            .unwrap();
+        assert_eq!(bodies_stored(&store).await, 4);
+        assert_eq!(bytes_in_sqlite(&store).await, 0, "all in the log");
+        drop(store);
+
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(
+            segments_of_the_log(dir.path()),
+            2,
+            "the segment naming the bodies, and a new one"
+        );
+        // After the events were received, and after the segment was last written.
+        let later = NOW.max(crate::clock::now_ms()) + 1;
+        let expiry = Expiry {
+            settled_before: later,
+            dead_before: later,
+            dedup_before: later,
+        };
+        assert_eq!(store.prune(expiry).await.unwrap(), 1, "evt_2, delivered");
+        let event = store.load_event("evt_1".to_owned()).await.unwrap().unwrap();
+        assert_eq!(&event.body[..], b"{}");
+        assert_eq!(segments_of_the_log(dir.path()), 1, "the old segment went");
+        assert_eq!(
+            bytes_in_sqlite(&store).await,
+            2 + 7,
+            "evt_1's body and msg_1's"
+        );
+        let sent = store.due_messages("ci".to_owned(), NOW, (10, 1 << 20), HashSet::new(), false);
+        assert_eq!(&sent.await.unwrap().messages[0].body[..], br#"{"n":1}"#);
+        drop(store);
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(due(&store, NOW).await, ["msg_1"]);
     }
 
     /// A transform's output sent to several subscribers is one body.

@@ -59,12 +59,7 @@ pub struct AttemptRecord {
     pub response: Option<String>,
 }
 
-/// The body a message or an event names (`body_id`), from `bodies`.
-macro_rules! body {
-    () => {
-        "(SELECT b.data FROM bodies b WHERE b.id = body_id)"
-    };
-}
+use super::bodies::body_sql as body;
 
 const DUE_CONCURRENT: &str = concat!(
     "SELECT id, headers, ",

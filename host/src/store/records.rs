@@ -23,6 +23,8 @@ pub struct NewEvent {
     /// Unix milliseconds.
     pub received_at: i64,
     pub request: RequestMeta,
+    /// Logged apart from the rest (see `store::bodies`).
+    #[serde(skip)]
     pub body: Bytes,
 }
 
@@ -78,6 +80,8 @@ pub struct NewMessage {
     pub key: Option<String>,
     pub headers: BTreeMap<String, String>,
     /// What is POSTed; `None` for messages that will never be sent (filtered, dead in the pipeline).
+    /// Logged apart from the rest (see `store::bodies`).
+    #[serde(skip)]
     pub body: Option<Bytes>,
     /// The body is the event's, as it came: the store keeps it once, with the event.
     pub body_is_event: bool,

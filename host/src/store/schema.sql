@@ -4,9 +4,14 @@
 -- Event and message bodies, apart from the rows whose state changes: a change of state
 -- rewrites a narrow row, not the body with it. Each body belongs to one event: its own, or
 -- one its messages share (an unchanged body, a transform's output sent to several subscribers).
+-- A body is in the store's log (`segment`, the byte `at` which it starts, `len`; `data` empty),
+-- or in `data` (moved out of an old segment, or stored before bodies went to the log).
 CREATE TABLE IF NOT EXISTS bodies (
-    id   INTEGER PRIMARY KEY,
-    data BLOB NOT NULL
+    id      INTEGER PRIMARY KEY,
+    data    BLOB NOT NULL,
+    segment INTEGER,
+    at      INTEGER,
+    len     INTEGER
 );
 
 CREATE TABLE IF NOT EXISTS events (

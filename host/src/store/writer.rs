@@ -6,12 +6,12 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
-use super::log::{Log, Record};
+use super::bodies::{self, MessageBody};
+use super::log::{Bodies, BodyAt, Log, Record};
 use super::{
     Attempt, AttemptOutcome, Dedup, EventStatus, MessageStatus, NewEvent, NewMessage, StoreError,
 };
@@ -95,6 +95,33 @@ pub enum Written {
 
 pub(super) type Reply = oneshot::Sender<Result<Written, StoreError>>;
 
+/// Where a write's bodies are in the log: logged beside the write, whose own record of them
+/// (`NewEvent::body`, `NewMessage::body`) is not.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub(super) struct Placed {
+    event: Option<BodyAt>,
+    messages: Vec<MessageBody>,
+}
+
+impl Placed {
+    /// Adds the write's bodies to the log record being built.
+    fn new(log: &mut Log, write: &Write) -> Placed {
+        match write {
+            Write::InsertEvent {
+                event, messages, ..
+            } => Placed {
+                event: Some(log.add_body(&event.body)),
+                messages: bodies::place_messages(log, messages),
+            },
+            Write::FinishEvent { messages, .. } | Write::ReleaseHeld { messages, .. } => Placed {
+                event: None,
+                messages: bodies::place_messages(log, messages),
+            },
+            _ => Placed::default(),
+        }
+    }
+}
+
 pub(super) enum Queued {
     Write(Write, Reply),
     /// A reader waits to see every write answered so far: commit now.
@@ -167,6 +194,10 @@ pub(super) struct Writer {
     conn: Connection,
     queue: Receiver<Queued>,
     log: Log,
+    bodies: Arc<Bodies>,
+    /// A prune went through the events: at the next commit, bodies of segments last written
+    /// before this time move into SQLite, and segments SQLite names no body in go.
+    reclaim: Option<i64>,
     /// When the open SQLite transaction began; `None` while none is open.
     open_since: Option<Instant>,
     /// [`COMMIT_INTERVAL`], but in tests that hold writes in the log alone.
@@ -204,9 +235,9 @@ impl Write {
 /// read (left by another version after a crash) fails the open rather than being dropped.
 pub(super) fn apply_records(conn: &Connection, records: &[Record]) -> Result<(), StoreError> {
     for record in records {
-        let write: Write = postcard::from_bytes(&record.payload)
+        let (write, placed): (Write, Placed) = postcard::from_bytes(&record.payload)
             .map_err(|e| StoreError::Corrupt(format!("record {} of the log: {e}", record.seq)))?;
-        if let Err(error) = in_savepoint(conn, &write) {
+        if let Err(error) = in_savepoint(conn, &write, &placed) {
             tracing::warn!(seq = record.seq, %error, "a write of the store's log failed when applied again; left out");
         }
     }
@@ -214,17 +245,6 @@ pub(super) fn apply_records(conn: &Connection, records: &[Record]) -> Result<(),
         set_applied(conn, last.seq)?;
     }
     Ok(())
-}
-
-/// Leaves out of an applied write the bytes its log record need not hold: a message passing
-/// its event's body on names the event's body in SQLite, which `insert_messages` finds
-/// without reading the message's copy.
-fn drop_event_bodies(write: &mut Write) {
-    if let Write::InsertEvent { messages, .. } | Write::FinishEvent { messages, .. } = write {
-        for message in messages.iter_mut().filter(|m| m.body_is_event) {
-            message.body = Some(Bytes::new());
-        }
-    }
 }
 
 /// Whether the write goes into the log: a redelivery wrote nothing, and a sender repeating one
@@ -247,9 +267,9 @@ fn set_applied(conn: &Connection, seq: u64) -> Result<(), StoreError> {
 
 /// Applies one write in a savepoint of its own, so that a failing write answers its own
 /// caller without undoing the others of its batch.
-fn in_savepoint(conn: &Connection, write: &Write) -> Result<Written, StoreError> {
+fn in_savepoint(conn: &Connection, write: &Write, placed: &Placed) -> Result<Written, StoreError> {
     run(conn, "SAVEPOINT one")?;
-    let result = apply(conn, write);
+    let result = apply(conn, write, placed);
     if result.is_err() {
         run(conn, "ROLLBACK TO one")?;
     }
@@ -262,7 +282,7 @@ impl Writer {
     /// `applied`; it applies the others before it writes anything else.
     pub(super) fn spawn(
         conn: Connection,
-        log: Log,
+        (log, bodies): (Log, Arc<Bodies>),
         applied: u64,
         queue: Receiver<Queued>,
         commit_interval: Duration,
@@ -273,6 +293,8 @@ impl Writer {
             conn,
             queue,
             log,
+            bodies,
+            reclaim: None,
             open_since: None,
             commit_interval,
             retry_failed: false,
@@ -376,7 +398,7 @@ impl Writer {
         run(&self.conn, "SAVEPOINT batch")?;
         let mut results = Vec::with_capacity(batch.len());
         for (write, _) in batch.iter() {
-            match apply(&self.conn, write) {
+            match self.apply_logged(write, apply) {
                 Ok(written) => results.push(Ok(written)),
                 Err(_) => break,
             }
@@ -386,17 +408,17 @@ impl Writer {
             // it fails alone. A savepoint per write costs a copy of every page it changes
             // that the transaction had changed before, so only this rare path pays for it.
             run(&self.conn, "ROLLBACK TO batch")?;
+            self.log.discard();
             results = batch
                 .iter()
-                .map(|(write, _)| in_savepoint(&self.conn, write))
+                .map(|(write, _)| self.apply_logged(write, in_savepoint))
                 .collect();
         }
-        for ((write, _), result) in batch.iter_mut().zip(&results) {
-            if result.as_ref().is_ok_and(logged) {
-                drop_event_bodies(write);
-                self.log.push(|out| {
-                    postcard::to_io(&*write, out).expect("a write encodes into memory");
-                });
+        for ((write, _), result) in batch.iter().zip(&results) {
+            if let (Write::Prune(expiry), Ok(Written::Rows(removed))) = (write, result)
+                && *removed < PRUNE_BATCH
+            {
+                self.reclaim = Some(expiry.settled_before);
             }
         }
         let sync = batch.iter().any(|(write, _)| write.acknowledged());
@@ -405,6 +427,26 @@ impl Writer {
             .map_err(|e| StoreError::CommitFailed(format!("appending to the store's log: {e}")))?;
         run(&self.conn, "RELEASE batch")?;
         Ok(results)
+    }
+
+    /// Applies a write, building its log record: its bodies first, which SQLite names by where
+    /// they are, then the write. A write that fails or writes nothing leaves no record.
+    fn apply_logged(
+        &mut self,
+        write: &Write,
+        how: fn(&Connection, &Write, &Placed) -> Result<Written, StoreError>,
+    ) -> Result<Written, StoreError> {
+        self.log.start_record();
+        let placed = Placed::new(&mut self.log, write);
+        let result = how(&self.conn, write, &placed);
+        if result.as_ref().is_ok_and(logged) {
+            self.log.finish_record(|out| {
+                postcard::to_io(&(write, &placed), out).expect("a write encodes into memory");
+            });
+        } else {
+            self.log.cancel_record();
+        }
+        result
     }
 
     /// SQLite rolled back writes the log holds.
@@ -454,8 +496,9 @@ impl Writer {
     }
 
     /// Commits the open transaction, recording the last record it holds, and shows it to
-    /// readers. When the log's segment is full, the commit is synced and a new segment
-    /// started: SQLite then holds the old one's records durably.
+    /// readers. When the log's segment is full, or after a prune, the commit is synced: SQLite
+    /// then holds the log's records durably, and a new segment starts, and the segments it
+    /// names no body in go.
     fn commit(&mut self) {
         self.flush_asked = false;
         if self.progress.is_behind()
@@ -474,10 +517,19 @@ impl Writer {
         let started = Instant::now();
         let last = self.log.last();
         let new_segment = self.log.is_full();
+        let reclaim = self.reclaim.take();
+        let durable = new_segment || reclaim.is_some();
         let committed = (|| -> Result<(), StoreError> {
+            // SQLite must not durably name a body before the log durably holds it.
+            self.log
+                .sync()
+                .map_err(|e| StoreError::CommitFailed(format!("syncing the store's log: {e}")))?;
+            if let Some(settled_before) = reclaim {
+                self.move_old_bodies(settled_before);
+            }
             set_applied(&self.conn, last)?;
             run(&self.conn, "COMMIT")?;
-            if new_segment {
+            if durable {
                 // `synchronous` cannot change inside a transaction: a small one of its own
                 // syncs SQLite's log, and with it everything committed before.
                 self.conn.execute_batch(
@@ -497,6 +549,14 @@ impl Writer {
             self.lose_writes();
             return;
         }
+        if new_segment && let Err(error) = self.log.start_segment() {
+            tracing::error!(%error, "could not start a new segment of the store's log");
+        }
+        if durable
+            && let Err(error) = bodies::remove_unnamed_segments(&self.conn, &self.log, &self.bodies)
+        {
+            tracing::error!(%error, "could not remove old segments of the store's log");
+        }
         self.progress.committed(last);
         crate::telemetry::store_sqlite_committed(started.elapsed());
         if self.caught_up_untold {
@@ -505,8 +565,35 @@ impl Writer {
             self.caught_up_untold = false;
             self.progress.catch_ups.send_modify(|count| *count += 1);
         }
-        if new_segment && let Err(error) = self.log.start_segment() {
-            tracing::error!(%error, "could not start a new segment of the store's log");
+    }
+
+    /// Moves the bodies of old segments into SQLite, in the open transaction. A failure moves
+    /// none: they stay in the log, read from there, and the next prune tries again.
+    fn move_old_bodies(&self, settled_before: i64) {
+        let open_segment = self.log.open_segment();
+        let moved = (|| -> Result<usize, StoreError> {
+            run(&self.conn, "SAVEPOINT move_bodies")?;
+            let moved = bodies::move_old_into_sqlite(
+                &self.conn,
+                &self.bodies,
+                open_segment,
+                settled_before,
+            );
+            if moved.is_err() {
+                run(&self.conn, "ROLLBACK TO move_bodies")?;
+            }
+            run(&self.conn, "RELEASE move_bodies")?;
+            moved
+        })();
+        match moved {
+            Ok(0) => {}
+            Ok(bodies) => tracing::info!(
+                bodies,
+                "bodies outliving the retention of settled events moved from the store's log into SQLite"
+            ),
+            Err(error) => {
+                tracing::warn!(%error, "bodies of old segments of the store's log cannot move into SQLite now")
+            }
         }
     }
 }
@@ -517,17 +604,22 @@ fn run(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
     conn.prepare_cached(sql)?.execute([]).map(drop)
 }
 
-fn apply(conn: &Connection, write: &Write) -> Result<Written, StoreError> {
+fn apply(conn: &Connection, write: &Write, placed: &Placed) -> Result<Written, StoreError> {
     let done = |result: Result<(), StoreError>| result.map(|()| Written::Done);
     match write {
         Write::InsertEvent { event, dedup, status, messages } => {
-            let inserted = insert_event(conn, event, dedup, *status)?;
+            let body = placed
+                .event
+                .ok_or_else(|| StoreError::Corrupt(format!("event {} without a body", event.id)))?;
+            let inserted = insert_event(conn, event, body, dedup, *status)?;
             if inserted == Written::Done {
-                insert_messages(conn, messages)?;
+                insert_messages(conn, messages, &placed.messages)?;
             }
             Ok(inserted)
         }
-        Write::FinishEvent { event_id, messages } => done(finish_event(conn, event_id, messages)),
+        Write::FinishEvent { event_id, messages } => {
+            done(finish_event(conn, event_id, messages, &placed.messages))
+        }
         Write::RecordAttempt { message_id, attempt, outcome } => {
             done(record_attempt(conn, message_id, attempt, *outcome))
         }
@@ -544,7 +636,7 @@ fn apply(conn: &Connection, write: &Write) -> Result<Written, StoreError> {
             event_id,
             route,
             messages,
-        } => release_held(conn, event_id, route, messages),
+        } => release_held(conn, event_id, route, messages, &placed.messages),
         Write::DisableSubscriber { name, at, reason } => rows(conn.execute(
             "INSERT OR IGNORE INTO disabled_subscribers (name, disabled_at, reason) VALUES (?1, ?2, ?3)",
             params![name, at, reason],
@@ -565,6 +657,7 @@ fn rows(changed: rusqlite::Result<usize>) -> Result<Written, StoreError> {
 fn insert_event(
     conn: &Connection,
     event: &NewEvent,
+    body: BodyAt,
     dedup: &[Dedup],
     status: EventStatus,
 ) -> Result<Written, StoreError> {
@@ -590,7 +683,7 @@ fn insert_event(
         .execute(params![event.source, dedup.key, event.id, event.received_at])?;
     }
     let request = serde_json::to_string(&event.request).expect("request metadata serialises");
-    let body_id = insert_body(conn, &event.body)?;
+    let body_id = bodies::insert(conn, body)?;
     conn.prepare_cached(
         "INSERT INTO events (id, source, type, received_at, request, status, body_id)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -607,18 +700,13 @@ fn insert_event(
     Ok(Written::Done)
 }
 
-fn insert_body(conn: &Connection, body: &[u8]) -> Result<i64, StoreError> {
-    conn.prepare_cached("INSERT INTO bodies (data) VALUES (?1)")?
-        .execute(params![body])?;
-    Ok(conn.last_insert_rowid())
-}
-
 /// Marks the event processed with its messages; nothing when it was processed already (a
 /// second run of the pipeline on it, started from a stale read).
 fn finish_event(
     conn: &Connection,
     event_id: &str,
     messages: &[NewMessage],
+    bodies: &[MessageBody],
 ) -> Result<(), StoreError> {
     let received = conn
         .prepare_cached(
@@ -626,41 +714,47 @@ fn finish_event(
         )?
         .execute(params![event_id])?;
     if received > 0 {
-        insert_messages(conn, messages)?;
+        insert_messages(conn, messages, bodies)?;
     }
     Ok(())
 }
 
-/// Inserts one event's messages. A body is stored once: a message passing the event's body
-/// on names the event's, and the messages one output goes to (one allocation, shared by
-/// consecutive messages, see `pipeline::messages`) share one. Telling them apart by the
-/// allocation rather than by content keeps the cost per message constant, however many
-/// messages and bytes a plugin returns.
-fn insert_messages(conn: &Connection, messages: &[NewMessage]) -> Result<(), StoreError> {
+/// Inserts one event's messages, naming their bodies where [`bodies::place_messages`] put
+/// them.
+fn insert_messages(
+    conn: &Connection,
+    messages: &[NewMessage],
+    bodies: &[MessageBody],
+) -> Result<(), StoreError> {
     let mut insert = conn.prepare_cached(
         "INSERT INTO messages (id, event_id, event_seq, route, subscriber, status, type, key,
                                headers, body_id, error, plugins, created_at, next_attempt_at)
          VALUES (?1, ?2, (SELECT rowid FROM events WHERE id = ?2), ?3, ?4, ?5, ?6, ?7, ?8, ?9,
                  ?10, ?11, ?12, ?13)",
     )?;
+    if bodies.len() != messages.len() {
+        return Err(StoreError::Corrupt(
+            "messages and their bodies do not match".into(),
+        ));
+    }
     let mut event_body = None;
-    let mut previous: Option<(&Bytes, i64)> = None;
-    for message in messages {
+    let mut previous = None;
+    for (message, body) in messages.iter().zip(bodies) {
         let due = (message.status == MessageStatus::Pending).then_some(message.created_at);
-        let body_id = match &message.body {
-            None => None,
-            Some(_) if message.body_is_event => Some(match event_body {
+        let body_id = match *body {
+            MessageBody::Unsent => None,
+            MessageBody::Event => Some(match event_body {
                 Some(id) => id,
                 None => *event_body.insert(event_body_id(conn, &message.event_id)?),
             }),
-            Some(body) => Some(match previous {
-                Some((shared, id)) if same_allocation(shared, body) => id,
-                _ => {
-                    let id = insert_body(conn, body)?;
-                    previous = Some((body, id));
-                    id
-                }
-            }),
+            MessageBody::Previous => Some(previous.ok_or_else(|| {
+                StoreError::Corrupt(format!("message {} shares a body before any", message.id))
+            })?),
+            MessageBody::At(at) => {
+                let id = bodies::insert(conn, at)?;
+                previous = Some(id);
+                Some(id)
+            }
         };
         insert.execute(params![
             message.id,
@@ -679,10 +773,6 @@ fn insert_messages(conn: &Connection, messages: &[NewMessage]) -> Result<(), Sto
         ])?;
     }
     Ok(())
-}
-
-fn same_allocation(a: &Bytes, b: &Bytes) -> bool {
-    a.as_ptr() == b.as_ptr() && a.len() == b.len()
 }
 
 fn event_body_id(conn: &Connection, event_id: &str) -> Result<i64, StoreError> {
@@ -789,6 +879,7 @@ fn release_held(
     event_id: &str,
     route: &str,
     messages: &[NewMessage],
+    bodies: &[MessageBody],
 ) -> Result<Written, StoreError> {
     let released = conn
         .prepare_cached(
@@ -796,7 +887,7 @@ fn release_held(
         )?
         .execute(params![event_id, route])?;
     if released > 0 {
-        insert_messages(conn, messages)?;
+        insert_messages(conn, messages, bodies)?;
     }
     Ok(Written::Rows(released))
 }
