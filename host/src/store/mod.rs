@@ -807,34 +807,43 @@ mod tests {
         assert_eq!(due(&store, NOW + 1).await, ["msg_1"]);
     }
 
-    /// A prune takes an expired event with all of it (messages, attempts, bodies) and leaves
-    /// an event whose message is still pending, however old.
-    #[tokio::test]
-    async fn a_prune_removes_an_expired_event_with_its_messages_attempts_and_bodies() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
+    /// Commits `evt_1` and `evt_2`, each with a pending message (`msg_1`, `msg_2`), and
+    /// delivers one of the messages.
+    async fn two_events_one_delivered(store: &Store, delivered: &str) {
         for id in ["evt_1", "evt_2"] {
-            received(&store, id).await;
+            received(store, id).await;
             let message = pending(&id.replace("evt", "msg"), id);
             store
                 .finish_event(id.to_owned(), vec![message])
                 .await
                 .unwrap();
         }
-        let delivered = AttemptOutcome::Delivered;
+        let outcome = AttemptOutcome::Delivered;
         store
-            .record_attempt("msg_1".to_owned(), attempt(200), delivered)
+            .record_attempt(delivered.to_owned(), attempt(200), outcome)
             .await
             .unwrap();
+    }
+
+    /// Everything received before `at` has expired.
+    fn expiry(at: i64) -> Expiry {
+        Expiry {
+            settled_before: at,
+            dead_before: at,
+            dedup_before: at,
+        }
+    }
+
+    /// A prune takes an expired event with all of it (messages, attempts, bodies) and leaves
+    /// an event whose message is still pending, however old.
+    #[tokio::test]
+    async fn a_prune_removes_an_expired_event_with_its_messages_attempts_and_bodies() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        two_events_one_delivered(&store, "msg_1").await;
         assert_eq!(bodies_stored(&store).await, 4);
 
-        let later = NOW + 1;
-        let expiry = Expiry {
-            settled_before: later,
-            dead_before: later,
-            dedup_before: later,
-        };
-        assert_eq!(store.prune(expiry).await.unwrap(), 1);
+        assert_eq!(store.prune(expiry(NOW + 1)).await.unwrap(), 1);
         assert!(store.event("evt_1".to_owned()).await.unwrap().is_none());
         assert!(store.event("evt_2".to_owned()).await.unwrap().is_some());
         assert_eq!(
@@ -873,19 +882,7 @@ mod tests {
     async fn bodies_outliving_their_segment_move_into_sqlite_and_the_segment_goes() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        for id in ["evt_1", "evt_2"] {
-            received(&store, id).await;
-            let message = pending(&id.replace("evt", "msg"), id);
-            store
-                .finish_event(id.to_owned(), vec![message])
-                .await
-                .unwrap();
-        }
-        let delivered = AttemptOutcome::Delivered;
-        store
-            .record_attempt("msg_2".to_owned(), attempt(200), delivered)
-            .await
-            .unwrap();
+        two_events_one_delivered(&store, "msg_2").await;
         assert_eq!(bodies_stored(&store).await, 4);
         assert_eq!(bytes_in_sqlite(&store).await, 0, "all in the log");
         drop(store);
@@ -898,12 +895,11 @@ mod tests {
         );
         // After the events were received, and after the segment was last written.
         let later = NOW.max(crate::clock::now_ms()) + 1;
-        let expiry = Expiry {
-            settled_before: later,
-            dead_before: later,
-            dedup_before: later,
-        };
-        assert_eq!(store.prune(expiry).await.unwrap(), 1, "evt_2, delivered");
+        assert_eq!(
+            store.prune(expiry(later)).await.unwrap(),
+            1,
+            "evt_2, delivered"
+        );
         let event = store.load_event("evt_1".to_owned()).await.unwrap().unwrap();
         assert_eq!(&event.body[..], b"{}");
         assert_eq!(segments_of_the_log(dir.path()), 1, "the old segment went");
