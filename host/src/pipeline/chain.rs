@@ -41,9 +41,10 @@ pub fn run(
     event: Envelope,
 ) -> Result<RouteRun, ShuttingDown> {
     let mut plugins = Vec::new();
+    let serialized = Serialized::of(&event);
     for filter in &route.filters {
         plugins.push(filter.compiled.sha256.clone());
-        let verdict = call(engine, filter, &event, |output| match output {
+        let verdict = call(engine, filter, &serialized, |output| match output {
             Value::Bool(pass) => Ok(pass),
             other => Err(PluginError::BadOutput(format!(
                 "{} where a filter returns true or false",
@@ -65,23 +66,26 @@ pub fn run(
             },
         }
     }
-    let mut current = vec![event];
+    // Each envelope with its serialised form once a plugin has read it: the filters and the
+    // first transform read the event's.
+    let mut current = vec![(event, Some(serialized))];
     for transform in &route.transforms {
         plugins.push(transform.compiled.sha256.clone());
         let mut fan_out = FanOut::new(transform);
         let mut next = Vec::with_capacity(current.len());
-        for message in current {
-            let output = call(engine, transform, &message, |output| {
+        for (message, serialized) in current {
+            let serialized = serialized.unwrap_or_else(|| Serialized::of(&message));
+            let output = call(engine, transform, &serialized, |output| {
                 fan_out.take(&message, output)
             })?;
             match output {
                 Ok(parts) => next.extend(
                     parts
                         .into_iter()
-                        .map(|part| envelope::merge(&message, part)),
+                        .map(|part| (envelope::merge(&message, part), None)),
                 ),
                 Err(failure) => match transform.settings.on_error {
-                    OnError::Pass => next.push(message),
+                    OnError::Pass => next.push((message, Some(serialized))),
                     OnError::Drop => return Ok(dropped(plugins, dropped_on_error(&failure))),
                     OnError::DeadLetter => return Ok(failed(plugins, failure)),
                 },
@@ -94,21 +98,21 @@ pub fn run(
         return Ok(dropped(plugins, format!("dropped by transform {last}")));
     }
     Ok(RouteRun {
-        outcome: Outcome::Messages(current),
+        outcome: Outcome::Messages(current.into_iter().map(|(message, _)| message).collect()),
         plugins,
     })
 }
 
-/// Calls a plugin with `envelope` (its `config` set to the plugin's), parses the JSON result
+/// Calls a plugin with an envelope (its `config` set to the plugin's), parses the JSON result
 /// and reads it with `read`. Every failure, the plugin's or its result's, is counted; a call
 /// cut by the shutdown is no failure of the plugin's, and ends the route.
 fn call<T>(
     engine: &PluginEngine,
     plugin: &Plugin,
-    envelope: &Envelope,
+    envelope: &Serialized,
     read: impl FnOnce(Value) -> Result<T, PluginError>,
 ) -> Result<Result<T, PluginFailure>, ShuttingDown> {
-    let input = Bytes::from(with_config(envelope, plugin));
+    let input = envelope.with_config(&plugin.config_json);
     let started = std::time::Instant::now();
     let result = plugin.call(engine, &input).and_then(|call| {
         parse(&call.output)
@@ -138,25 +142,35 @@ fn parse(output: &[u8]) -> Result<Value, PluginError> {
     })
 }
 
-/// Serialises the envelope with the plugin's config spliced in, without cloning the envelope.
-fn with_config(envelope: &Envelope, plugin: &Plugin) -> Vec<u8> {
-    #[derive(serde::Serialize)]
-    struct WithConfig<'a> {
-        #[serde(flatten)]
-        envelope: EnvelopeWithout<'a>,
-        config: &'a serde_json::value::RawValue,
+/// An envelope serialised once for every plugin that reads it, without its `config`: each
+/// call puts its plugin's in ([`Serialized::with_config`]). Serialising the envelope, body
+/// and all, is most of what a call costs the host beyond the plugin's own run.
+struct Serialized(Vec<u8>);
+
+impl Serialized {
+    fn of(envelope: &Envelope) -> Serialized {
+        use serde::Serializer as _;
+        let mut json = Vec::new();
+        serde_json::Serializer::new(&mut json)
+            .collect_map(envelope.iter().filter(|(key, _)| key.as_str() != "config"))
+            .expect("an envelope serialises");
+        Serialized(json)
     }
-    struct EnvelopeWithout<'a>(&'a Envelope);
-    impl serde::Serialize for EnvelopeWithout<'_> {
-        fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-            serializer.collect_map(self.0.iter().filter(|(key, _)| key.as_str() != "config"))
+
+    /// The envelope with a plugin's config as its last field.
+    fn with_config(&self, config: &serde_json::value::RawValue) -> Bytes {
+        let config = config.get().as_bytes();
+        let (fields, _closing_brace) = self.0.split_at(self.0.len() - 1);
+        let mut input = Vec::with_capacity(self.0.len() + config.len() + 11);
+        input.extend_from_slice(fields);
+        if fields.len() > 1 {
+            input.push(b',');
         }
+        input.extend_from_slice(b"\"config\":");
+        input.extend_from_slice(config);
+        input.push(b'}');
+        Bytes::from(input)
     }
-    serde_json::to_vec(&WithConfig {
-        envelope: EnvelopeWithout(envelope),
-        config: &plugin.config_json,
-    })
-    .expect("an envelope serialises")
 }
 
 fn dropped_on_error(failure: &PluginFailure) -> String {
@@ -174,5 +188,38 @@ fn failed(plugins: Vec<String>, failure: PluginFailure) -> RouteRun {
     RouteRun {
         outcome: Outcome::Failed(failure.to_string()),
         plugins,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(json: &str) -> Box<serde_json::value::RawValue> {
+        serde_json::value::RawValue::from_string(json.to_owned()).unwrap()
+    }
+
+    #[test]
+    fn a_plugin_reads_the_envelope_with_its_own_config_in_place_of_any_other() {
+        let envelope: Envelope = serde_json::from_str(
+            r#"{"id": "evt_1", "body": {"text": "a \"quoted\" }"}, "config": {"old": true}}"#,
+        )
+        .unwrap();
+        let serialized = Serialized::of(&envelope);
+        let read = |config_json: &str| -> Value {
+            serde_json::from_slice(&serialized.with_config(&config(config_json))).unwrap()
+        };
+        assert_eq!(
+            read(r##"{"channel": "#ci"}"##),
+            serde_json::json!({
+                "id": "evt_1",
+                "body": {"text": "a \"quoted\" }"},
+                "config": {"channel": "#ci"}
+            })
+        );
+        assert_eq!(read("{}")["config"], serde_json::json!({}));
+        let empty = Serialized::of(&Envelope::new());
+        let input = empty.with_config(&config(r#"{"n": 1}"#));
+        assert_eq!(&input[..], br#"{"config":{"n": 1}}"#);
     }
 }
