@@ -12,8 +12,8 @@
 //! three times (the log, SQLite's log, its checkpoint).
 //!
 //! # On-disk layout
-//! `<data_dir>/log/<first sequence number, 20 digits>.log`, segments of records:
-//! `[length of the rest: u32 LE][crc32 of the rest: u32 LE][sequence number: u64 LE]
+//! `<data_dir>/log/<first sequence number, 20 digits>.log`, segments: [`SEGMENT_MAGIC`], then
+//! records: `[length of the rest: u32 LE][crc32 of the rest: u32 LE][sequence number: u64 LE]
 //! [bytes of bodies: u32 LE][bodies][payload]`.
 //! A record cut short or failing its checksum ends the log: it was never answered, since a
 //! write is answered only after the record is written (and synced, for an acknowledged one).
@@ -36,6 +36,10 @@ pub const SEGMENT_BYTES: u64 = 8 << 20;
 /// The largest record read back: a batch holds at most a few bodies of at most the ingest
 /// limit each, far below this. A larger length is a torn or foreign header.
 const MAX_RECORD: usize = 1 << 30;
+
+/// What a segment starts with: the layout of its records. Segments of the first layout,
+/// without the bodies, start with a record.
+const SEGMENT_MAGIC: &[u8; 8] = b"whlog2\r\n";
 
 const HEADER: usize = 16;
 /// The length of a record's bodies, after the header.
@@ -94,7 +98,7 @@ impl Log {
             _lock: lock,
             segment,
             first: start,
-            len: 0,
+            len: SEGMENT_MAGIC.len() as u64,
             unsynced: false,
             pending: Vec::new(),
             building: None,
@@ -230,7 +234,7 @@ impl Log {
         let start = self.last + 1;
         self.segment = create_segment(&self.dir, start)?;
         self.first = start;
-        self.len = 0;
+        self.len = SEGMENT_MAGIC.len() as u64;
         Ok(())
     }
 
@@ -337,14 +341,15 @@ fn segment_path(dir: &Path, first: u64) -> PathBuf {
 
 /// Creates the segment whose first record will be `first` (or opens it empty, left by a
 /// crash before it held anything), and makes its name durable before anything is answered
-/// from it.
+/// from it. Its magic is synced with its first records.
 fn create_segment(dir: &Path, first: u64) -> io::Result<File> {
     let path = segment_path(dir, first);
-    let file = OpenOptions::new()
+    let mut file = OpenOptions::new()
         .create(true)
         .write(true)
         .truncate(true)
         .open(&path)?;
+    file.write_all(SEGMENT_MAGIC)?;
     File::open(dir)?.sync_all()?;
     Ok(file)
 }
@@ -384,7 +389,11 @@ fn read_after(dir: &Path, applied: u64) -> io::Result<(Vec<Record>, u64)> {
         }
         let mut data = Vec::new();
         File::open(path)?.read_to_end(&mut data)?;
-        let (read, last_whole, whole) = parse(&data, applied);
+        let Some(data) = data.strip_prefix(SEGMENT_MAGIC) else {
+            refuse_first_layout(path, &data, applied)?;
+            continue;
+        };
+        let (read, last_whole, whole) = parse(data, applied);
         records.extend(read);
         last = last.max(last_whole);
         if !whole {
@@ -392,6 +401,26 @@ fn read_after(dir: &Path, applied: u64) -> io::Result<(Vec<Record>, u64)> {
         }
     }
     Ok((records, last))
+}
+
+/// A segment without the magic: cut short before its magic was synced (nothing of it was
+/// answered), or of the first layout, which this build cannot apply. Such a segment holding
+/// records SQLite lacks fails the open, rather than its writes being dropped.
+fn refuse_first_layout(path: &Path, mut data: &[u8], applied: u64) -> io::Result<()> {
+    if data.len() <= SEGMENT_MAGIC.len() {
+        return Ok(());
+    }
+    while let Some(record) = whole_record(data) {
+        let seq = u64::from_le_bytes(record[..8].try_into().expect("8 bytes"));
+        if seq > applied {
+            return Err(io::Error::other(format!(
+                "{} holds writes an earlier wasmhook logged and SQLite does not hold yet; start that version once to apply them (it applies them as it starts), then this one",
+                path.display()
+            )));
+        }
+        data = &data[8 + record.len()..];
+    }
+    Ok(())
 }
 
 /// The records of one segment after `applied`, the number of its last whole one, and whether
@@ -500,6 +529,33 @@ mod tests {
         assert_eq!(payloads(&log.read_after(2).unwrap()), [&b"three"[..]]);
         assert_eq!(log.remove_segments(|_| false).unwrap(), [2]);
         assert_eq!(segments(dir.path()).unwrap().len(), 1);
+    }
+
+    /// A record of the first layout: no magic before it, no bodies in it.
+    fn first_layout_record(seq: u64, payload: &[u8]) -> Vec<u8> {
+        let mut rest = seq.to_le_bytes().to_vec();
+        rest.extend_from_slice(payload);
+        let mut record = (payload.len() as u32).to_le_bytes().to_vec();
+        record.extend_from_slice(&crc32fast::hash(&rest).to_le_bytes());
+        record.extend_from_slice(&rest);
+        record
+    }
+
+    #[test]
+    fn a_segment_of_the_first_layout_holding_unapplied_writes_fails_the_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut segment = first_layout_record(1, b"applied");
+        segment.extend(first_layout_record(2, b"not applied"));
+        std::fs::write(segment_path(dir.path(), 1), &segment).unwrap();
+
+        let refused = Log::open(dir.path(), 1).err().expect("refused");
+        assert!(
+            refused.to_string().contains("earlier wasmhook"),
+            "{refused}"
+        );
+        let (log, records) = Log::open(dir.path(), 2).unwrap();
+        assert!(records.is_empty());
+        assert_eq!(log.last(), 2);
     }
 
     #[test]
