@@ -22,7 +22,7 @@
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Write as _};
+use std::io::{self, Read};
 use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -53,8 +53,12 @@ pub(super) struct Log {
     segment: File,
     /// The sequence number the open segment is named by.
     first: u64,
-    /// Bytes in the open segment that are part of the log.
+    /// Bytes in the open segment that are part of the log, its magic included.
     len: u64,
+    /// The open segment's magic is on disk. It is written with the first records, not when
+    /// the segment is made: on a full disk an empty file can still be made, and the store
+    /// still opens.
+    magic_written: bool,
     /// Written since the last sync.
     unsynced: bool,
     /// Records of the batch being built, not yet written.
@@ -99,6 +103,7 @@ impl Log {
             segment,
             first: start,
             len: SEGMENT_MAGIC.len() as u64,
+            magic_written: false,
             unsynced: false,
             pending: Vec::new(),
             building: None,
@@ -180,18 +185,29 @@ impl Log {
         if self.pending.is_empty() {
             return Ok(());
         }
-        let written = self.segment.write_all(&self.pending).and_then(|()| {
-            if sync {
-                self.segment.sync_data()
-            } else {
-                Ok(())
-            }
-        });
+        // Written at their place rather than at the file's cursor: after a failed write cut
+        // back, the next one must not leave a gap, which would end the log early.
+        let magic = if self.magic_written {
+            Ok(())
+        } else {
+            self.segment.write_all_at(SEGMENT_MAGIC, 0)
+        };
+        let written = magic
+            .and_then(|()| self.segment.write_all_at(&self.pending, self.len))
+            .and_then(|()| {
+                if sync {
+                    self.segment.sync_data()
+                } else {
+                    Ok(())
+                }
+            });
         if let Err(error) = written {
             self.discard();
-            let _ = self.segment.set_len(self.len);
+            let kept = if self.magic_written { self.len } else { 0 };
+            let _ = self.segment.set_len(kept);
             return Err(error);
         }
+        self.magic_written = true;
         self.len += self.pending.len() as u64;
         self.unsynced = !sync;
         self.pending.clear();
@@ -235,6 +251,7 @@ impl Log {
         self.segment = create_segment(&self.dir, start)?;
         self.first = start;
         self.len = SEGMENT_MAGIC.len() as u64;
+        self.magic_written = false;
         Ok(())
     }
 
@@ -341,15 +358,14 @@ fn segment_path(dir: &Path, first: u64) -> PathBuf {
 
 /// Creates the segment whose first record will be `first` (or opens it empty, left by a
 /// crash before it held anything), and makes its name durable before anything is answered
-/// from it. Its magic is synced with its first records.
+/// from it.
 fn create_segment(dir: &Path, first: u64) -> io::Result<File> {
     let path = segment_path(dir, first);
-    let mut file = OpenOptions::new()
+    let file = OpenOptions::new()
         .create(true)
         .write(true)
         .truncate(true)
         .open(&path)?;
-    file.write_all(SEGMENT_MAGIC)?;
     File::open(dir)?.sync_all()?;
     Ok(file)
 }
