@@ -216,6 +216,30 @@ async fn store_commits(server: &Server) -> Option<f64> {
     Some(metrics.total("wasmhook_store_commits_total", &[]))
 }
 
+/// Says which message arrived last when it came more than a second after the last `202`: a
+/// delivery rate far below the acceptance rate is then one message's story, not the
+/// router's pace.
+fn report_a_late_last_arrival(label: &str, sent: &Sent, arrivals: &[(u64, Instant)]) {
+    let Some(&(seq, arrived)) = arrivals.iter().max_by_key(|(_, at)| *at) else {
+        return;
+    };
+    let sending_ended = sent.started + sent.elapsed;
+    let after = arrived.saturating_duration_since(sending_ended);
+    if after < Duration::from_secs(1) {
+        return;
+    }
+    let accepted = sent
+        .accepted_at(seq)
+        .map_or("never accepted in this run".to_owned(), |at| {
+            format!("accepted {} before it arrived", human(arrived - at))
+        });
+    let copies = arrivals.iter().filter(|(other, _)| *other == seq).count();
+    println!(
+        "  {label}: the last message (event {seq}, {accepted}, {copies} arrival(s)) came {} after the last 202",
+        human(after)
+    );
+}
+
 /// Waits until each sink has `expected` messages, or no new one arrived for 10 s.
 pub async fn wait_for_deliveries(sinks: &[Sink], expected: usize) -> usize {
     let mut total = 0;
@@ -246,8 +270,10 @@ fn row(
     let mut duplicates = 0;
     for sink in sinks {
         last = last.max(sink.last_arrival());
+        let arrivals = sink.take();
+        report_a_late_last_arrival(label, sent, &arrivals);
         let mut seen = std::collections::HashSet::new();
-        for (seq, at) in sink.take() {
+        for (seq, at) in arrivals {
             if !seen.insert(seq) {
                 duplicates += 1;
             } else if let Some(accepted) = sent.accepted_at(seq) {
