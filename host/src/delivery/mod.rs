@@ -230,7 +230,7 @@ impl Delivery {
                 if disabled.contains_key(name) || self.stopping.load(Ordering::SeqCst) {
                     continue;
                 }
-                if let Err(error) = self.dispatch_due(name, subscriber, now).await {
+                if let Err(error) = self.dispatch_due(name, subscriber).await {
                     tracing::error!(subscriber = %name, %error, "cannot read due messages");
                 }
             }
@@ -269,7 +269,6 @@ impl Delivery {
         self: &Arc<Self>,
         name: &str,
         subscriber: &Arc<Subscriber>,
-        now: i64,
     ) -> Result<(), StoreError> {
         let permits = self.lanes.permits(name, subscriber.config.concurrency);
         let per_key = subscriber.config.ordering == DeliveryOrder::PerKey;
@@ -289,6 +288,11 @@ impl Delivery {
             // serves many attempts rather than one per free permit.
             let (room, room_bytes) = self.lanes.room(name);
             let limit = if per_key { free } else { free.max(room) };
+            // Due as of now, read after the mark: a message whose change the mark covers was
+            // made before it. A time taken earlier (at the start of the pass) missed a message
+            // made in between while the mark still counted it as seen, and it waited for the
+            // next change or the idle sweep, seconds later.
+            let now = crate::clock::now_ms();
             let found = self
                 .store
                 .due_messages(name.to_owned(), now, (limit, room_bytes), claimed, per_key)
