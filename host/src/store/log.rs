@@ -143,8 +143,7 @@ impl Log {
     }
 
     /// Ends the record being built with its payload; it is written by the next [`Log::write`].
-    /// Returns its number.
-    pub fn finish_record(&mut self, encode: impl FnOnce(&mut Vec<u8>)) -> u64 {
+    pub fn finish_record(&mut self, encode: impl FnOnce(&mut Vec<u8>)) {
         let start = self.building.take().expect("a record is being built");
         let bodies = self.pending.len() - start - HEADER - BODIES_LENGTH;
         encode(&mut self.pending);
@@ -160,7 +159,6 @@ impl Log {
         record[..4].copy_from_slice(&length.to_le_bytes());
         record[4..8].copy_from_slice(&crc.to_le_bytes());
         self.last_pending = seq;
-        seq
     }
 
     /// Takes back the record being built, bodies and all.
@@ -170,9 +168,9 @@ impl Log {
         }
     }
 
-    /// Adds a record without bodies to the batch. Returns its number.
+    /// Adds a record without bodies to the batch.
     #[cfg(test)]
-    pub fn push(&mut self, encode: impl FnOnce(&mut Vec<u8>)) -> u64 {
+    pub fn push(&mut self, encode: impl FnOnce(&mut Vec<u8>)) {
         self.start_record();
         self.finish_record(encode)
     }

@@ -7,6 +7,7 @@ use bytes::Bytes;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
 
+use super::bodies::body_sql as body;
 use super::{DueMessage, DueRead, MessageStatus, NewEvent, Store, StoreError};
 
 /// An event as listed by the admin API.
@@ -58,8 +59,6 @@ pub struct AttemptRecord {
     pub error: Option<String>,
     pub response: Option<String>,
 }
-
-use super::bodies::body_sql as body;
 
 const DUE_CONCURRENT: &str = concat!(
     "SELECT id, headers, ",

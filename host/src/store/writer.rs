@@ -389,7 +389,7 @@ impl Writer {
 
     fn apply_batch(
         &mut self,
-        batch: &mut [(Write, Reply)],
+        batch: &[(Write, Reply)],
     ) -> Result<Vec<Result<Written, StoreError>>, StoreError> {
         if self.progress.is_behind() {
             self.apply_lost_writes()?;
