@@ -59,15 +59,21 @@ fuzz_target!(|input: Input<'_>| {
     // Ingest refuses exactly the bodies the pipeline could not parse.
     assert_eq!(checked.is_ok(), parsed.is_ok());
     let Ok((field, body)) = parsed else { return };
-    let mut parent = serde_json::Map::new();
-    parent.insert(field.into(), body);
-    parent.insert("headers".into(), Value::Object(Default::default()));
+    let mut parent = envelope::Envelope::new();
+    parent.insert(field.into(), envelope::json(&body));
+    parent.insert("headers".into(), envelope::json(&serde_json::Map::new()));
     let mut fan_out = FanOut::new(&PLUGIN);
     for output in input.outputs {
-        let Ok(output) = serde_json::from_slice::<Value>(output) else {
+        let parsed = envelope::parse_output(output);
+        // Outputs are JSON by the same rules as bodies parsed into values.
+        assert_eq!(
+            parsed.is_ok(),
+            serde_json::from_slice::<Value>(output).is_ok()
+        );
+        let Ok(output) = parsed else {
             continue;
         };
-        let Ok(messages) = fan_out.take(&parent, output) else {
+        let Ok(messages) = fan_out.take(&parent, &output) else {
             return;
         };
         for message in messages {
@@ -79,11 +85,13 @@ fuzz_target!(|input: Input<'_>| {
 });
 
 /// Every header a kept message sets is valid HTTP and none is the router's own.
-fn assert_sendable(message: &serde_json::Map<String, Value>) {
-    let Some(Value::Object(headers)) = message.get("headers") else {
+fn assert_sendable(message: &envelope::Envelope) {
+    let Some(headers) = message.get("headers") else {
         return;
     };
-    for (name, value) in headers {
+    let headers: serde_json::Map<String, Value> =
+        envelope::read(headers).expect("kept headers are an object");
+    for (name, value) in &headers {
         assert!(
             router_headers::reserved(name).is_none(),
             "the router's own header {name:?} kept"

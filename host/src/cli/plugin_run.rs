@@ -14,7 +14,7 @@ use crate::config::{
     DEFAULT_MAX_MESSAGES, DEFAULT_MAX_MESSAGES_SIZE, Location, OnError, PluginConfig, parse_size,
 };
 use crate::pipeline::FanOut;
-use crate::pipeline::envelope::kind;
+use crate::pipeline::envelope::{self, Envelope, kind};
 use crate::plugin::{CompiledPlugin, Plugin, PluginEngine, PluginError, user_cache_dir};
 
 #[derive(clap::Args, Debug)]
@@ -206,12 +206,12 @@ fn shape_problem(
         return (!output.is_boolean()).then(|| {
             format!(
                 "returned {} where a filter returns true or false",
-                kind(output)
+                kind(&envelope::json(output))
             )
         });
     }
-    let parent = envelope.as_object().cloned().unwrap_or_default();
-    let read = FanOut::new(plugin).take(&parent, output.clone());
+    let parent: Envelope = serde_json::from_value(envelope.clone()).unwrap_or_default();
+    let read = FanOut::new(plugin).take(&parent, &envelope::json(output));
     read.err().map(|error| match error {
         PluginError::TooManyMessages { .. } | PluginError::MessagesTooLarge { .. } => {
             format!("{error} (here: --max-messages, --max-messages-size)")

@@ -2,7 +2,7 @@
 //! plugin failure handled by that plugin's `on_error`.
 
 use bytes::Bytes;
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::config::OnError;
 use crate::plugin::{Plugin, PluginEngine, PluginError, PluginFailure};
@@ -44,11 +44,12 @@ pub fn run(
     let serialized = Serialized::of(&event);
     for filter in &route.filters {
         plugins.push(filter.compiled.sha256.clone());
-        let verdict = call(engine, filter, &serialized, |output| match output {
-            Value::Bool(pass) => Ok(pass),
-            other => Err(PluginError::BadOutput(format!(
+        let verdict = call(engine, filter, &serialized, |output| match output.get() {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            _ => Err(PluginError::BadOutput(format!(
                 "{} where a filter returns true or false",
-                kind(&other)
+                kind(output)
             ))),
         })?;
         match verdict {
@@ -103,20 +104,21 @@ pub fn run(
     })
 }
 
-/// Calls a plugin with an envelope (its `config` set to the plugin's), parses the JSON result
-/// and reads it with `read`. Every failure, the plugin's or its result's, is counted; a call
+/// Calls a plugin with an envelope (its `config` set to the plugin's), checks that the result
+/// is JSON and reads it with `read`. Every failure, the plugin's or its result's, is counted; a call
 /// cut by the shutdown is no failure of the plugin's, and ends the route.
 fn call<T>(
     engine: &PluginEngine,
     plugin: &Plugin,
     envelope: &Serialized,
-    read: impl FnOnce(Value) -> Result<T, PluginError>,
+    read: impl FnOnce(&RawValue) -> Result<T, PluginError>,
 ) -> Result<Result<T, PluginFailure>, ShuttingDown> {
     let input = envelope.with_config(&plugin.config_json);
     let started = std::time::Instant::now();
     let result = plugin.call(engine, &input).and_then(|call| {
-        parse(&call.output)
-            .and_then(read)
+        envelope::parse_output(&call.output)
+            .map_err(PluginError::BadOutput)
+            .and_then(|output| read(&output))
             .map_err(|error| PluginFailure {
                 plugin: plugin.name.clone(),
                 error,
@@ -135,22 +137,18 @@ fn call<T>(
     Ok(result)
 }
 
-fn parse(output: &[u8]) -> Result<Value, PluginError> {
-    serde_json::from_slice(output).map_err(|error| {
-        let shown = String::from_utf8_lossy(&output[..output.len().min(200)]).into_owned();
-        PluginError::BadOutput(format!("output that is not JSON ({error}): {shown:?}"))
-    })
-}
-
-/// An envelope serialised once for every plugin that reads it, without its `config`: each
-/// call puts its plugin's in ([`Serialized::with_config`]). Serialising the envelope, body
-/// and all, is most of what a call costs the host beyond the plugin's own run.
+/// An envelope as one JSON object for every plugin that reads it, without its `config`: each
+/// call puts its plugin's in ([`Serialized::with_config`]).
 struct Serialized(Vec<u8>);
 
 impl Serialized {
     fn of(envelope: &Envelope) -> Serialized {
         use serde::Serializer as _;
-        let mut json = Vec::new();
+        let size = envelope
+            .iter()
+            .map(|(key, value)| key.len() + value.get().len() + 4)
+            .sum::<usize>();
+        let mut json = Vec::with_capacity(size + 2);
         serde_json::Serializer::new(&mut json)
             .collect_map(envelope.iter().filter(|(key, _)| key.as_str() != "config"))
             .expect("an envelope serialises");
@@ -158,7 +156,7 @@ impl Serialized {
     }
 
     /// The envelope with a plugin's config as its last field.
-    fn with_config(&self, config: &serde_json::value::RawValue) -> Bytes {
+    fn with_config(&self, config: &RawValue) -> Bytes {
         let config = config.get().as_bytes();
         let (fields, _closing_brace) = self.0.split_at(self.0.len() - 1);
         let mut input = Vec::with_capacity(self.0.len() + config.len() + 11);
@@ -195,8 +193,10 @@ fn failed(plugins: Vec<String>, failure: PluginFailure) -> RouteRun {
 mod tests {
     use super::*;
 
-    fn config(json: &str) -> Box<serde_json::value::RawValue> {
-        serde_json::value::RawValue::from_string(json.to_owned()).unwrap()
+    use serde_json::Value;
+
+    fn config(json: &str) -> Box<RawValue> {
+        RawValue::from_string(json.to_owned()).unwrap()
     }
 
     #[test]

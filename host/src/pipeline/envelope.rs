@@ -1,14 +1,26 @@
 //! The envelope plugins see (SPEC section 5), and how a transform's output merges into it.
+//!
+//! An envelope is kept as its fields' JSON text, not as a tree of values: a body goes from the
+//! provider's bytes to the plugin's input, and from a transform's output to the message sent,
+//! without being parsed into values and serialised again. Only the small fields the router
+//! reads itself (`type`, `key`, `headers`, `subscribers`) are parsed, where they are read.
+
+use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use serde_json::{Map, Value};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::clock::rfc3339;
 use crate::store::NewEvent;
 
-/// A JSON object: the event as plugins see it, or a message derived from it.
-pub type Envelope = Map<String, Value>;
+/// A JSON object, each field as its JSON text: the event as plugins see it, a message derived
+/// from it, or one message of a transform's output. Fields are in key order, as plugins have
+/// always seen them.
+pub type Envelope = BTreeMap<String, Box<RawValue>>;
 
 /// Why a body cannot be given to plugins in the form its content type promises.
 #[derive(Debug, thiserror::Error)]
@@ -155,76 +167,109 @@ impl<'de> serde::de::Visitor<'de> for ValidJson {
 
 /// Builds the envelope of an event; `headers` starts empty, `config` is set per plugin.
 pub fn from_event(event: &NewEvent) -> Result<Envelope, BodyError> {
-    let (body_field, body) = parse_body(content_type(event), &event.body)?;
-    let mut envelope = Map::new();
-    envelope.insert("id".into(), event.id.clone().into());
-    envelope.insert("source".into(), event.source.clone().into());
-    envelope.insert(
-        "type".into(),
-        event.event_type.clone().map_or(Value::Null, Value::String),
-    );
-    envelope.insert("received_at".into(), rfc3339(event.received_at).into());
-    envelope.insert(
-        "request".into(),
-        serde_json::to_value(&event.request).expect("request metadata is JSON"),
-    );
-    envelope.insert("headers".into(), Value::Object(Map::new()));
-    envelope.insert(body_field.into(), body);
-    envelope.insert("config".into(), Value::Object(Map::new()));
-    Ok(envelope)
+    let (body_field, body) = body_json(content_type(event), &event.body)?;
+    Ok(Envelope::from([
+        ("id".into(), json(&event.id)),
+        ("source".into(), json(&event.source)),
+        ("type".into(), json(&event.event_type)),
+        ("received_at".into(), json(&rfc3339(event.received_at))),
+        ("request".into(), json(&event.request)),
+        ("headers".into(), json(&serde_json::Map::new())),
+        (body_field.into(), body),
+        ("config".into(), json(&serde_json::Map::new())),
+    ]))
+}
+
+/// The body as the envelope carries it, as JSON text: a JSON body is its own bytes, checked
+/// but not parsed into values; any other is what [`parse_body`] makes of it.
+fn body_json(
+    content_type: Option<&str>,
+    bytes: &[u8],
+) -> Result<(&'static str, Box<RawValue>), BodyError> {
+    if is_json(content_type, bytes) {
+        let text = String::from_utf8(bytes.to_vec()).expect("JSON is UTF-8");
+        let body = RawValue::from_string(text).expect("checked as JSON");
+        return Ok(("body", body));
+    }
+    let (field, value) = parse_body(content_type, bytes)?;
+    Ok((field, json(&value)))
+}
+
+/// The JSON text of a value.
+pub fn json(value: &(impl Serialize + ?Sized)) -> Box<RawValue> {
+    serde_json::value::to_raw_value(value).expect("serialises as JSON")
+}
+
+/// A field read as `T`; `None` when it holds something else.
+pub fn read<T: DeserializeOwned>(field: &RawValue) -> Option<T> {
+    serde_json::from_str(field.get()).ok()
+}
+
+/// A plugin's output as JSON text, or why it is not JSON. Checked by the same parser as a
+/// body declared as JSON (so the same documents fail: lone surrogates, numbers out of range,
+/// nesting deeper than 128), and kept as the text it is.
+pub fn parse_output(output: &[u8]) -> Result<Box<RawValue>, String> {
+    serde_json::from_slice::<ValidJson>(output)
+        .and_then(|ValidJson| serde_json::from_slice(output))
+        .map_err(|error| {
+            let shown = String::from_utf8_lossy(&output[..output.len().min(200)]).into_owned();
+            format!("output that is not JSON ({error}): {shown:?}")
+        })
 }
 
 /// A transform's output: `null`/`[]` drops, an object is one message, an array several.
-pub fn split_output(output: Value) -> Result<Vec<Map<String, Value>>, String> {
-    match output {
-        Value::Null => Ok(Vec::new()),
-        Value::Object(message) => Ok(vec![message]),
-        Value::Array(items) => items
-            .into_iter()
-            .map(|item| match item {
-                Value::Object(message) => Ok(message),
-                other => Err(format!(
-                    "an array holding {}, not only objects",
-                    kind(&other)
-                )),
-            })
-            .collect(),
+pub fn split_output(output: &RawValue) -> Result<Vec<Envelope>, String> {
+    match kind(output) {
+        "null" => Ok(Vec::new()),
+        "an object" => Ok(vec![object(output)]),
+        "an array" => {
+            let items: Vec<&RawValue> =
+                serde_json::from_str(output.get()).expect("a JSON array parses as one");
+            items
+                .into_iter()
+                .map(|item| match kind(item) {
+                    "an object" => Ok(object(item)),
+                    other => Err(format!("an array holding {other}, not only objects")),
+                })
+                .collect()
+        }
         other => Err(format!(
-            "{}, not an object, an array of objects or null",
-            kind(&other)
+            "{other}, not an object, an array of objects or null"
         )),
     }
 }
 
+fn object(json: &RawValue) -> Envelope {
+    serde_json::from_str(json.get()).expect("a JSON object parses as one")
+}
+
 /// A message's fields replace the envelope's; everything else is carried. Only what is
 /// carried is copied: a transform usually replaces the body, the envelope's largest part.
-pub fn merge(envelope: &Envelope, mut message: Map<String, Value>) -> Envelope {
-    let carried: Vec<(&String, &Value)> = envelope
-        .iter()
-        .filter(|(key, _)| carries(&message, key))
-        .collect();
-    for (key, value) in carried {
-        message.insert(key.clone(), value.clone());
+pub fn merge(envelope: &Envelope, mut message: Envelope) -> Envelope {
+    for (key, value) in envelope {
+        if carries(&message, key) {
+            message.insert(key.clone(), value.clone());
+        }
     }
     message
 }
 
 /// Whether `message`, a transform's output, carries its envelope's field `key` when merged:
 /// when it does not set that field, nor (for `body_base64`) a `body` that replaces it.
-pub fn carries(message: &Map<String, Value>, key: &str) -> bool {
+pub fn carries(message: &Envelope, key: &str) -> bool {
     let replaced_by_body = key == "body_base64" && message.contains_key("body");
     !message.contains_key(key) && !replaced_by_body
 }
 
-/// A short description of a JSON value's type, for error messages.
-pub fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
+/// A short description of a JSON text's type, for error messages: its first byte says it.
+pub fn kind(json: &RawValue) -> &'static str {
+    match json.get().as_bytes().first() {
+        Some(b'n') => "null",
+        Some(b't' | b'f') => "a boolean",
+        Some(b'"') => "a string",
+        Some(b'[') => "an array",
+        Some(b'{') => "an object",
+        _ => "a number",
     }
 }
 
@@ -273,5 +318,68 @@ mod tests {
                 assert!(check_body(content_type, body).is_ok());
             }
         }
+    }
+
+    #[test]
+    fn a_plugins_output_is_json_by_the_same_rules_as_a_body() {
+        let too_deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        let outputs: &[&[u8]] = &[
+            br#" {"b": 1, "a": [true, null]} "#,
+            br#""\ud800""#,
+            b"[1e999]",
+            too_deep.as_bytes(),
+            b"{\"a\": 1} trailing",
+            b"\xff",
+        ];
+        for output in outputs {
+            let as_value = serde_json::from_slice::<Value>(output).map_err(|e| e.to_string());
+            let parsed = parse_output(output);
+            assert_eq!(
+                parsed.is_ok(),
+                as_value.is_ok(),
+                "{}",
+                String::from_utf8_lossy(output)
+            );
+            if let Err(error) = as_value {
+                assert!(parsed.unwrap_err().contains(&error));
+            }
+        }
+        // Kept as written, key order and all, without the whitespace around it.
+        let output = parse_output(br#" {"b": 1, "a": [true, null]} "#).unwrap();
+        assert_eq!(output.get(), r#"{"b": 1, "a": [true, null]}"#);
+    }
+
+    #[test]
+    fn a_transforms_output_is_none_one_or_several_messages() {
+        let split = |output: &str| split_output(&parse_output(output.as_bytes()).unwrap());
+        assert_eq!(split("null").unwrap().len(), 0);
+        assert_eq!(split("[]").unwrap().len(), 0);
+        let one = split(r#"{"body": {"z": 1, "a": 2}, "type": "t"}"#).unwrap();
+        assert_eq!(one[0]["body"].get(), r#"{"z": 1, "a": 2}"#);
+        assert_eq!(split(r#"[{"a": 1}, {}]"#).unwrap().len(), 2);
+        assert_eq!(
+            split(r#"[{}, 3]"#).unwrap_err(),
+            "an array holding a number, not only objects"
+        );
+        assert_eq!(
+            split(r#""text""#).unwrap_err(),
+            "a string, not an object, an array of objects or null"
+        );
+    }
+
+    #[test]
+    fn a_message_carries_what_it_does_not_set() {
+        let envelope: Envelope =
+            serde_json::from_str(r#"{"id": "evt", "body_base64": "AA==", "headers": {}}"#).unwrap();
+        let message: Envelope = serde_json::from_str(r#"{"body": "x", "id": "mine"}"#).unwrap();
+        let merged = merge(&envelope, message);
+        let fields: Vec<(&str, &str)> = merged
+            .iter()
+            .map(|(key, value)| (key.as_str(), value.get()))
+            .collect();
+        assert_eq!(
+            fields,
+            [("body", r#""x""#), ("headers", "{}"), ("id", r#""mine""#)]
+        );
     }
 }

@@ -9,6 +9,8 @@ use serde_json::{Map, Value};
 use crate::plugin::{Plugin, PluginError};
 use crate::telemetry;
 
+use super::envelope::{self, Envelope};
+
 /// Headers a message a transform makes may set, and their bytes (names and values). A
 /// request with more is refused by common HTTP servers (431, or a closed connection; Node
 /// takes 16 KiB of headers in all, nginx 8 KiB per line), so a message over these would
@@ -19,22 +21,27 @@ pub const MAX_HEADERS: usize = 64;
 pub const MAX_HEADER_BYTES: usize = 8 * 1024;
 
 /// Drops from `message`'s `headers` what the router does not send, and reports it.
-pub fn keep_sendable(plugin: &Plugin, message: &mut Map<String, Value>) {
+pub fn keep_sendable(plugin: &Plugin, message: &mut Envelope) {
     let Some(headers) = message.get_mut("headers") else {
         return;
     };
     let mut dropped = Vec::new();
-    match headers {
-        Value::Object(headers) => headers.retain(|name, value| {
-            let sendable = sendable(name, value);
-            if !sendable {
-                dropped.push(name.clone());
+    match envelope::read::<Map<String, Value>>(headers) {
+        Some(mut kept) => {
+            kept.retain(|name, value| {
+                let sendable = sendable(name, value);
+                if !sendable {
+                    dropped.push(name.clone());
+                }
+                sendable
+            });
+            if !dropped.is_empty() {
+                *headers = envelope::json(&kept);
             }
-            sendable
-        }),
-        other => {
-            dropped.push(format!("(headers as {})", super::envelope::kind(other)));
-            *other = Value::Object(Map::new());
+        }
+        None => {
+            dropped.push(format!("(headers as {})", envelope::kind(headers)));
+            *headers = envelope::json(&Map::new());
         }
     }
     if !dropped.is_empty() {
@@ -44,8 +51,11 @@ pub fn keep_sendable(plugin: &Plugin, message: &mut Map<String, Value>) {
 
 /// Fails when the headers `message` sets are more, or larger, than a message may carry.
 /// Call after [`keep_sendable`]: only headers that are sent count.
-pub fn within_limits(message: &Map<String, Value>) -> Result<(), PluginError> {
-    let Some(Value::Object(headers)) = message.get("headers") else {
+pub fn within_limits(message: &Envelope) -> Result<(), PluginError> {
+    let Some(headers) = message
+        .get("headers")
+        .and_then(|headers| envelope::read::<Map<String, Value>>(headers))
+    else {
         return Ok(());
     };
     if headers.len() > MAX_HEADERS {
@@ -92,8 +102,8 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn with_headers(headers: Map<String, Value>) -> Map<String, Value> {
-        Map::from_iter([("headers".to_owned(), Value::Object(headers))])
+    fn with_headers(headers: Map<String, Value>) -> Envelope {
+        Envelope::from([("headers".to_owned(), envelope::json(&headers))])
     }
 
     #[test]

@@ -5,13 +5,13 @@ use std::collections::BTreeMap;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::Bytes;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::store::{MessageStatus, NewEvent, NewMessage};
 use crate::topology::Route;
 
 use super::chain::{Outcome, RouteRun};
-use super::envelope::Envelope;
+use super::envelope::{self, Envelope};
 
 pub fn from_run(event: &NewEvent, route: &Route, run: RouteRun) -> Vec<NewMessage> {
     match run.outcome {
@@ -89,21 +89,22 @@ fn deliverable(
         Ok(targets) => targets,
         Err(reason) => return failed(event, route, reason, plugins.to_vec()),
     };
-    let message_type = envelope
-        .get("type")
-        .and_then(Value::as_str)
-        .map(str::to_owned);
-    let key = envelope
-        .get("key")
-        .and_then(Value::as_str)
-        .map(str::to_owned)
+    let message_type = string_field(&envelope, "type");
+    let key = string_field(&envelope, "key")
         .unwrap_or_else(|| default_key(event, message_type.as_deref()));
+    let body = body_bytes(&envelope);
+    // A body a route left as it came (a filter passed the event on) is the event's: stored once.
+    let body_is_event = body == event.body;
     let content = Content {
         message_type,
         key,
         headers: headers(&envelope),
-        body: body_bytes(&envelope),
-        body_is_event: false,
+        body: if body_is_event {
+            event.body.clone()
+        } else {
+            body
+        },
+        body_is_event,
     };
     pending(event, route, targets, content, plugins)
 }
@@ -144,7 +145,7 @@ fn targets<'a>(route: &'a Route, envelope: &Envelope) -> Result<Vec<&'a String>,
     let Some(named) = envelope.get("subscribers") else {
         return Ok(route.subscribers.iter().collect());
     };
-    let Some(named) = named.as_array() else {
+    let Some(named) = envelope::read::<Vec<Value>>(named) else {
         return Err(
             "a transform set `subscribers` to something other than an array of names".into(),
         );
@@ -160,20 +161,28 @@ fn targets<'a>(route: &'a Route, envelope: &Envelope) -> Result<Vec<&'a String>,
         .collect()
 }
 
-/// A string body is sent as is; `body_base64` as its bytes; anything else as JSON.
+/// A field that holds a string.
+fn string_field(envelope: &Envelope, key: &str) -> Option<String> {
+    envelope.get(key).and_then(|field| envelope::read(field))
+}
+
+/// A string body is sent as is; `body_base64` as its bytes; anything else as its JSON text.
 fn body_bytes(envelope: &Envelope) -> Bytes {
-    match (envelope.get("body"), envelope.get("body_base64")) {
-        (Some(Value::String(text)), _) => Bytes::from(text.clone()),
-        (None, Some(Value::String(encoded))) => {
-            BASE64.decode(encoded).map(Bytes::from).unwrap_or_default()
-        }
-        (Some(value), _) => Bytes::from(serde_json::to_vec(value).expect("JSON serialises")),
-        (None, _) => Bytes::from_static(b"null"),
+    if let Some(text) = string_field(envelope, "body") {
+        return Bytes::from(text);
+    }
+    match (envelope.get("body"), string_field(envelope, "body_base64")) {
+        (Some(json), _) => Bytes::copy_from_slice(json.get().as_bytes()),
+        (None, Some(encoded)) => BASE64.decode(encoded).map(Bytes::from).unwrap_or_default(),
+        (None, None) => Bytes::from_static(b"null"),
     }
 }
 
 fn headers(envelope: &Envelope) -> BTreeMap<String, String> {
-    let Some(Value::Object(headers)) = envelope.get("headers") else {
+    let Some(headers) = envelope
+        .get("headers")
+        .and_then(|headers| envelope::read::<Map<String, Value>>(headers))
+    else {
         return BTreeMap::new();
     };
     headers
