@@ -44,7 +44,9 @@ pub fn content_headers(
     subscriber: &SubscriberConfig,
     message_headers: &BTreeMap<String, String>,
 ) -> HeaderMap {
-    let mut headers = HeaderMap::new();
+    // Room for these, the protocol's four and the client's `host`: a map that grows is copied.
+    let room = 1 + subscriber.headers.len() + message_headers.len() + 5;
+    let mut headers = HeaderMap::with_capacity(room);
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     for (name, value) in subscriber
         .headers
