@@ -187,9 +187,12 @@ fn body_json(
     bytes: &[u8],
 ) -> Result<(&'static str, Box<RawValue>), BodyError> {
     if is_json(content_type, bytes) {
-        let text = String::from_utf8(bytes.to_vec()).expect("JSON is UTF-8");
-        let body = RawValue::from_string(text).expect("checked as JSON");
-        return Ok(("body", body));
+        // Checked when it was accepted; a body that was not fails here as it would parsed.
+        let text = String::from_utf8(bytes.to_vec()).map_err(|error| BodyError {
+            content_type: "JSON",
+            reason: error.to_string(),
+        })?;
+        return Ok(("body", RawValue::from_string(text).map_err(invalid_json)?));
     }
     let (field, value) = parse_body(content_type, bytes)?;
     Ok((field, json(&value)))
@@ -381,5 +384,34 @@ mod tests {
             fields,
             [("body", r#""x""#), ("headers", "{}"), ("id", r#""mine""#)]
         );
+    }
+
+    fn event(content_type: &str, body: &[u8]) -> NewEvent {
+        NewEvent {
+            id: "evt_1".into(),
+            source: "github".into(),
+            event_type: Some("push".into()),
+            received_at: 0,
+            request: crate::store::RequestMeta {
+                method: "POST".into(),
+                path: "/hooks/github".into(),
+                query: Default::default(),
+                headers: [("content-type".to_owned(), content_type.to_owned())].into(),
+            },
+            body: bytes::Bytes::copy_from_slice(body),
+        }
+    }
+
+    #[test]
+    fn a_json_body_reaches_plugins_as_it_was_sent() {
+        let sent = br#"{"zen": "Keep it logically awesome.",  "hook_id": 1}"#;
+        let envelope = from_event(&event("application/json", sent)).unwrap();
+        assert_eq!(envelope["body"].get().as_bytes(), sent);
+        assert_eq!(envelope["type"].get(), r#""push""#);
+        assert_eq!(envelope["config"].get(), "{}");
+        let form = from_event(&event("application/x-www-form-urlencoded", b"a=1&b=x+y")).unwrap();
+        assert_eq!(form["body"].get(), r#"{"a":"1","b":"x y"}"#);
+        let binary = from_event(&event("application/octet-stream", b"\xff\x00")).unwrap();
+        assert_eq!(binary["body_base64"].get(), r#""/wA=""#);
     }
 }
