@@ -39,7 +39,12 @@ const MAX_RECORD: usize = 1 << 30;
 
 /// What a segment starts with: the layout of its records. Segments of the first layout,
 /// without the bodies, start with a record.
-const SEGMENT_MAGIC: &[u8; 8] = b"whlog2\r\n";
+const SEGMENT_MAGIC: &[u8; 8] = b"whlog3\r\n";
+
+/// The magic of segments whose records are framed as today's but whose writes carry the
+/// event's request inside rather than as a body: their bodies read the same, their writes
+/// do not apply.
+const SECOND_LAYOUT_MAGIC: &[u8; 8] = b"whlog2\r\n";
 
 const HEADER: usize = 16;
 /// The length of a record's bodies, after the header.
@@ -403,6 +408,12 @@ fn read_after(dir: &Path, applied: u64) -> io::Result<(Vec<Record>, u64)> {
         }
         let mut data = Vec::new();
         File::open(path)?.read_to_end(&mut data)?;
+        if let Some(data) = data.strip_prefix(SECOND_LAYOUT_MAGIC) {
+            if !parse(data, applied).0.is_empty() {
+                return Err(earlier_layout(path));
+            }
+            continue;
+        }
         let Some(data) = data.strip_prefix(SEGMENT_MAGIC) else {
             refuse_first_layout(path, &data, applied)?;
             continue;
@@ -427,14 +438,18 @@ fn refuse_first_layout(path: &Path, mut data: &[u8], applied: u64) -> io::Result
     while let Some(record) = whole_record(data) {
         let seq = u64::from_le_bytes(record[..8].try_into().expect("8 bytes"));
         if seq > applied {
-            return Err(io::Error::other(format!(
-                "{} holds writes an earlier wasmhook logged and SQLite does not hold yet; start that version once to apply them (it applies them as it starts), then this one",
-                path.display()
-            )));
+            return Err(earlier_layout(path));
         }
         data = &data[8 + record.len()..];
     }
     Ok(())
+}
+
+fn earlier_layout(path: &Path) -> io::Error {
+    io::Error::other(format!(
+        "{} holds writes an earlier wasmhook logged and SQLite does not hold yet; start that version once to apply them (it applies them as it starts), then this one",
+        path.display()
+    ))
 }
 
 /// The records of one segment after `applied`, the number of its last whole one, and whether
@@ -561,15 +576,39 @@ mod tests {
         let mut segment = first_layout_record(1, b"applied");
         segment.extend(first_layout_record(2, b"not applied"));
         std::fs::write(segment_path(dir.path(), 1), &segment).unwrap();
+        refused_until_applied(dir.path(), 1);
+    }
 
-        let refused = Log::open(dir.path(), 1).err().expect("refused");
+    /// Opening a log whose writes after `applied` are of an earlier layout fails, naming the
+    /// segment; once SQLite holds them, the log opens without them.
+    fn refused_until_applied(dir: &Path, applied: u64) {
+        let refused = Log::open(dir, applied).err().expect("refused");
         assert!(
             refused.to_string().contains("earlier wasmhook"),
             "{refused}"
         );
-        let (log, records) = Log::open(dir.path(), 2).unwrap();
+        let (log, records) = Log::open(dir, applied + 1).unwrap();
         assert!(records.is_empty());
-        assert_eq!(log.last(), 2);
+        assert_eq!(log.last(), applied + 1);
+    }
+
+    #[test]
+    fn a_segment_of_the_second_layout_holding_unapplied_writes_fails_the_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut log, _) = Log::open(dir.path(), 0).unwrap();
+        log.start_record();
+        let body = log.add_body(b"kept");
+        log.finish_record(|out| out.extend_from_slice(b"applied"));
+        log.write(true).unwrap();
+        append(&mut log, &[b"not applied"], true);
+        drop(log);
+        let path = segment_path(dir.path(), 1);
+        let mut data = std::fs::read(&path).unwrap();
+        data[..SECOND_LAYOUT_MAGIC.len()].copy_from_slice(SECOND_LAYOUT_MAGIC);
+        std::fs::write(&path, data).unwrap();
+        refused_until_applied(dir.path(), 1);
+        // Its bodies read as they did.
+        assert_eq!(Bodies::new(dir.path()).read(body).unwrap(), b"kept");
     }
 
     #[test]

@@ -407,6 +407,10 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
              COMMIT;",
         )?;
     }
+    if !has_column("events", "request_body_id")? {
+        // Requests stored before they went to the store's log stay in `request`.
+        conn.execute_batch("ALTER TABLE events ADD COLUMN request_body_id INTEGER")?;
+    }
     // Which segments of the log SQLite names bodies in: the oldest, and whether one may go.
     conn.execute_batch(
         "CREATE INDEX IF NOT EXISTS bodies_by_segment ON bodies (segment) WHERE segment IS NOT NULL",
@@ -596,6 +600,10 @@ mod tests {
         let unprocessed = reopened.unprocessed_events(10).await.unwrap();
         let ids: Vec<_> = unprocessed.iter().map(|e| e.id.as_str()).collect();
         assert_eq!(ids, ["evt_2"]);
+        assert_eq!(
+            unprocessed[0].request.path, "/hooks/github",
+            "the request, read back from the log"
+        );
         let message = reopened.message("msg_1".to_owned()).await.unwrap().unwrap();
         assert_eq!(message.status, "pending");
         let sent =
@@ -761,11 +769,21 @@ mod tests {
         assert_eq!(due_in(&store, NOW, true).await, ["msg_released"]);
     }
 
+    /// Bodies of events and messages the store names, their requests left out.
     async fn bodies_stored(store: &Store) -> i64 {
         let count = store.read(|conn| {
-            let sql = "SELECT COUNT(*) FROM bodies";
+            let sql = "SELECT COUNT(*) FROM bodies
+                       WHERE id NOT IN (SELECT request_body_id FROM events
+                                        WHERE request_body_id IS NOT NULL)";
             Ok(conn.query_row(sql, [], |row| row.get::<_, i64>(0))?)
         });
+        count.await.unwrap()
+    }
+
+    /// Every row of `bodies`: bodies and requests, named or not.
+    async fn rows_of_bodies(store: &Store) -> i64 {
+        let count = store
+            .read(|conn| Ok(conn.query_row("SELECT COUNT(*) FROM bodies", [], |row| row.get(0))?));
         count.await.unwrap()
     }
 
@@ -851,6 +869,11 @@ mod tests {
             2,
             "the pending event's and its message's"
         );
+        assert_eq!(
+            rows_of_bodies(&store).await,
+            3,
+            "with the pending event's request: the expired one's went with its event"
+        );
         let attempts = store.read(|conn| {
             let sql = "SELECT COUNT(*) FROM attempts";
             Ok(conn.query_row(sql, [], |row| row.get::<_, i64>(0))?)
@@ -900,13 +923,15 @@ mod tests {
             1,
             "evt_2, delivered"
         );
-        let event = store.load_event("evt_1".to_owned()).await.unwrap().unwrap();
-        assert_eq!(&event.body[..], b"{}");
+        let loaded = store.load_event("evt_1".to_owned()).await.unwrap().unwrap();
+        assert_eq!(&loaded.body[..], b"{}");
+        assert_eq!(loaded.request.path, "/hooks/github");
         assert_eq!(segments_of_the_log(dir.path()), 1, "the old segment went");
+        let request = serde_json::to_vec(&event("evt_1").request).unwrap().len() as i64;
         assert_eq!(
             bytes_in_sqlite(&store).await,
-            2 + 7,
-            "evt_1's body and msg_1's"
+            2 + request + 7,
+            "evt_1's body and request, and msg_1's body"
         );
         let sent = store.due_messages("ci".to_owned(), NOW, (10, 1 << 20), HashSet::new(), false);
         assert_eq!(&sent.await.unwrap().messages[0].body[..], br#"{"n":1}"#);

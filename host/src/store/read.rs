@@ -8,6 +8,18 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
 
 use super::bodies::body_sql as body;
+
+/// The SQL that reads an event's request, as JSON text: in `request` for events stored before
+/// requests went to the store's log, else where `request_body_id` names it.
+macro_rules! request {
+    () => {
+        concat!(
+            "CASE WHEN request_body_id IS NULL THEN request ELSE CAST(",
+            body!("request_body_id"),
+            " AS TEXT) END"
+        )
+    };
+}
 use super::{DueMessage, DueRead, MessageStatus, NewEvent, Store, StoreError};
 
 /// An event as listed by the admin API.
@@ -84,7 +96,8 @@ const DUE_PER_KEY: &str = concat!(
      ORDER BY event_seq, rowid LIMIT ?3"
 );
 
-pub(super) const EVENT_COLUMNS: &str = concat!("id, source, type, received_at, request, ", body!());
+pub(super) const EVENT_COLUMNS: &str =
+    concat!("id, source, type, received_at, ", request!(), ", ", body!());
 
 type RawEvent = (String, String, Option<String>, i64, String, Vec<u8>);
 
@@ -260,12 +273,18 @@ impl Store {
     pub async fn event(&self, id: String) -> Result<Option<EventRecord>, StoreError> {
         self.read(move |conn| {
             let found = conn
-                .prepare_cached(
-                    "SELECT id, source, type, received_at, status, request FROM events WHERE id = ?1",
-                )?
-                .query_row(params![id], |row| Ok((event_summary(row)?, row.get::<_, String>(5)?)))
+                .prepare_cached(concat!(
+                    "SELECT id, source, type, received_at, status, ",
+                    request!(),
+                    " FROM events WHERE id = ?1"
+                ))?
+                .query_row(params![id], |row| {
+                    Ok((event_summary(row)?, row.get::<_, String>(5)?))
+                })
                 .optional()?;
-            let Some((summary, request)) = found else { return Ok(None) };
+            let Some((summary, request)) = found else {
+                return Ok(None);
+            };
             let mut messages = messages_where(conn, "event_id = ?1 ORDER BY rowid", params![id])?;
             for message in &mut messages {
                 message.attempts = Some(attempts_of(conn, &message.id)?);

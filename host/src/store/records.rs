@@ -22,6 +22,8 @@ pub struct NewEvent {
     pub event_type: Option<String>,
     /// Unix milliseconds.
     pub received_at: i64,
+    /// Logged apart from the rest, as a body (see `store::bodies`).
+    #[serde(skip)]
     pub request: RequestMeta,
     /// Logged apart from the rest (see `store::bodies`).
     #[serde(skip)]

@@ -19,13 +19,16 @@ CREATE TABLE IF NOT EXISTS events (
     source      TEXT NOT NULL,
     type        TEXT,
     received_at INTEGER NOT NULL,
-    -- JSON: {"method", "path", "query", "headers"} of the request that carried the event
+    -- JSON: {"method", "path", "query", "headers"} of the request that carried the event; ''
+    -- when it is a body, `request_body_id` (events stored before requests were kept as bodies)
     request     TEXT NOT NULL,
     -- 'received' until the pipeline has committed its messages, then 'processed'
     status      TEXT NOT NULL,
     -- bodies.id; not a declared foreign key, which would have each body removed by a prune
     -- look for rows naming it
-    body_id     INTEGER NOT NULL
+    body_id     INTEGER NOT NULL,
+    -- bodies.id of the request's JSON, written once into the store's log like a body
+    request_body_id INTEGER
 );
 CREATE INDEX IF NOT EXISTS events_unprocessed ON events (received_at) WHERE status = 'received';
 DROP INDEX IF EXISTS events_by_time;

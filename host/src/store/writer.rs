@@ -101,6 +101,8 @@ pub(super) type Reply = oneshot::Sender<Result<Written, StoreError>>;
 pub(super) struct Placed {
     event: Option<BodyAt>,
     messages: Vec<MessageBody>,
+    /// The event's request (`NewEvent::request`) as JSON: like a body, written once, here.
+    request: Option<BodyAt>,
 }
 
 impl Placed {
@@ -112,10 +114,14 @@ impl Placed {
             } => Placed {
                 event: Some(log.add_body(&event.body)),
                 messages: bodies::place_messages(log, messages),
+                request: Some(log.add_body(
+                    &serde_json::to_vec(&event.request).expect("request metadata serialises"),
+                )),
             },
             Write::FinishEvent { messages, .. } | Write::ReleaseHeld { messages, .. } => Placed {
                 event: None,
                 messages: bodies::place_messages(log, messages),
+                request: None,
             },
             _ => Placed::default(),
         }
@@ -608,10 +614,13 @@ fn apply(conn: &Connection, write: &Write, placed: &Placed) -> Result<Written, S
     let done = |result: Result<(), StoreError>| result.map(|()| Written::Done);
     match write {
         Write::InsertEvent { event, dedup, status, messages } => {
-            let body = placed
-                .event
-                .ok_or_else(|| StoreError::Corrupt(format!("event {} without a body", event.id)))?;
-            let inserted = insert_event(conn, event, body, dedup, *status)?;
+            let (Some(body), Some(request)) = (placed.event, placed.request) else {
+                return Err(StoreError::Corrupt(format!(
+                    "event {} without its body or request",
+                    event.id
+                )));
+            };
+            let inserted = insert_event(conn, event, (body, request), dedup, *status)?;
             if inserted == Written::Done {
                 insert_messages(conn, messages, &placed.messages)?;
             }
@@ -657,7 +666,7 @@ fn rows(changed: rusqlite::Result<usize>) -> Result<Written, StoreError> {
 fn insert_event(
     conn: &Connection,
     event: &NewEvent,
-    body: BodyAt,
+    (body, request): (BodyAt, BodyAt),
     dedup: &[Dedup],
     status: EventStatus,
 ) -> Result<Written, StoreError> {
@@ -682,20 +691,21 @@ fn insert_event(
         )?
         .execute(params![event.source, dedup.key, event.id, event.received_at])?;
     }
-    let request = serde_json::to_string(&event.request).expect("request metadata serialises");
     let body_id = bodies::insert(conn, body)?;
+    let request_body_id = bodies::insert(conn, request)?;
     conn.prepare_cached(
-        "INSERT INTO events (id, source, type, received_at, request, status, body_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO events (id, source, type, received_at, request, status, body_id,
+                             request_body_id)
+         VALUES (?1, ?2, ?3, ?4, '', ?5, ?6, ?7)",
     )?
     .execute(params![
         event.id,
         event.source,
         event.event_type,
         event.received_at,
-        request,
         status.as_str(),
-        body_id
+        body_id,
+        request_body_id
     ])?;
     Ok(Written::Done)
 }
@@ -853,6 +863,8 @@ fn prune(conn: &Connection, expiry: &Expiry) -> Result<Written, StoreError> {
     conn.execute(
         "DELETE FROM bodies WHERE id IN
            (SELECT body_id FROM events WHERE id IN (SELECT id FROM temp.expired)
+            UNION
+            SELECT request_body_id FROM events WHERE id IN (SELECT id FROM temp.expired)
             UNION
             SELECT body_id FROM messages WHERE event_id IN (SELECT id FROM temp.expired))",
         [],
