@@ -407,6 +407,10 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
              COMMIT;",
         )?;
     }
+    if !has_column("messages", "plugin_list")? {
+        // Messages stored before plugin lists were kept once keep theirs in `plugins`.
+        conn.execute_batch("ALTER TABLE messages ADD COLUMN plugin_list INTEGER")?;
+    }
     if !has_column("events", "request_body_id")? {
         // Requests stored before they went to the store's log stay in `request`.
         conn.execute_batch("ALTER TABLE events ADD COLUMN request_body_id INTEGER")?;
@@ -938,6 +942,58 @@ mod tests {
         drop(store);
         let store = Store::open(dir.path()).unwrap();
         assert_eq!(due(&store, NOW).await, ["msg_1"]);
+    }
+
+    /// Messages shaped by the same plugin versions name one list of them, and each reads back
+    /// its own.
+    #[tokio::test]
+    async fn messages_shaped_by_the_same_plugins_name_one_list_of_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let shaped = |id: &str, event_id: &str, plugins: &[&str]| NewMessage {
+            plugins: plugins.iter().map(|p| p.to_string()).collect(),
+            ..pending(id, event_id)
+        };
+        for (event_id, messages) in [
+            (
+                "evt_1",
+                vec![
+                    shaped("msg_1", "evt_1", &["a", "b"]),
+                    shaped("msg_2", "evt_1", &["a", "b"]),
+                ],
+            ),
+            (
+                "evt_2",
+                vec![
+                    shaped("msg_3", "evt_2", &["a", "b"]),
+                    shaped("msg_4", "evt_2", &["a", "c"]),
+                    shaped("msg_5", "evt_2", &[]),
+                ],
+            ),
+        ] {
+            received(&store, event_id).await;
+            store
+                .finish_event(event_id.to_owned(), messages)
+                .await
+                .unwrap();
+        }
+        let lists = store.read(|conn| {
+            Ok(
+                conn.query_row("SELECT COUNT(*) FROM plugin_lists", [], |row| {
+                    row.get::<_, i64>(0)
+                })?,
+            )
+        });
+        assert_eq!(lists.await.unwrap(), 2);
+        for (id, plugins) in [
+            ("msg_1", serde_json::json!(["a", "b"])),
+            ("msg_3", serde_json::json!(["a", "b"])),
+            ("msg_4", serde_json::json!(["a", "c"])),
+            ("msg_5", serde_json::json!([])),
+        ] {
+            let message = store.message(id.to_owned()).await.unwrap().unwrap();
+            assert_eq!(message.plugins, plugins, "{id}");
+        }
     }
 
     /// A transform's output sent to several subscribers is one body.

@@ -131,7 +131,8 @@ const MESSAGE_COLUMNS: &str = concat!(
     "id, event_id, route, subscriber, status, type, key, error, created_at, next_attempt_at, \
      headers, ",
     body!(),
-    ", plugins"
+    ", CASE WHEN plugin_list IS NULL THEN plugins
+            ELSE (SELECT l.plugins FROM plugin_lists l WHERE l.id = plugin_list) END"
 );
 
 impl Store {

@@ -47,14 +47,24 @@ CREATE TABLE IF NOT EXISTS messages (
     -- JSON object of the headers the message adds
     headers         TEXT NOT NULL,
     error           TEXT,
-    -- sha256 of every plugin that shaped this message, in order
+    -- JSON array of the sha256 of every plugin that shaped this message, in order: '[]' for
+    -- none, '' when `plugin_list` names the array (messages stored before hold it here)
     plugins         TEXT NOT NULL,
     attempts        INTEGER NOT NULL DEFAULT 0,
     created_at      INTEGER NOT NULL,
     next_attempt_at INTEGER,
     -- bodies.id of what is POSTed; NULL for a message never sent (filtered, dead in the
     -- pipeline, held)
-    body_id         INTEGER
+    body_id         INTEGER,
+    -- plugin_lists.id of the plugins that shaped this message
+    plugin_list     INTEGER
+);
+-- Each list of plugin versions a message was shaped by, once: every message of a route names
+-- the same list until one of its plugins is deployed again, and 64 hex digits a plugin in each
+-- row were most of a message's row.
+CREATE TABLE IF NOT EXISTS plugin_lists (
+    id      INTEGER PRIMARY KEY,
+    plugins TEXT NOT NULL UNIQUE
 );
 CREATE INDEX IF NOT EXISTS messages_due ON messages (subscriber, next_attempt_at) WHERE status = 'pending';
 -- Stores made before delivery looked up retries per subscriber had an index for it.

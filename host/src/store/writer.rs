@@ -738,9 +738,10 @@ fn insert_messages(
 ) -> Result<(), StoreError> {
     let mut insert = conn.prepare_cached(
         "INSERT INTO messages (id, event_id, event_seq, route, subscriber, status, type, key,
-                               headers, body_id, error, plugins, created_at, next_attempt_at)
+                               headers, body_id, error, plugins, plugin_list, created_at,
+                               next_attempt_at)
          VALUES (?1, ?2, (SELECT rowid FROM events WHERE id = ?2), ?3, ?4, ?5, ?6, ?7, ?8, ?9,
-                 ?10, ?11, ?12, ?13)",
+                 ?10, ?11, ?12, ?13, ?14)",
     )?;
     if bodies.len() != messages.len() {
         return Err(StoreError::Corrupt(
@@ -749,6 +750,7 @@ fn insert_messages(
     }
     let mut event_body = None;
     let mut previous = None;
+    let mut plugin_lists = PluginLists::default();
     for (message, body) in messages.iter().zip(bodies) {
         let due = (message.status == MessageStatus::Pending).then_some(message.created_at);
         let body_id = match *body {
@@ -777,12 +779,53 @@ fn insert_messages(
             serde_json::to_string(&message.headers).expect("headers serialise"),
             body_id,
             message.error,
-            serde_json::to_string(&message.plugins).expect("plugin list serialises"),
+            if message.plugins.is_empty() { "[]" } else { "" },
+            plugin_lists.id_of(conn, &message.plugins)?,
             message.created_at,
             due,
         ])?;
     }
     Ok(())
+}
+
+/// The ids in `plugin_lists` of the lists an event's messages name, each looked up once: the
+/// messages of one route name the same list.
+#[derive(Default)]
+struct PluginLists<'m> {
+    last: Option<(&'m [String], i64)>,
+}
+
+impl<'m> PluginLists<'m> {
+    /// `None` for a message no plugin shaped.
+    fn id_of(
+        &mut self,
+        conn: &Connection,
+        plugins: &'m [String],
+    ) -> Result<Option<i64>, StoreError> {
+        if plugins.is_empty() {
+            return Ok(None);
+        }
+        if let Some((last, id)) = self.last
+            && last == plugins
+        {
+            return Ok(Some(id));
+        }
+        let json = serde_json::to_string(plugins).expect("plugin list serialises");
+        let known = conn
+            .prepare_cached("SELECT id FROM plugin_lists WHERE plugins = ?1")?
+            .query_row(params![json], |row| row.get(0))
+            .optional()?;
+        let id = match known {
+            Some(id) => id,
+            None => {
+                conn.prepare_cached("INSERT INTO plugin_lists (plugins) VALUES (?1)")?
+                    .execute(params![json])?;
+                conn.last_insert_rowid()
+            }
+        };
+        self.last = Some((plugins, id));
+        Ok(Some(id))
+    }
 }
 
 fn event_body_id(conn: &Connection, event_id: &str) -> Result<i64, StoreError> {
