@@ -22,13 +22,9 @@ use super::StoreError;
 use super::log::{Bodies, BodyAt, Log};
 use super::records::NewMessage;
 
-/// The SQL that reads the body a row names by `body_id` (or by the column given), wherever
-/// it is.
+/// The SQL that reads the body a row names in `$column` (`body_id`, `request_body_id`),
+/// wherever it is.
 macro_rules! body_sql {
-    () => {
-        "(SELECT CASE WHEN b.segment IS NULL THEN b.data ELSE log_body(b.segment, b.at, b.len) END
-          FROM bodies b WHERE b.id = body_id)"
-    };
     ($column:literal) => {
         concat!(
             "(SELECT CASE WHEN b.segment IS NULL THEN b.data ELSE log_body(b.segment, b.at, b.len) END

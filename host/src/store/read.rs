@@ -8,6 +8,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
 
 use super::bodies::body_sql as body;
+use super::{DueMessage, DueRead, MessageStatus, NewEvent, Store, StoreError};
 
 /// The SQL that reads an event's request, as JSON text: in `request` for events stored before
 /// requests went to the store's log, else where `request_body_id` names it.
@@ -20,7 +21,6 @@ macro_rules! request {
         )
     };
 }
-use super::{DueMessage, DueRead, MessageStatus, NewEvent, Store, StoreError};
 
 /// An event as listed by the admin API.
 #[derive(Debug, Clone, Serialize)]
@@ -74,7 +74,7 @@ pub struct AttemptRecord {
 
 const DUE_CONCURRENT: &str = concat!(
     "SELECT id, headers, ",
-    body!(),
+    body!("body_id"),
     ", attempts FROM messages
      WHERE subscriber = ?1 AND status = 'pending' AND next_attempt_at <= ?2
      ORDER BY next_attempt_at, rowid LIMIT ?3"
@@ -82,7 +82,7 @@ const DUE_CONCURRENT: &str = concat!(
 
 const DUE_PER_KEY: &str = concat!(
     "SELECT id, headers, ",
-    body!(),
+    body!("body_id"),
     ", attempts FROM messages m
      WHERE subscriber = ?1 AND status = 'pending' AND next_attempt_at <= ?2
        AND NOT EXISTS (
@@ -96,8 +96,12 @@ const DUE_PER_KEY: &str = concat!(
      ORDER BY event_seq, rowid LIMIT ?3"
 );
 
-pub(super) const EVENT_COLUMNS: &str =
-    concat!("id, source, type, received_at, ", request!(), ", ", body!());
+pub(super) const EVENT_COLUMNS: &str = concat!(
+    "id, source, type, received_at, ",
+    request!(),
+    ", ",
+    body!("body_id")
+);
 
 type RawEvent = (String, String, Option<String>, i64, String, Vec<u8>);
 
@@ -130,7 +134,7 @@ pub(super) fn new_event(
 const MESSAGE_COLUMNS: &str = concat!(
     "id, event_id, route, subscriber, status, type, key, error, created_at, next_attempt_at, \
      headers, ",
-    body!(),
+    body!("body_id"),
     ", CASE WHEN plugin_list IS NULL THEN plugins
             ELSE (SELECT l.plugins FROM plugin_lists l WHERE l.id = plugin_list) END"
 );

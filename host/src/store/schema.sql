@@ -61,7 +61,7 @@ CREATE TABLE IF NOT EXISTS messages (
 );
 -- Each list of plugin versions a message was shaped by, once: every message of a route names
 -- the same list until one of its plugins is deployed again, and 64 hex digits a plugin in each
--- row were most of a message's row.
+-- row were most of a message's row. Never pruned: a row a deploy.
 CREATE TABLE IF NOT EXISTS plugin_lists (
     id      INTEGER PRIMARY KEY,
     plugins TEXT NOT NULL UNIQUE
