@@ -84,19 +84,21 @@ const CHECKPOINT_PAGES: u32 = 4096;
 /// by requests whose events are not yet on disk.
 const WRITE_QUEUE: usize = 8192;
 
+/// Each error's cause is in its message, and none is given as the error's source: an error
+/// chain (`{:#}`) would show it twice.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("cannot open the store at {path}: {source}")]
+    #[error("cannot open the store at {path}: {error}")]
     Open {
         path: PathBuf,
-        source: rusqlite::Error,
+        error: rusqlite::Error,
     },
     #[error("store: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-    #[error("store: cannot create {path}: {source}")]
+    Sqlite(rusqlite::Error),
+    #[error("store: cannot create {path}: {error}")]
     CreateDir {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("the store is not taking writes (shutting down or overloaded)")]
     Unavailable,
@@ -106,11 +108,17 @@ pub enum StoreError {
     CommitFailed(String),
     #[error("store: corrupt record: {0}")]
     Corrupt(String),
-    #[error("store: the log in {path}: {source}")]
+    #[error("store: the log in {path}: {error}")]
     Log {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(error: rusqlite::Error) -> StoreError {
+        StoreError::Sqlite(error)
+    }
 }
 
 /// Handle to the store; cheap to clone.
@@ -131,9 +139,9 @@ impl Store {
         data_dir: &Path,
         commit_interval: std::time::Duration,
     ) -> Result<Store, StoreError> {
-        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::CreateDir {
+        std::fs::create_dir_all(data_dir).map_err(|error| StoreError::CreateDir {
             path: data_dir.to_owned(),
-            source,
+            error,
         })?;
         let path = data_dir.join("wasmhook.db");
         let log_dir = data_dir.join("log");
@@ -322,9 +330,9 @@ fn open_log(
     dir: &Path,
     log_bodies: &log::Bodies,
 ) -> Result<(log::Log, u64), StoreError> {
-    let log_error = |source| StoreError::Log {
+    let log_error = |error| StoreError::Log {
         path: dir.to_owned(),
-        source,
+        error,
     };
     // In one transaction with what it applies: a writer of this store still finishing (a
     // store reopened at once) commits first, and nothing is applied twice.
@@ -434,9 +442,9 @@ fn open_connection(
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX
     };
-    let conn = Connection::open_with_flags(path, flags).map_err(|source| StoreError::Open {
+    let conn = Connection::open_with_flags(path, flags).map_err(|error| StoreError::Open {
         path: path.to_owned(),
-        source,
+        error,
     })?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     // Plans that do not depend on bound values. Without this, a statement whose LIMIT is a
