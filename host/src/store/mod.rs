@@ -952,6 +952,24 @@ mod tests {
         assert_eq!(due(&store, NOW).await, ["msg_1"]);
     }
 
+    #[test]
+    fn an_error_shows_its_cause_once_in_a_chain() {
+        let errors = [
+            StoreError::Log {
+                path: "/data/log".into(),
+                error: std::io::Error::other("disk on fire"),
+            },
+            StoreError::CreateDir {
+                path: "/data".into(),
+                error: std::io::Error::other("disk on fire"),
+            },
+        ];
+        for error in errors {
+            let shown = format!("{:#}", anyhow::Error::from(error));
+            assert_eq!(shown.matches("disk on fire").count(), 1, "{shown}");
+        }
+    }
+
     /// Messages shaped by the same plugin versions name one list of them, and each reads back
     /// its own.
     #[tokio::test]
