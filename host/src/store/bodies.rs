@@ -153,33 +153,27 @@ pub(super) fn move_old_into_sqlite(
     Ok(moved)
 }
 
-/// Removes the log's segments before the open one that SQLite names no body in. Only right
+/// Removes the log's segments older than the oldest one SQLite names a body in. Only right
 /// after a durable commit, which holds every record written so far.
+///
+/// One indexed query, however many segments a long retention keeps: this runs at every new
+/// segment. A segment emptied while an older one is still named stays until that one goes;
+/// prunes and moves into SQLite take the oldest first, so such a gap closes as they go on.
 pub(super) fn remove_unnamed_segments(
     conn: &Connection,
     log: &Log,
     bodies: &Bodies,
 ) -> Result<(), StoreError> {
-    let mut named =
-        conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM bodies WHERE segment = ?1)")?;
-    let mut failed = None;
+    let oldest_named: Option<i64> = conn
+        .prepare_cached("SELECT MIN(segment) FROM bodies WHERE segment IS NOT NULL")?
+        .query_row([], |row| row.get(0))?;
     let removed = log
-        .remove_segments(|segment| {
-            named
-                .query_row(params![segment as i64], |row| row.get::<_, bool>(0))
-                .unwrap_or_else(|error| {
-                    failed = Some(error);
-                    true
-                })
-        })
+        .remove_segments(|segment| oldest_named.is_some_and(|oldest| segment as i64 >= oldest))
         .map_err(|e| {
             StoreError::CommitFailed(format!("removing segments of the store's log: {e}"))
         })?;
     for segment in removed {
         bodies.forget(segment);
     }
-    match failed {
-        Some(error) => Err(error.into()),
-        None => Ok(()),
-    }
+    Ok(())
 }
