@@ -7,9 +7,10 @@
 //! Queries read it through the SQL function `log_body`, so they read a body the same way
 //! wherever it is.
 //!
-//! A segment is kept while SQLite names a body in it. Bodies still wanted once their segment
-//! is older than the retention of settled events (dead letters, a backlog) move into SQLite
-//! (`data`), and the segment goes: the log holds about `retention` of traffic, not more.
+//! A segment is kept while SQLite names a body in it or in an older segment. Bodies still
+//! wanted once their segment is older than the retention of settled events (dead letters, a
+//! backlog) move into SQLite (`data`), and the segment goes: the log holds about `retention`
+//! of traffic, not more.
 
 use std::sync::Arc;
 
