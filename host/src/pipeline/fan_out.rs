@@ -50,8 +50,9 @@ impl<'p> FanOut<'p> {
         }
         let mut bytes = self.bytes;
         for part in &mut parts {
-            headers::keep_sendable(self.plugin, part);
-            headers::within_limits(part)?;
+            if let Some(kept) = headers::keep_sendable(self.plugin, part) {
+                headers::within_limits(&kept)?;
+            }
             bytes = bytes.saturating_add(merged_size(parent, part));
             if bytes > settings.max_messages_size {
                 return Err(PluginError::MessagesTooLarge {

@@ -20,13 +20,12 @@ use super::envelope::{self, Envelope};
 pub const MAX_HEADERS: usize = 64;
 pub const MAX_HEADER_BYTES: usize = 8 * 1024;
 
-/// Drops from `message`'s `headers` what the router does not send, and reports it.
-pub fn keep_sendable(plugin: &Plugin, message: &mut Envelope) {
-    let Some(headers) = message.get_mut("headers") else {
-        return;
-    };
+/// Drops from `message`'s `headers` what the router does not send, and reports it; returns
+/// the headers kept, parsed, for [`within_limits`], when the message sets any.
+pub fn keep_sendable(plugin: &Plugin, message: &mut Envelope) -> Option<Map<String, Value>> {
+    let headers = message.get_mut("headers")?;
     let mut dropped = Vec::new();
-    match envelope::read::<Map<String, Value>>(headers) {
+    let kept = match envelope::read::<Map<String, Value>>(headers) {
         Some(mut kept) => {
             kept.retain(|name, value| {
                 let sendable = sendable(name, value);
@@ -38,26 +37,23 @@ pub fn keep_sendable(plugin: &Plugin, message: &mut Envelope) {
             if !dropped.is_empty() {
                 *headers = envelope::json(&kept);
             }
+            kept
         }
         None => {
             dropped.push(format!("(headers as {})", envelope::kind(headers)));
             *headers = envelope::json(&Map::new());
+            Map::new()
         }
-    }
+    };
     if !dropped.is_empty() {
         telemetry::plugin_headers_dropped(plugin, &dropped);
     }
+    Some(kept)
 }
 
-/// Fails when the headers `message` sets are more, or larger, than a message may carry.
-/// Call after [`keep_sendable`]: only headers that are sent count.
-pub fn within_limits(message: &Envelope) -> Result<(), PluginError> {
-    let Some(headers) = message
-        .get("headers")
-        .and_then(|headers| envelope::read::<Map<String, Value>>(headers))
-    else {
-        return Ok(());
-    };
+/// Fails when the headers a message sets are more, or larger, than a message may carry.
+/// Give it what [`keep_sendable`] kept: only headers that are sent count.
+pub fn within_limits(headers: &Map<String, Value>) -> Result<(), PluginError> {
     if headers.len() > MAX_HEADERS {
         return Err(PluginError::TooManyHeaders {
             count: headers.len(),
@@ -102,22 +98,18 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn with_headers(headers: Map<String, Value>) -> Envelope {
-        Envelope::from([("headers".to_owned(), envelope::json(&headers))])
-    }
-
     #[test]
     fn a_message_carries_at_most_64_headers_of_8_kib() {
         let many = |n: usize| (0..n).map(|i| (format!("x-{i}"), json!("v"))).collect();
-        assert!(within_limits(&with_headers(many(64))).is_ok());
+        assert!(within_limits(&many(64)).is_ok());
         assert!(matches!(
-            within_limits(&with_headers(many(65))),
+            within_limits(&many(65)),
             Err(PluginError::TooManyHeaders { count: 65, .. })
         ));
         let long = |len: usize| Map::from_iter([("x-big".to_owned(), json!("v".repeat(len)))]);
-        assert!(within_limits(&with_headers(long(8192 - 5))).is_ok());
+        assert!(within_limits(&long(8192 - 5)).is_ok());
         assert!(matches!(
-            within_limits(&with_headers(long(8192 - 4))),
+            within_limits(&long(8192 - 4)),
             Err(PluginError::HeadersTooLarge { bytes: 8193, .. })
         ));
     }
