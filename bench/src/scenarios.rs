@@ -495,13 +495,107 @@ async fn route(bench: &Bench<'_>) -> anyhow::Result<()> {
         Pace::Rate(half),
     )
     .await?;
-    let rows = [max_ours, max_bare, half_ours, half_bare];
+    drop(ours);
+    let dir = tempfile::tempdir()?;
+    let idle = bench.start(
+        dir.path(),
+        &route_through_idle_plugins(bench, &sinks, dir.path())?,
+    )?;
+    let max_idle = measure(
+        bench,
+        "plugins doing nothing",
+        &idle,
+        &sinks,
+        pushes(0),
+        Pace::Max,
+    )
+    .await?;
+    drop(idle);
+    let dir = tempfile::tempdir()?;
+    let plain = bench.start(dir.path(), &route_to(&sinks, ""))?;
+    let max_plain = measure(bench, "no plugins", &plain, &sinks, pushes(0), Pace::Max).await?;
+    let split = Split {
+        no_plugins: max_plain.cpu_per_event,
+        idle_plugins: max_idle.cpu_per_event,
+        route: max_ours.cpu_per_event,
+    };
+    let rows = [
+        max_ours, max_bare, half_ours, half_bare, max_idle, max_plain,
+    ];
     print_rows(
         "2. one route: Rust filter (push-only) + Rust transform (github-to-slack), one subscriber",
         &rows,
     );
     print_target(&rows[0], &target(200));
+    split.print();
     Ok(())
+}
+
+/// Where a route's CPU per event goes, from three routes measured in one run: without
+/// plugins; through a filter and a transform that do nothing (the host's part of running
+/// plugins: instances, envelopes, outputs, the second write); through the example plugins.
+struct Split {
+    no_plugins: Duration,
+    idle_plugins: Duration,
+    route: Duration,
+}
+
+impl Split {
+    fn print(&self) {
+        println!(
+            "where the route's CPU goes: storing, scheduling and delivering {}, running two plugins that do nothing +{}, the example plugins' own work +{}",
+            human(self.no_plugins),
+            human(self.idle_plugins.saturating_sub(self.no_plugins)),
+            human(self.route.saturating_sub(self.idle_plugins)),
+        );
+    }
+}
+
+/// A filter passing every event, written out in the canonical ABI: `handle` answers `ok`
+/// with the bytes `true`.
+const PASS_FILTER: &str = r#"(module
+  (memory (export "memory") 1)
+  (global $next (mut i32) (i32.const 1024))
+  (data (i32.const 16) "true")
+  (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32)
+    (local $ptr i32)
+    (local.set $ptr (global.get $next))
+    (global.set $next (i32.add (global.get $next) (local.get 3)))
+    (if (i32.gt_u (global.get $next) (i32.shl (memory.size) (i32.const 16)))
+      (then (drop (memory.grow (i32.add (i32.shr_u (local.get 3) (i32.const 16))
+                                        (i32.const 1))))))
+    (local.get $ptr))
+  (func (export "handle") (param i32 i32) (result i32)
+    (i32.store8 (i32.const 0) (i32.const 0))
+    (i32.store offset=4 (i32.const 0) (i32.const 16))
+    (i32.store offset=8 (i32.const 0) (i32.const 4))
+    (i32.const 0))
+  (func (export "cabi_post_handle") (param i32)
+    (global.set $next (i32.const 1024))))
+"#;
+
+/// The route of scenario 2 with its plugins replaced by ones that do nothing: [`PASS_FILTER`]
+/// and the identity transform of `plugins/wat-identity`, assembled into `dir`.
+fn route_through_idle_plugins(
+    bench: &Bench<'_>,
+    sinks: &[Sink],
+    dir: &Path,
+) -> anyhow::Result<String> {
+    let identity = bench
+        .settings
+        .root
+        .join("plugins/wat-identity/identity.wat");
+    let plugins = [
+        ("pass", wat::parse_str(PASS_FILTER)?),
+        ("identity", wat::parse_file(&identity)?),
+    ];
+    let mut wiring = String::new();
+    for (name, wasm) in plugins {
+        let path = dir.join(format!("{name}.wasm"));
+        std::fs::write(&path, wasm)?;
+        wiring += &format!("[plugins.{name}]\nwasm = {path:?}\n");
+    }
+    Ok(wiring + &route_to(sinks, "filters = [\"pass\"]\ntransforms = [\"identity\"]\n"))
 }
 
 /// Senders of the overload runs: more than the router can serve at once.
