@@ -340,6 +340,60 @@ pub fn subscriber_disabled(subscriber: &str, reason: &str) {
     );
 }
 
+/// A subscriber's circuit opened: its messages wait, and probes find out when it is back.
+pub fn circuit_opened(subscriber: &str, opened_at: i64, reason: &str, first_probe_in_ms: i64) {
+    circuit_gauges(subscriber, Some(opened_at));
+    counter!("wasmhook_circuit_changes_total", "subscriber" => subscriber.to_owned(), "to" => "open")
+        .increment(1);
+    tracing::warn!(
+        subscriber,
+        reason,
+        first_probe_in_ms,
+        "circuit opened: the subscriber's messages wait, their retries unspent, until a probe gets an answer"
+    );
+}
+
+/// A message is attempted as the probe of an open circuit.
+pub fn circuit_probe(subscriber: &str, message_id: &str) {
+    tracing::debug!(subscriber, message = message_id, "probing an open circuit");
+}
+
+pub fn circuit_probe_failed(subscriber: &str, probes: u32, next_probe_in_ms: i64) {
+    counter!("wasmhook_circuit_probes_total", "subscriber" => subscriber.to_owned(), "result" => "failed")
+        .increment(1);
+    tracing::debug!(
+        subscriber,
+        probes,
+        next_probe_in_ms,
+        "the probe of an open circuit failed"
+    );
+}
+
+/// A subscriber's circuit closed: its waiting messages are delivered again.
+pub fn circuit_closed(subscriber: &str, opened_at: i64, probes: u32) {
+    circuit_gauges(subscriber, None);
+    counter!("wasmhook_circuit_changes_total", "subscriber" => subscriber.to_owned(), "to" => "closed")
+        .increment(1);
+    let open_for =
+        Duration::from_millis(u64::try_from(crate::clock::now_ms() - opened_at).unwrap_or(0));
+    tracing::info!(
+        subscriber,
+        open_for = %humantime::format_duration(Duration::from_secs(open_for.as_secs())),
+        probes,
+        "circuit closed: the subscriber answers again, its waiting messages are being delivered"
+    );
+}
+
+/// `wasmhook_circuit_open` (1 while open) and `wasmhook_circuit_opened_at_seconds` (Unix
+/// seconds, 0 while closed) of a subscriber.
+pub fn circuit_gauges(subscriber: &str, opened_at: Option<i64>) {
+    gauge!("wasmhook_circuit_open", "subscriber" => subscriber.to_owned())
+        .set(f64::from(u8::from(opened_at.is_some())));
+    let opened_at = opened_at.map_or(0.0, |at| at as f64 / 1000.0);
+    gauge!("wasmhook_circuit_opened_at_seconds", "subscriber" => subscriber.to_owned())
+        .set(opened_at);
+}
+
 /// A signing certificate fetched from a provider (PayPal, SNS), or not: `outcome` is
 /// `fetched`, `failed` or `refused` (the minute's fetches are used up). Not labelled by URL,
 /// which the sender chooses.

@@ -5,6 +5,7 @@ mod common;
 
 mod admin_access;
 mod broken_plugin;
+mod circuit;
 mod cli;
 mod container;
 mod core_abi;

@@ -67,7 +67,7 @@ pub async fn replay_event(
     ))
 }
 
-/// `GET /api/subscribers`: each subscriber and whether it is disabled.
+/// `GET /api/subscribers`: each subscriber, whether it is disabled, and its circuit.
 pub async fn subscribers(State(admin): State<Admin>) -> Json<Value> {
     let topology = admin.wiring.current();
     let disabled = admin.delivery.disabled();
@@ -85,10 +85,27 @@ pub async fn subscribers(State(admin): State<Admin>) -> Json<Value> {
                 "disabled": off.is_some(),
                 "disabled_at": off.map(|(at, _)| crate::clock::rfc3339(*at)),
                 "disabled_reason": off.map(|(_, reason)| reason),
+                "circuit": circuit(&admin, name, subscriber.circuit.is_some()),
             })
         })
         .collect();
     Json(json!({ "subscribers": subscribers }))
+}
+
+/// A subscriber's circuit: `closed`, `open` (its messages wait for the next probe) or
+/// `half-open` (the probe is in flight); `off` without a circuit breaker.
+fn circuit(admin: &Admin, name: &str, breaker: bool) -> Value {
+    match admin.delivery.circuit(name) {
+        _ if !breaker => json!({ "state": "off" }),
+        None => json!({ "state": "closed" }),
+        Some((open, probing)) => json!({
+            "state": if probing { "half-open" } else { "open" },
+            "opened_at": crate::clock::rfc3339(open.opened_at),
+            "reason": open.reason,
+            "probes": open.probes,
+            "next_probe_at": (!probing).then(|| crate::clock::rfc3339(open.probe_at)),
+        }),
+    }
 }
 
 /// `POST /api/subscribers/{name}/enable`: a subscriber disabled by `410 Gone` resumes.

@@ -31,6 +31,7 @@
 
 #![forbid(unsafe_code)]
 
+mod circuit;
 mod dedup;
 mod diagnostic;
 mod glob;
@@ -65,6 +66,7 @@ use std::path::{Path, PathBuf};
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
+pub use circuit::CircuitConfig;
 pub use dedup::{DedupConfig, DedupKey};
 pub use diagnostic::{ConfigErrors, Diagnostic, Location};
 pub use glob::WatchGlob;

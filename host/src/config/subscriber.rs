@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::circuit::{CircuitConfig, read_circuit};
 use super::diagnostic::Sink;
 use super::parse_str::ParseStr;
 use super::secrets::{OneOrMany, SigningSecret};
@@ -28,6 +29,8 @@ pub struct SubscriberConfig {
     pub ordering: Ordering,
     /// Deliveries in flight to this subscriber at once: protects the endpoint from a burst.
     pub concurrency: usize,
+    /// When the subscriber counts as down and its messages wait; `None`: never.
+    pub circuit: Option<CircuitConfig>,
 }
 
 /// Whether messages to a subscriber keep their order.
@@ -49,6 +52,7 @@ const KEYS: &[&str] = &[
     "retry",
     "ordering",
     "concurrency",
+    "circuit",
 ];
 
 /// A schedule of about a day: a few quick retries for blips, then ever longer for outages.
@@ -82,6 +86,10 @@ impl SubscriberConfig {
         );
         let ordering = table.get_or("ordering", Ordering::Concurrent, sink);
         let concurrency = table.get::<Count>("concurrency", sink).map_or(16, |c| c.0);
+        let circuit = table.raw("circuit").map_or_else(
+            || Some(Some(CircuitConfig::default())),
+            |value| read_circuit(name, value, sink),
+        );
         Some(SubscriberConfig {
             name: name.to_owned(),
             url: url?.0,
@@ -91,6 +99,7 @@ impl SubscriberConfig {
             retry,
             ordering,
             concurrency,
+            circuit: circuit?,
         })
     }
 }

@@ -698,3 +698,49 @@ fn the_default_body_memory_makes_room_for_a_large_max_body() {
     let config = parse("[server]\nmax_body = \"100MiB\"\n").unwrap();
     assert_eq!(config.server.max_body_memory, 100 << 20);
 }
+
+#[test]
+fn a_subscriber_has_a_circuit_breaker_unless_told_otherwise() {
+    let wiring =
+        |circuit: &str| format!("[subscribers.ci]\nurl = \"https://ci.example.com/\"\n{circuit}\n");
+    let circuit = |text: &str| {
+        parse(&wiring(text)).unwrap().subscribers["ci"]
+            .circuit
+            .clone()
+    };
+    assert_eq!(circuit(""), Some(CircuitConfig::default()));
+    assert_eq!(circuit("circuit = true"), Some(CircuitConfig::default()));
+    assert_eq!(circuit("circuit = false"), None);
+    let custom = circuit(
+        "circuit = { failures = 3, failure_ratio = 0.25, window = \"2m\", min_attempts = 8, \
+         probe = \"1s\", max_probe = \"1m\" }",
+    );
+    assert_eq!(
+        custom,
+        Some(CircuitConfig {
+            failures: 3,
+            failure_ratio: 0.25,
+            window: Duration::from_secs(120),
+            min_attempts: 8,
+            probe: Duration::from_secs(1),
+            max_probe: Duration::from_secs(60),
+        })
+    );
+    let errors = messages(&wiring("circuit = { failure_ratio = 2 }"));
+    assert!(
+        errors[0]
+            .contains(":3:29: `failure_ratio` in [subscribers.ci.circuit] must be more than 0"),
+        "{errors:?}"
+    );
+    let errors = messages(&wiring("circuit = { probe = \"1m\", max_probe = \"1s\" }"));
+    assert!(
+        errors[0].contains("`max_probe` in [subscribers.ci.circuit] must be at least `probe`"),
+        "{errors:?}"
+    );
+    let errors = messages(&wiring("circuit = \"on\""));
+    assert!(
+        errors[0]
+            .contains(":3:11: `circuit` in [subscribers.ci] must be `true`, `false` or a table"),
+        "{errors:?}"
+    );
+}

@@ -16,6 +16,7 @@
 //! the store only offers the oldest pending message of each key (see `Store::due_messages`).
 
 mod attempt;
+mod circuit;
 mod lanes;
 mod retry;
 
@@ -30,13 +31,14 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
 use crate::config::Ordering as DeliveryOrder;
 use crate::store::{
-    Attempt, AttemptOutcome, Backoff, DueMessage, Inserted, MessageStatus, NewMessage, Store,
-    StoreError,
+    Attempt, AttemptOutcome, Backoff, DueMessage, Inserted, MessageStatus, NewMessage, OpenCircuit,
+    Store, StoreError,
 };
 use crate::tasks::Tasks;
 use crate::telemetry;
 use crate::topology::Subscriber;
 use crate::topology::Wiring;
+use circuit::{Change, Circuits, Gate, Health};
 use lanes::Lanes;
 
 /// The dispatcher looks at the store at least this often, whatever it was told.
@@ -54,6 +56,7 @@ pub struct Delivery {
     lanes: Lanes,
     /// Subscribers disabled by a `410 Gone`: when (Unix ms) and why.
     disabled: Mutex<BTreeMap<String, (i64, String)>>,
+    circuits: Circuits,
     /// Set when shutting down: no new attempts start.
     stopping: AtomicBool,
     /// The earliest time (Unix ms) a pending message is known to fall due later than now, or
@@ -96,6 +99,11 @@ impl Delivery {
         tasks: &Tasks,
     ) -> Result<Arc<Delivery>, StoreError> {
         let disabled = store.disabled_subscribers().await?;
+        let open = store.open_circuits().await?;
+        for (name, circuit) in &open {
+            telemetry::circuit_gauges(name, Some(circuit.opened_at));
+        }
+        let circuits = Circuits::restore(open);
         let delivery = Arc::new(Delivery {
             store,
             wiring,
@@ -105,6 +113,7 @@ impl Delivery {
             global_permits: concurrency.max(1),
             lanes: Lanes::default(),
             disabled: Mutex::new(disabled),
+            circuits,
             stopping: AtomicBool::new(false),
             next_scheduled: AtomicI64::new(i64::MIN),
         });
@@ -230,11 +239,18 @@ impl Delivery {
                 if disabled.contains_key(name) || self.stopping.load(Ordering::SeqCst) {
                     continue;
                 }
-                if let Err(error) = self.dispatch_due(name, subscriber).await {
+                let circuit = subscriber.config.circuit.as_ref();
+                let gate = self.circuits.gate(name, circuit, crate::clock::now_ms());
+                if gate == Gate::Shut {
+                    continue;
+                }
+                if let Err(error) = self.dispatch_due(name, subscriber, gate).await {
                     tracing::error!(subscriber = %name, %error, "cannot read due messages");
                 }
             }
-            let next = self.next_scheduled.load(Ordering::SeqCst);
+            let now = crate::clock::now_ms();
+            let next_probe = self.circuits.next_probe_after(now).unwrap_or(i64::MAX);
+            let next = self.next_scheduled.load(Ordering::SeqCst).min(next_probe);
             let sleep =
                 Duration::from_millis(next.saturating_sub(crate::clock::now_ms()).max(0) as u64);
             tokio::select! {
@@ -250,7 +266,16 @@ impl Delivery {
     /// still lowers it.
     async fn look_up_next_scheduled(&self, now: i64) {
         self.next_scheduled.store(i64::MAX, Ordering::SeqCst);
-        let subscribers = self.wiring.current().subscribers.keys().cloned().collect();
+        // A subscriber whose circuit is open is not attempted until its probe, which wakes
+        // the dispatcher by itself: its retries falling due are no reason to.
+        let subscribers = self
+            .wiring
+            .current()
+            .subscribers
+            .keys()
+            .filter(|name| self.circuits.open(name).is_none())
+            .cloned()
+            .collect();
         let next = match self.store.next_due_after(subscribers, now).await {
             Ok(next) => next.unwrap_or(i64::MAX),
             Err(error) => {
@@ -264,21 +289,29 @@ impl Delivery {
     /// Starts attempts for the subscriber's due messages, as many as it has permits for: those
     /// its lane holds ready first, then, with permits to spare, those in the store it does not
     /// hold. (A lane takes no new messages while the store may hold some it lacks, so its ready
-    /// ones are older than those.)
+    /// ones are older than those.) The probe of an open circuit is one message, the oldest.
     async fn dispatch_due(
         self: &Arc<Self>,
         name: &str,
         subscriber: &Arc<Subscriber>,
+        gate: Gate,
     ) -> Result<(), StoreError> {
+        let probe = gate == Gate::Probe;
         let permits = self.lanes.permits(name, subscriber.config.concurrency);
+        let free = |delivery: &Self| {
+            let free = delivery.free(&permits);
+            if probe { free.min(1) } else { free }
+        };
         let per_key = subscriber.config.ordering == DeliveryOrder::PerKey;
         if per_key {
             self.lanes.return_ready_to_store(name);
         } else {
-            let ready = self.lanes.take_ready(name, self.free(&permits));
-            self.start_attempts(name, subscriber, &permits, ready);
+            let ready = self.lanes.take_ready(name, free(self));
+            if self.start_attempts(name, subscriber, &permits, ready, probe) && probe {
+                return Ok(());
+            }
         }
-        let free = self.free(&permits);
+        let free = free(self);
         if free == 0 {
             return Ok(());
         }
@@ -300,7 +333,7 @@ impl Delivery {
             let due = self
                 .lanes
                 .claim_read(name, mark, found.messages, found.complete);
-            self.start_attempts(name, subscriber, &permits, due);
+            self.start_attempts(name, subscriber, &permits, due, probe);
         }
         Ok(())
     }
@@ -312,24 +345,33 @@ impl Delivery {
             .min(self.global.available_permits())
     }
 
-    /// Starts an attempt for each claimed message while permits last; puts the rest back.
+    /// Starts an attempt for each claimed message while permits last, or only the first as
+    /// the `probe` of an open circuit; puts the rest back. Whether any started.
     fn start_attempts(
         self: &Arc<Self>,
         name: &str,
         subscriber: &Arc<Subscriber>,
         permits: &Arc<Semaphore>,
         due: Vec<DueMessage>,
-    ) {
+        probe: bool,
+    ) -> bool {
         let mut due = due.into_iter();
+        let mut started = false;
         while let Some(message) = due.next() {
-            let (Ok(lane_permit), Ok(global_permit)) = (
+            let (false, Ok(lane_permit), Ok(global_permit)) = (
+                probe && started,
                 permits.clone().try_acquire_owned(),
                 self.global.clone().try_acquire_owned(),
             ) else {
                 self.lanes
                     .put_back(name, std::iter::once(message).chain(due).collect());
-                return;
+                return started;
             };
+            if probe {
+                self.circuits.probing(name, &message.id);
+                telemetry::circuit_probe(name, &message.id);
+            }
+            started = true;
             let delivery = self.clone();
             let subscriber = subscriber.clone();
             tokio::spawn(async move {
@@ -338,6 +380,7 @@ impl Delivery {
                     .await;
             });
         }
+        started
     }
 
     async fn deliver(
@@ -348,8 +391,17 @@ impl Delivery {
     ) {
         let attempted = attempt::attempt(&self.client, subscriber, &message).await;
         let attempts = message.attempts + 1;
+        let name = &subscriber.config.name;
+        let health = Health::of(attempted.attempt.status, attempted.attempt.error.as_deref());
+        let failed = health != Health::Up;
+        let circuit = subscriber.config.circuit.as_ref();
+        let recorded =
+            self.circuits
+                .record(name, circuit, &message.id, health, attempted.attempt.at);
         let outcome = if attempted.success {
             AttemptOutcome::Delivered
+        } else if recorded.was_probe && failed {
+            AttemptOutcome::Probed
         } else {
             match retry::next_delay(&subscriber.config.retry, attempts, attempted.hint) {
                 Some(delay) => {
@@ -358,7 +410,9 @@ impl Delivery {
                 None => AttemptOutcome::Dead,
             }
         };
-        let name = &subscriber.config.name;
+        if let Some(change) = recorded.change {
+            self.circuit_changed(name, change).await;
+        }
         if attempted.gone {
             self.disable(name, format!("answered 410 Gone to message {}", message.id))
                 .await;
@@ -408,6 +462,39 @@ impl Delivery {
         }
     }
 
+    /// Stores, logs and counts a change of a subscriber's circuit; once it closes, its waiting
+    /// messages are looked for in the store again.
+    async fn circuit_changed(&self, name: &str, change: Change) {
+        let stored = match change {
+            Change::Opened(open) => {
+                telemetry::circuit_opened(
+                    name,
+                    open.opened_at,
+                    &open.reason,
+                    open.probe_interval_ms,
+                );
+                self.store.open_circuit(name.to_owned(), open).await
+            }
+            Change::ProbeFailed(open) => {
+                telemetry::circuit_probe_failed(name, open.probes, open.probe_interval_ms);
+                self.store.open_circuit(name.to_owned(), open).await
+            }
+            Change::Closed(was) => {
+                telemetry::circuit_closed(name, was.opened_at, was.probes);
+                self.lanes.store_changed(name);
+                self.store.close_circuit(name.to_owned()).await
+            }
+        };
+        if let Err(error) = stored {
+            tracing::error!(subscriber = name, %error, "cannot record the subscriber's circuit");
+        }
+    }
+
+    /// The subscriber's open circuit, and whether its probe is in flight; `None` when closed.
+    pub fn circuit(&self, name: &str) -> Option<(OpenCircuit, bool)> {
+        self.circuits.open(name)
+    }
+
     async fn disable(&self, name: &str, reason: String) {
         telemetry::subscriber_disabled(name, &reason);
         self.disabled
@@ -425,6 +512,7 @@ fn outcome_label(outcome: AttemptOutcome) -> &'static str {
         AttemptOutcome::Delivered => "delivered",
         AttemptOutcome::RetryAt(_) => "retry",
         AttemptOutcome::Dead => "dead",
+        AttemptOutcome::Probed => "probe-failed",
     }
 }
 

@@ -62,7 +62,7 @@ pub use backoff::Backoff;
 pub use read::{AttemptRecord, EventRecord, EventSummary, MessageRecord};
 pub use records::{
     Attempt, AttemptOutcome, Dedup, DueMessage, DueRead, EventStatus, Inserted, MessageStatus,
-    NewEvent, NewMessage, RequestMeta,
+    NewEvent, NewMessage, OpenCircuit, RequestMeta,
 };
 
 use std::path::{Path, PathBuf};
@@ -241,6 +241,26 @@ impl Store {
     /// False if the subscriber was not disabled.
     pub async fn enable_subscriber(&self, name: String) -> Result<bool, StoreError> {
         Ok(self.write(Write::EnableSubscriber { name }).await? == Written::Rows(1))
+    }
+
+    /// Records that the subscriber's circuit is open (or was probed again).
+    pub async fn open_circuit(
+        &self,
+        subscriber: String,
+        circuit: OpenCircuit,
+    ) -> Result<(), StoreError> {
+        self.write(Write::OpenCircuit {
+            subscriber,
+            circuit,
+        })
+        .await
+        .map(drop)
+    }
+
+    pub async fn close_circuit(&self, subscriber: String) -> Result<(), StoreError> {
+        self.write(Write::CloseCircuit { subscriber })
+            .await
+            .map(drop)
     }
 
     /// Removes up to [`PRUNE_BATCH`] expired events (see `retention` in routes.toml) and

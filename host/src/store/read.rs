@@ -8,7 +8,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
 
 use super::bodies::body_sql as body;
-use super::{DueMessage, DueRead, MessageStatus, NewEvent, Store, StoreError};
+use super::{DueMessage, DueRead, MessageStatus, NewEvent, OpenCircuit, Store, StoreError};
 
 /// The SQL that reads an event's request, as JSON text: in `request` for events stored before
 /// requests went to the store's log, else where `request_body_id` names it.
@@ -172,6 +172,28 @@ impl Store {
             let mut query =
                 conn.prepare_cached("SELECT name, disabled_at, reason FROM disabled_subscribers")?;
             let rows = query.query_map([], |row| Ok((row.get(0)?, (row.get(1)?, row.get(2)?))))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    /// The subscribers whose circuit is open.
+    pub async fn open_circuits(&self) -> Result<BTreeMap<String, OpenCircuit>, StoreError> {
+        self.read(|conn| {
+            let mut query = conn.prepare_cached(
+                "SELECT subscriber, opened_at, probe_at, probe_interval_ms, probes, reason
+                 FROM circuits",
+            )?;
+            let rows = query.query_map([], |row| {
+                let circuit = OpenCircuit {
+                    opened_at: row.get(1)?,
+                    probe_at: row.get(2)?,
+                    probe_interval_ms: row.get(3)?,
+                    probes: row.get(4)?,
+                    reason: row.get(5)?,
+                };
+                Ok((row.get(0)?, circuit))
+            })?;
             Ok(rows.collect::<Result<_, _>>()?)
         })
         .await

@@ -111,6 +111,23 @@ pub enum AttemptOutcome {
     Delivered,
     RetryAt(i64),
     Dead,
+    /// A probe of the subscriber's open circuit failed: the message waits as it was, its
+    /// retries unspent.
+    Probed,
+}
+
+/// A subscriber's open circuit, as stored so that it stays open across a restart.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenCircuit {
+    /// Unix ms.
+    pub opened_at: i64,
+    /// When the next probe may start, Unix ms.
+    pub probe_at: i64,
+    /// The wait before that probe; doubled after each failed one.
+    pub probe_interval_ms: i64,
+    /// Probes made since it opened.
+    pub probes: u32,
+    pub reason: String,
 }
 
 /// A pending message whose next attempt is due.

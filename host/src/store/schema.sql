@@ -102,5 +102,16 @@ CREATE TABLE IF NOT EXISTS disabled_subscribers (
 
 -- The last record of the store's log (`log/`) this database holds; the records after it are
 -- applied again when the store opens.
+-- A row for each subscriber whose circuit is open: its messages wait while probes find out
+-- whether it is back.
+CREATE TABLE IF NOT EXISTS circuits (
+    subscriber        TEXT PRIMARY KEY,
+    opened_at         INTEGER NOT NULL,
+    probe_at          INTEGER NOT NULL,
+    probe_interval_ms INTEGER NOT NULL,
+    probes            INTEGER NOT NULL,
+    reason            TEXT NOT NULL
+) WITHOUT ROWID;
+
 CREATE TABLE IF NOT EXISTS log_applied (seq INTEGER NOT NULL);
 INSERT INTO log_applied (seq) SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM log_applied);

@@ -13,7 +13,8 @@ use tokio::sync::oneshot;
 use super::bodies::{self, MessageBody};
 use super::log::{Bodies, BodyAt, Log, Record};
 use super::{
-    Attempt, AttemptOutcome, Dedup, EventStatus, MessageStatus, NewEvent, NewMessage, StoreError,
+    Attempt, AttemptOutcome, Dedup, EventStatus, MessageStatus, NewEvent, NewMessage, OpenCircuit,
+    StoreError,
 };
 
 /// The most writes one batch takes; bounds the latency a large backlog adds to each.
@@ -70,6 +71,13 @@ pub(super) enum Write {
         name: String,
     },
     Prune(Expiry),
+    OpenCircuit {
+        subscriber: String,
+        circuit: OpenCircuit,
+    },
+    CloseCircuit {
+        subscriber: String,
+    },
 }
 
 /// The most events one prune removes; the caller prunes again while a prune removes this many.
@@ -231,6 +239,8 @@ impl Write {
                 | Write::ReleaseHeld { .. }
                 | Write::RecordAttempt { .. }
                 | Write::Prune(_)
+                | Write::OpenCircuit { .. }
+                | Write::CloseCircuit { .. }
         )
     }
 }
@@ -654,6 +664,25 @@ fn apply(conn: &Connection, write: &Write, placed: &Placed) -> Result<Written, S
             rows(conn.execute("DELETE FROM disabled_subscribers WHERE name = ?1", params![name]))
         }
         Write::Prune(expiry) => prune(conn, expiry),
+        Write::OpenCircuit { subscriber, circuit } => rows(
+            conn.prepare_cached(
+                "INSERT OR REPLACE INTO circuits
+                     (subscriber, opened_at, probe_at, probe_interval_ms, probes, reason)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                subscriber,
+                circuit.opened_at,
+                circuit.probe_at,
+                circuit.probe_interval_ms,
+                circuit.probes,
+                circuit.reason
+            ]),
+        ),
+        Write::CloseCircuit { subscriber } => rows(
+            conn.prepare_cached("DELETE FROM circuits WHERE subscriber = ?1")?
+                .execute(params![subscriber]),
+        ),
     }
 }
 
@@ -852,10 +881,15 @@ fn record_attempt(
         attempt.error,
         attempt.response.as_deref()
     ])?;
+    if outcome == AttemptOutcome::Probed {
+        conn.prepare_cached("UPDATE messages SET error = ?2 WHERE id = ?1")?
+            .execute(params![message_id, attempt.error])?;
+        return Ok(());
+    }
     let (status, next) = match outcome {
         AttemptOutcome::Delivered => (MessageStatus::Delivered, None),
         AttemptOutcome::RetryAt(at) => (MessageStatus::Pending, Some(at)),
-        AttemptOutcome::Dead => (MessageStatus::Dead, None),
+        AttemptOutcome::Dead | AttemptOutcome::Probed => (MessageStatus::Dead, None),
     };
     conn.prepare_cached(
         "UPDATE messages SET status = ?2, next_attempt_at = ?3, attempts = attempts + 1,

@@ -114,13 +114,24 @@ impl Subscriber {
     pub async fn replying(
         script: impl Fn(&Received, usize) -> Reply + Send + Sync + 'static,
     ) -> Subscriber {
+        Self::replying_on(0, script).await
+    }
+
+    /// [`Subscriber::replying`] on `port`: a subscriber coming up where connections were
+    /// refused until now.
+    pub async fn replying_on(
+        port: u16,
+        script: impl Fn(&Received, usize) -> Reply + Send + Sync + 'static,
+    ) -> Subscriber {
         let inner = Arc::new(Inner {
             script: Mutex::new(Arc::new(script)),
             delay: Mutex::default(),
             received: Mutex::default(),
             count: watch::Sender::new(0),
         });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .unwrap();
         let url = format!("http://{}/hook", listener.local_addr().unwrap());
         let app = axum::Router::new()
             .fallback(record)
