@@ -29,6 +29,7 @@ mod limits;
 mod ordering;
 mod plugin_new;
 mod plugin_shutdown;
+mod rate;
 mod restart;
 mod retry;
 mod retry_schedule;

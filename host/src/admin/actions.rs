@@ -1,4 +1,5 @@
-//! What an operator can do: retry a dead message, replay an event, enable a subscriber.
+//! What an operator can do: retry a dead message or all of a subscriber's, replay an event,
+//! enable a subscriber.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -106,6 +107,27 @@ fn circuit(admin: &Admin, name: &str, breaker: bool) -> Value {
             "next_probe_at": (!probing).then(|| crate::clock::rfc3339(open.probe_at)),
         }),
     }
+}
+
+/// `POST /api/subscribers/{name}/retry-dead`: every dead message of the subscriber becomes
+/// pending, due now, after a fix on its side; they are sent at its `rate` and `concurrency`.
+pub async fn retry_dead_of(
+    State(admin): State<Admin>,
+    Path(name): Path<String>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    if !admin.wiring.current().subscribers.contains_key(&name) {
+        return Err(ApiError::not_found(format!("no subscriber named {name:?}")));
+    }
+    let retried = admin
+        .store
+        .retry_dead_of(name.clone())
+        .await
+        .map_err(ApiError::internal)?;
+    admin.delivery.wake();
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({ "name": name, "retried": retried })),
+    ))
 }
 
 /// `POST /api/subscribers/{name}/enable`: a subscriber disabled by `410 Gone` resumes.

@@ -52,6 +52,10 @@ pub fn router(admin: Admin) -> Router {
             "/api/subscribers/{name}/enable",
             post(actions::enable_subscriber),
         )
+        .route(
+            "/api/subscribers/{name}/retry-dead",
+            post(actions::retry_dead_of),
+        )
         .route_layer(middleware::from_fn_with_state(admin.clone(), access::guard));
     let health = health::router(admin.health.clone());
     api.with_state(admin).merge(health)

@@ -10,6 +10,7 @@ mod plugin_run;
 mod serve;
 mod service;
 mod shell;
+mod subscribers;
 mod test;
 
 use std::path::PathBuf;
@@ -78,6 +79,9 @@ pub enum Command {
     /// Inspect and retry messages (dead letters) through the admin API.
     #[command(subcommand)]
     Messages(messages::MessagesCommand),
+    /// Subscribers and their circuits; retry a subscriber's dead letters, enable one.
+    #[command(subcommand)]
+    Subscribers(subscribers::SubscribersCommand),
     /// Ask a running router whether it is ready (GET /readyz): exit 0 if so, 1 if not. For
     /// container health checks.
     Health(health::HealthArgs),
@@ -112,6 +116,7 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::Plugin(PluginCommand::New(args)) => plugin_new::run(args),
             Command::Events(command) => events::run(command).await,
             Command::Messages(command) => messages::run(command).await,
+            Command::Subscribers(command) => subscribers::run(command).await,
             Command::Health(args) => health::run(args).await,
             Command::Completions(args) => shell::completions(args),
             Command::Man(args) => shell::man(args),

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use super::circuit::{CircuitConfig, read_circuit};
 use super::diagnostic::Sink;
 use super::parse_str::ParseStr;
+use super::rate::Rate;
 use super::secrets::{OneOrMany, SigningSecret};
 use super::table::{Table, Value, describe, deserialize};
 use super::units::{Count, HumanDuration, Timeout};
@@ -31,6 +32,11 @@ pub struct SubscriberConfig {
     pub concurrency: usize,
     /// When the subscriber counts as down and its messages wait; `None`: never.
     pub circuit: Option<CircuitConfig>,
+    /// The most attempts it gets in a given time, retries and backlog included.
+    pub rate: Option<Rate>,
+    /// How long, after its circuit closes, its rate and concurrency take to climb from a tenth
+    /// back to their limits: a service that has just recovered is not flooded.
+    pub ramp: Duration,
 }
 
 /// Whether messages to a subscriber keep their order.
@@ -53,7 +59,12 @@ const KEYS: &[&str] = &[
     "ordering",
     "concurrency",
     "circuit",
+    "rate",
+    "ramp",
 ];
+
+/// A minute from a tenth of the limits back to all of them.
+const DEFAULT_RAMP: Duration = Duration::from_secs(60);
 
 /// A schedule of about a day: a few quick retries for blips, then ever longer for outages.
 const DEFAULT_RETRY: &[u64] = &[5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600, 10 * 3600];
@@ -90,6 +101,10 @@ impl SubscriberConfig {
             || Some(Some(CircuitConfig::default())),
             |value| read_circuit(name, value, sink),
         );
+        let rate = table.get::<Rate>("rate", sink);
+        let ramp = table
+            .get::<HumanDuration>("ramp", sink)
+            .map_or(DEFAULT_RAMP, |d| d.0);
         Some(SubscriberConfig {
             name: name.to_owned(),
             url: url?.0,
@@ -100,6 +115,8 @@ impl SubscriberConfig {
             ordering,
             concurrency,
             circuit: circuit?,
+            rate,
+            ramp,
         })
     }
 }

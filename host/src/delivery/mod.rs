@@ -18,6 +18,7 @@
 mod attempt;
 mod circuit;
 mod lanes;
+mod pace;
 mod retry;
 
 pub use attempt::content_headers;
@@ -40,6 +41,7 @@ use crate::topology::Subscriber;
 use crate::topology::Wiring;
 use circuit::{Change, Circuits, Gate, Health};
 use lanes::Lanes;
+use pace::Paces;
 
 /// The dispatcher looks at the store at least this often, whatever it was told.
 const MAX_IDLE: Duration = Duration::from_secs(5);
@@ -57,6 +59,7 @@ pub struct Delivery {
     /// Subscribers disabled by a `410 Gone`: when (Unix ms) and why.
     disabled: Mutex<BTreeMap<String, (i64, String)>>,
     circuits: Circuits,
+    paces: Paces,
     /// Set when shutting down: no new attempts start.
     stopping: AtomicBool,
     /// The earliest time (Unix ms) a pending message is known to fall due later than now, or
@@ -114,6 +117,7 @@ impl Delivery {
             lanes: Lanes::default(),
             disabled: Mutex::new(disabled),
             circuits,
+            paces: Paces::default(),
             stopping: AtomicBool::new(false),
             next_scheduled: AtomicI64::new(i64::MIN),
         });
@@ -250,7 +254,12 @@ impl Delivery {
             }
             let now = crate::clock::now_ms();
             let next_probe = self.circuits.next_probe_after(now).unwrap_or(i64::MAX);
-            let next = self.next_scheduled.load(Ordering::SeqCst).min(next_probe);
+            let next_allowed = self.paces.next_allowed_after(now).unwrap_or(i64::MAX);
+            let next = self
+                .next_scheduled
+                .load(Ordering::SeqCst)
+                .min(next_probe)
+                .min(next_allowed);
             let sleep =
                 Duration::from_millis(next.saturating_sub(crate::clock::now_ms()).max(0) as u64);
             tokio::select! {
@@ -298,20 +307,19 @@ impl Delivery {
     ) -> Result<(), StoreError> {
         let probe = gate == Gate::Probe;
         let permits = self.lanes.permits(name, subscriber.config.concurrency);
-        let free = |delivery: &Self| {
-            let free = delivery.free(&permits);
-            if probe { free.min(1) } else { free }
-        };
         let per_key = subscriber.config.ordering == DeliveryOrder::PerKey;
         if per_key {
             self.lanes.return_ready_to_store(name);
         } else {
-            let ready = self.lanes.take_ready(name, free(self));
-            if self.start_attempts(name, subscriber, &permits, ready, probe) && probe {
+            let startable = self.startable(subscriber, &permits, probe);
+            let ready = self.lanes.take_ready(name, startable);
+            if self.start_attempts(name, subscriber, &permits, ready, (startable, probe)) > 0
+                && probe
+            {
                 return Ok(());
             }
         }
-        let free = free(self);
+        let free = self.startable(subscriber, &permits, probe);
         if free == 0 {
             return Ok(());
         }
@@ -333,45 +341,51 @@ impl Delivery {
             let due = self
                 .lanes
                 .claim_read(name, mark, found.messages, found.complete);
-            self.start_attempts(name, subscriber, &permits, due, probe);
+            self.start_attempts(name, subscriber, &permits, due, (free, probe));
         }
         Ok(())
     }
 
-    /// Permits free for one subscriber: its own, within the global bound.
-    fn free(&self, permits: &Semaphore) -> usize {
-        permits
-            .available_permits()
-            .min(self.global.available_permits())
+    /// How many attempts may start for a subscriber now: its free permits, within the
+    /// global bound, its rate and its ramp; one at most for the probe of an open circuit.
+    fn startable(&self, subscriber: &Subscriber, permits: &Semaphore, probe: bool) -> usize {
+        let config = &subscriber.config;
+        let free = permits.available_permits();
+        let in_flight = config.concurrency.saturating_sub(free);
+        let allowed = self
+            .paces
+            .allowance(config, in_flight, crate::clock::now_ms());
+        let startable = free.min(self.global.available_permits()).min(allowed);
+        if probe { startable.min(1) } else { startable }
     }
 
-    /// Starts an attempt for each claimed message while permits last, or only the first as
-    /// the `probe` of an open circuit; puts the rest back. Whether any started.
+    /// Starts an attempt for each claimed message, up to `most` and while permits last; the
+    /// first is the `probe` of an open circuit if asked. Puts the rest back; how many started.
     fn start_attempts(
         self: &Arc<Self>,
         name: &str,
         subscriber: &Arc<Subscriber>,
         permits: &Arc<Semaphore>,
         due: Vec<DueMessage>,
-        probe: bool,
-    ) -> bool {
+        (most, probe): (usize, bool),
+    ) -> usize {
         let mut due = due.into_iter();
-        let mut started = false;
+        let mut started = 0;
         while let Some(message) = due.next() {
-            let (false, Ok(lane_permit), Ok(global_permit)) = (
-                probe && started,
+            let (true, Ok(lane_permit), Ok(global_permit)) = (
+                started < most,
                 permits.clone().try_acquire_owned(),
                 self.global.clone().try_acquire_owned(),
             ) else {
                 self.lanes
                     .put_back(name, std::iter::once(message).chain(due).collect());
-                return started;
+                break;
             };
             if probe {
                 self.circuits.probing(name, &message.id);
                 telemetry::circuit_probe(name, &message.id);
             }
-            started = true;
+            started += 1;
             let delivery = self.clone();
             let subscriber = subscriber.clone();
             tokio::spawn(async move {
@@ -380,6 +394,7 @@ impl Delivery {
                     .await;
             });
         }
+        self.paces.started(name, started);
         started
     }
 
@@ -481,6 +496,7 @@ impl Delivery {
             }
             Change::Closed(was) => {
                 telemetry::circuit_closed(name, was.opened_at, was.probes);
+                self.paces.ramp(name, crate::clock::now_ms());
                 self.lanes.store_changed(name);
                 self.store.close_circuit(name.to_owned()).await
             }

@@ -226,6 +226,15 @@ impl Store {
         Ok(self.write(Write::RetryMessage { message_id, now }).await? == Written::Rows(1))
     }
 
+    /// Makes every dead message of `subscriber` that has a body pending, due now; how many.
+    pub async fn retry_dead_of(&self, subscriber: String) -> Result<usize, StoreError> {
+        let now = crate::clock::now_ms();
+        match self.write(Write::RetryDeadOf { subscriber, now }).await? {
+            Written::Rows(retried) => Ok(retried),
+            _ => Ok(0),
+        }
+    }
+
     /// Marks an event `received` again so the pipeline runs it anew. False if there is no such event.
     pub async fn mark_for_replay(&self, event_id: String) -> Result<bool, StoreError> {
         Ok(self.write(Write::ReplayEvent { event_id }).await? == Written::Rows(1))

@@ -78,6 +78,10 @@ pub(super) enum Write {
     CloseCircuit {
         subscriber: String,
     },
+    RetryDeadOf {
+        subscriber: String,
+        now: i64,
+    },
 }
 
 /// The most events one prune removes; the caller prunes again while a prune removes this many.
@@ -678,6 +682,13 @@ fn apply(conn: &Connection, write: &Write, placed: &Placed) -> Result<Written, S
                 circuit.probes,
                 circuit.reason
             ]),
+        ),
+        Write::RetryDeadOf { subscriber, now } => rows(
+            conn.prepare_cached(
+                "UPDATE messages SET status = 'pending', next_attempt_at = ?2
+                 WHERE subscriber = ?1 AND status = 'dead' AND body_id IS NOT NULL",
+            )?
+            .execute(params![subscriber, now]),
         ),
         Write::CloseCircuit { subscriber } => rows(
             conn.prepare_cached("DELETE FROM circuits WHERE subscriber = ?1")?
