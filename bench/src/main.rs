@@ -12,6 +12,7 @@ mod hostile;
 mod load;
 mod metrics;
 mod native;
+mod outage;
 mod process;
 mod scenarios;
 mod servers;
@@ -93,6 +94,9 @@ pub enum Scenario {
     /// 7: attacks on the ingest port and misbehaving plugins, one phase each, while a healthy
     /// route takes a steady 100 events/s: what each costs the router and the healthy route.
     Hostile,
+    /// 8: a subscriber down for two minutes with 100,000 messages waiting, then back; without
+    /// and with its circuit breaker.
+    Outage,
 }
 
 /// `30s`, `2m`, `500ms`.

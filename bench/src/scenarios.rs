@@ -124,6 +124,7 @@ pub async fn run_all(settings: &Settings, selected: &[Scenario]) -> anyhow::Resu
             Scenario::Idle => idle(&bench).await?,
             Scenario::Floor => crate::floor::run(bench.settings.events)?,
             Scenario::Hostile => crate::hostile::run(&bench).await?,
+            Scenario::Outage => crate::outage::run(&bench).await?,
         }
     }
     Ok(())

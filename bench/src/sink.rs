@@ -22,11 +22,17 @@ pub struct Sink {
 
 impl Sink {
     pub async fn start() -> anyhow::Result<Sink> {
+        Sink::start_on(0).await
+    }
+
+    /// A sink on `port`: one coming up where connections were refused until now.
+    pub async fn start_on(port: u16) -> anyhow::Result<Sink> {
         let arrivals: Arrivals = Arc::default();
         let app = axum::Router::new()
             .fallback(receive)
             .with_state(Arc::clone(&arrivals));
-        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+        let listener =
+            tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
         let url = format!("http://{}/deliveries", listener.local_addr()?);
         tokio::spawn(async move { axum::serve(listener, app).await });
         Ok(Sink { url, arrivals })

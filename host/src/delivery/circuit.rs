@@ -144,7 +144,13 @@ impl Circuits {
         now: i64,
     ) -> Recorded {
         let mut circuits = self.by_subscriber.lock().expect("circuits");
-        let circuit = circuits.entry(subscriber.to_owned()).or_default();
+        if !circuits.contains_key(subscriber) {
+            if config.is_none() {
+                return Recorded::default();
+            }
+            circuits.insert(subscriber.to_owned(), Circuit::default());
+        }
+        let circuit = circuits.get_mut(subscriber).expect("inserted above");
         let was_probe = circuit
             .open
             .as_ref()
