@@ -78,7 +78,9 @@ async fn variant(
     events: u64,
     outage: Duration,
 ) -> anyhow::Result<Outcome> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
     let wiring = format!(
         "{}\n[subscribers.down]\nurl = \"http://127.0.0.1:{port}/deliveries\"\n{RETRY}\n{circuit}\n\
          [[routes]]\nsource = \"bench\"\nsubscribers = [\"down\"]\n",

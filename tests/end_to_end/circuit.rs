@@ -147,3 +147,27 @@ async fn an_open_circuit_survives_a_restart_and_per_key_order_holds_through_the_
         assert!(order.len() >= 5, "key {key}: {order:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_the_subscriber_refuses_one_by_one_die_alone_and_open_no_circuit() {
+    // Every other message is answered 400, the others 200: the subscriber is up.
+    let sink = Subscriber::replying(|request, _| {
+        let refused = request.json()["n"].as_u64().is_some_and(|n| n % 2 == 0);
+        Reply::status(if refused { 400 } else { 200 })
+    })
+    .await;
+    let table = "retry = []\ncircuit = { failures = 2 }";
+    let router = Router::start(&plain_route(&[("sink", &sink, table)])).await;
+    let mut ids = Vec::new();
+    for n in 0..10 {
+        let body = json!({ "n": n }).to_string();
+        ids.push((n, accepted(router.post_hook("plain", body, JSON).await)));
+    }
+    for (n, id) in &ids {
+        let event = router.wait_settled(id).await;
+        let expected = if n % 2 == 0 { "dead" } else { "delivered" };
+        assert_eq!(messages(&event)[0]["status"], expected, "{event}");
+    }
+    assert_eq!(sink_entry(&router).await["circuit"]["state"], "closed");
+    assert_eq!(sink.count(), 10, "one attempt each");
+}
