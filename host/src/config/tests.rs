@@ -744,3 +744,15 @@ fn a_subscriber_has_a_circuit_breaker_unless_told_otherwise() {
         "{errors:?}"
     );
 }
+
+#[test]
+fn a_shared_store_is_refused_rather_than_ignored() {
+    let errors = messages("[server]\nstore = \"postgres://wasmhook:s3cret@db/hooks\"\n");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0]
+            .contains(":2:9: `store` in [server]: this version keeps events in the embedded store"),
+        "{errors:?}"
+    );
+    assert!(!errors[0].contains("s3cret"), "{errors:?}");
+}

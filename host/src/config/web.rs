@@ -102,23 +102,6 @@ impl ParseStr for HostName {
     }
 }
 
-/// The shared store: a `postgres://` or `sqlite://` URL.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(super) struct StoreUrl(pub String);
-
-impl ParseStr for StoreUrl {
-    const EXPECTING: &'static str = r#"a store URL starting with "postgres://" or "sqlite://""#;
-
-    fn parse_str(text: &str) -> Result<Self, String> {
-        if text.starts_with("postgres://") || text.starts_with("sqlite://") {
-            Ok(StoreUrl(text.to_owned()))
-        } else {
-            // The URL may carry a password: do not quote it.
-            Err(r#"the store must start with "postgres://" or "sqlite://""#.to_owned())
-        }
-    }
-}
-
 /// An HTTP header name (an RFC 9110 token), kept lower-cased as HTTP/2 sends it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) struct HeaderName(pub String);
@@ -181,7 +164,6 @@ deserialize_from_str!(
     ExactUrl,
     HttpsUrl,
     HostName,
-    StoreUrl,
     HeaderName,
     HeaderValue,
     NonEmpty
@@ -256,16 +238,5 @@ mod tests {
         assert!(HeaderValue::parse_str("a\nb").is_err());
         assert!(HeaderValue::parse_str(" a").is_err());
         assert!(HeaderValue::parse_str("é").is_err());
-    }
-
-    #[test]
-    fn stores_are_postgres_or_sqlite() {
-        assert!(StoreUrl::parse_str("postgres://u:p@h/db").is_ok());
-        assert!(StoreUrl::parse_str("sqlite:///var/lib/wasmhook.db").is_ok());
-        assert!(
-            !StoreUrl::parse_str("mysql://u:pw@h")
-                .unwrap_err()
-                .contains("pw")
-        );
     }
 }
