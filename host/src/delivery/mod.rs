@@ -103,8 +103,8 @@ impl Delivery {
     ) -> Result<Arc<Delivery>, StoreError> {
         let disabled = store.disabled_subscribers().await?;
         let open = store.open_circuits().await?;
-        for (name, circuit) in &open {
-            telemetry::circuit_gauges(name, Some(circuit.opened_at));
+        for name in wiring.current().subscribers.keys() {
+            telemetry::circuit_gauges(name, open.get(name).map(|c| c.opened_at));
         }
         let circuits = Circuits::restore(open);
         let delivery = Arc::new(Delivery {
