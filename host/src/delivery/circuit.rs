@@ -197,6 +197,11 @@ impl Circuits {
             .min()
     }
 
+    pub fn is_open(&self, subscriber: &str) -> bool {
+        let circuits = self.by_subscriber.lock().expect("circuits");
+        circuits.get(subscriber).is_some_and(|c| c.open.is_some())
+    }
+
     /// The subscriber's open circuit, if it is open, and whether its probe is in flight.
     pub fn open(&self, subscriber: &str) -> Option<(OpenCircuit, bool)> {
         let circuits = self.by_subscriber.lock().expect("circuits");

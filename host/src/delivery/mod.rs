@@ -282,7 +282,7 @@ impl Delivery {
             .current()
             .subscribers
             .keys()
-            .filter(|name| self.circuits.open(name).is_none())
+            .filter(|name| !self.circuits.is_open(name))
             .cloned()
             .collect();
         let next = match self.store.next_due_after(subscribers, now).await {

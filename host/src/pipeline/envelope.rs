@@ -223,15 +223,15 @@ pub fn parse_output(output: &[u8]) -> Result<Box<RawValue>, String> {
 /// A transform's output: `null`/`[]` drops, an object is one message, an array several.
 pub fn split_output(output: &RawValue) -> Result<Vec<Envelope>, String> {
     match kind(output) {
-        "null" => Ok(Vec::new()),
-        "an object" => Ok(vec![object(output)]),
-        "an array" => {
+        JsonKind::Null => Ok(Vec::new()),
+        JsonKind::Object => Ok(vec![object(output)]),
+        JsonKind::Array => {
             let items: Vec<&RawValue> =
                 serde_json::from_str(output.get()).expect("a JSON array parses as one");
             items
                 .into_iter()
                 .map(|item| match kind(item) {
-                    "an object" => Ok(object(item)),
+                    JsonKind::Object => Ok(object(item)),
                     other => Err(format!("an array holding {other}, not only objects")),
                 })
                 .collect()
@@ -264,15 +264,39 @@ pub fn carries(message: &Envelope, key: &str) -> bool {
     !message.contains_key(key) && !replaced_by_body
 }
 
-/// A short description of a JSON text's type, for error messages: its first byte says it.
-pub fn kind(json: &RawValue) -> &'static str {
+/// The type of a JSON text; shown, a short description for error messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JsonKind {
+    Null,
+    Boolean,
+    String,
+    Array,
+    Object,
+    Number,
+}
+
+impl std::fmt::Display for JsonKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            JsonKind::Null => "null",
+            JsonKind::Boolean => "a boolean",
+            JsonKind::String => "a string",
+            JsonKind::Array => "an array",
+            JsonKind::Object => "an object",
+            JsonKind::Number => "a number",
+        })
+    }
+}
+
+/// The type of a valid JSON text: its first byte says it.
+pub fn kind(json: &RawValue) -> JsonKind {
     match json.get().as_bytes().first() {
-        Some(b'n') => "null",
-        Some(b't' | b'f') => "a boolean",
-        Some(b'"') => "a string",
-        Some(b'[') => "an array",
-        Some(b'{') => "an object",
-        _ => "a number",
+        Some(b'n') => JsonKind::Null,
+        Some(b't' | b'f') => JsonKind::Boolean,
+        Some(b'"') => JsonKind::String,
+        Some(b'[') => JsonKind::Array,
+        Some(b'{') => JsonKind::Object,
+        _ => JsonKind::Number,
     }
 }
 

@@ -169,11 +169,12 @@ fn string_field(envelope: &Envelope, key: &str) -> Option<String> {
 /// A string body is sent as is; `body_base64` as its bytes; anything else as its JSON text.
 fn body_bytes(envelope: &Envelope) -> Bytes {
     match (envelope.get("body"), string_field(envelope, "body_base64")) {
-        (Some(text), _) if envelope::kind(text) == "a string" => envelope::read::<String>(text)
-            .map_or_else(
+        (Some(text), _) if envelope::kind(text) == envelope::JsonKind::String => {
+            envelope::read::<String>(text).map_or_else(
                 || Bytes::copy_from_slice(text.get().as_bytes()),
                 Bytes::from,
-            ),
+            )
+        }
         (Some(json), _) => Bytes::copy_from_slice(json.get().as_bytes()),
         (None, Some(encoded)) => BASE64.decode(encoded).map(Bytes::from).unwrap_or_default(),
         (None, None) => Bytes::from_static(b"null"),

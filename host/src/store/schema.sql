@@ -100,8 +100,6 @@ CREATE TABLE IF NOT EXISTS disabled_subscribers (
     reason      TEXT NOT NULL
 ) WITHOUT ROWID;
 
--- The last record of the store's log (`log/`) this database holds; the records after it are
--- applied again when the store opens.
 -- A row for each subscriber whose circuit is open: its messages wait while probes find out
 -- whether it is back.
 CREATE TABLE IF NOT EXISTS circuits (
@@ -113,5 +111,7 @@ CREATE TABLE IF NOT EXISTS circuits (
     reason            TEXT NOT NULL
 ) WITHOUT ROWID;
 
+-- The last record of the store's log (`log/`) this database holds; the records after it are
+-- applied again when the store opens.
 CREATE TABLE IF NOT EXISTS log_applied (seq INTEGER NOT NULL);
 INSERT INTO log_applied (seq) SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM log_applied);

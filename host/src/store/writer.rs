@@ -892,15 +892,15 @@ fn record_attempt(
         attempt.error,
         attempt.response.as_deref()
     ])?;
-    if outcome == AttemptOutcome::Probed {
-        conn.prepare_cached("UPDATE messages SET error = ?2 WHERE id = ?1")?
-            .execute(params![message_id, attempt.error])?;
-        return Ok(());
-    }
     let (status, next) = match outcome {
         AttemptOutcome::Delivered => (MessageStatus::Delivered, None),
         AttemptOutcome::RetryAt(at) => (MessageStatus::Pending, Some(at)),
-        AttemptOutcome::Dead | AttemptOutcome::Probed => (MessageStatus::Dead, None),
+        AttemptOutcome::Dead => (MessageStatus::Dead, None),
+        AttemptOutcome::Probed => {
+            conn.prepare_cached("UPDATE messages SET error = ?2 WHERE id = ?1")?
+                .execute(params![message_id, attempt.error])?;
+            return Ok(());
+        }
     };
     conn.prepare_cached(
         "UPDATE messages SET status = ?2, next_attempt_at = ?3, attempts = attempts + 1,
