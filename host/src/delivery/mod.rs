@@ -229,7 +229,8 @@ impl Delivery {
         let mut idle_since = tokio::time::Instant::now();
         let mut catch_ups = self.store.catch_ups();
         while !self.stopping.load(Ordering::SeqCst) {
-            let now = crate::clock::now_ms();
+            let pass = crate::clock::now_ms();
+            let now = pass;
             if self.next_scheduled.load(Ordering::SeqCst) <= now || idle_since.elapsed() >= MAX_IDLE
             {
                 // A retry fell due, or a while passed: every lane reads the store again.
@@ -254,7 +255,8 @@ impl Delivery {
             }
             let now = crate::clock::now_ms();
             let next_probe = self.circuits.next_probe_after(now).unwrap_or(i64::MAX);
-            let next_allowed = self.paces.next_allowed_after(now).unwrap_or(i64::MAX);
+            let next_allowed = self.paces.next_allowed_after(pass, now);
+            let next_allowed = next_allowed.unwrap_or(i64::MAX);
             let next = self
                 .next_scheduled
                 .load(Ordering::SeqCst)

@@ -73,13 +73,16 @@ impl Paces {
         pace.ramp_from = Some(now);
     }
 
-    /// The earliest time after `now` a subscriber that ran out of attempts gets one again,
-    /// for the dispatcher to wake then.
-    pub fn next_allowed_after(&self, now: i64) -> Option<i64> {
+    /// The earliest time after `now` a subscriber that ran out of attempts in the dispatcher's
+    /// pass begun at `pass` gets one again, for the dispatcher to wake then. A subscriber the
+    /// pass did not dispatch (its circuit open, disabled, gone from the wiring) is not waited
+    /// for: its bucket was last refilled long ago, and would wake the dispatcher at once, again
+    /// and again.
+    pub fn next_allowed_after(&self, pass: i64, now: i64) -> Option<i64> {
         let paces = self.by_subscriber.lock().expect("paces");
         paces
             .values()
-            .filter(|pace| pace.per_ms > 0.0 && pace.tokens < 1.0)
+            .filter(|pace| pace.per_ms > 0.0 && pace.tokens < 1.0 && pace.refilled_at >= pass)
             .map(|pace| pace.refilled_at + ((1.0 - pace.tokens) / pace.per_ms).ceil() as i64)
             .map(|at| at.max(now + 1))
             .min()
@@ -173,7 +176,9 @@ mod tests {
         );
         paces.started("ci", 5);
         assert_eq!(paces.allowance(&config, 0, 10_000), 0);
-        assert_eq!(paces.next_allowed_after(10_000), Some(10_020));
+        assert_eq!(paces.next_allowed_after(10_000, 10_000), Some(10_020));
+        // A later pass that did not dispatch the subscriber does not wait for it.
+        assert_eq!(paces.next_allowed_after(20_000, 20_000), None);
     }
 
     #[test]
@@ -183,7 +188,7 @@ mod tests {
         assert_eq!(paces.allowance(&config, 3, 0), usize::MAX);
         paces.started("ci", 100);
         assert_eq!(paces.allowance(&config, 3, 1), usize::MAX);
-        assert_eq!(paces.next_allowed_after(1), None);
+        assert_eq!(paces.next_allowed_after(1, 1), None);
     }
 
     #[test]
