@@ -8,14 +8,9 @@ use crate::common::*;
 
 const EVENTS: usize = 30;
 
-/// The subscriber `sink`'s entry in `GET /api/subscribers`.
-async fn sink_entry(router: &Router) -> Value {
-    let all = router.admin_get("/api/subscribers").await;
-    all["subscribers"]
-        .as_array()
-        .and_then(|s| s.iter().find(|s| s["name"] == "sink").cloned())
-        .unwrap_or_else(|| panic!("no subscriber sink: {all}"))
-}
+/// Probes of the first test's outage, 200 to 400 ms apart: about 3.5 s of outage, longer than
+/// its 3 s retry schedule, which would have killed every message without the circuit.
+const PROBES_OUTLASTING_THE_SCHEDULE: u64 = 10;
 
 /// Waits until the sink's circuit is open (or half-open) and has made `probes` probes.
 async fn wait_for_probes(router: &Router, probes: u64) -> Value {
@@ -23,7 +18,7 @@ async fn wait_for_probes(router: &Router, probes: u64) -> Value {
         &format!("the circuit open with {probes} probes made"),
         WAIT,
         async || {
-            let circuit = sink_entry(router).await["circuit"].clone();
+            let circuit = router.subscriber("sink").await["circuit"].clone();
             let open = ["open", "half-open"].contains(&circuit["state"].as_str().unwrap_or(""));
             (open && circuit["probes"].as_u64() >= Some(probes)).then_some(circuit)
         },
@@ -69,7 +64,7 @@ subscribers = ["sink"]
     // Up, but answering 503: the probes fail still.
     let sink = Subscriber::replying_on(port, |_, _| Reply::status(503)).await;
     sink.wait_for_requests(2, WAIT).await;
-    let circuit = wait_for_probes(&router, 4).await;
+    let circuit = wait_for_probes(&router, PROBES_OUTLASTING_THE_SCHEDULE).await;
     let attempts = attempts_made(&router).await;
     let probes = circuit["probes"].as_f64().unwrap_or_default() + 1.0;
     // Before it opened: 3 failures, and at most `concurrency` more already in flight.
@@ -93,7 +88,10 @@ subscribers = ["sink"]
     delivered.sort_unstable();
     delivered.dedup();
     assert_eq!(delivered, (0..EVENTS as u64).collect::<Vec<_>>());
-    assert_eq!(sink_entry(&router).await["circuit"]["state"], "closed");
+    assert_eq!(
+        router.subscriber("sink").await["circuit"]["state"],
+        "closed"
+    );
     let metrics = router.admin_text("/metrics").await;
     assert_eq!(metric_total(&metrics, "wasmhook_circuit_open"), 0.0);
     assert!(router.logs_contain(|l| l.contains("circuit opened")));
@@ -119,7 +117,7 @@ async fn an_open_circuit_survives_a_restart_and_per_key_order_holds_through_the_
     let before = wait_for_probes(&router, 1).await;
 
     router.restart().await;
-    let after = sink_entry(&router).await["circuit"].clone();
+    let after = router.subscriber("sink").await["circuit"].clone();
     assert!(
         ["open", "half-open"].contains(&after["state"].as_str().unwrap_or("")),
         "{after}"
@@ -150,9 +148,10 @@ async fn an_open_circuit_survives_a_restart_and_per_key_order_holds_through_the_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn messages_the_subscriber_refuses_one_by_one_die_alone_and_open_no_circuit() {
-    // Every other message is answered 400, the others 200: the subscriber is up.
+    // The first five messages are answered 400, in a row, the others 200: the subscriber is
+    // up, and refuses those messages.
     let sink = Subscriber::replying(|request, _| {
-        let refused = request.json()["n"].as_u64().is_some_and(|n| n % 2 == 0);
+        let refused = request.json()["n"].as_u64().is_some_and(|n| n < 5);
         Reply::status(if refused { 400 } else { 200 })
     })
     .await;
@@ -165,9 +164,18 @@ async fn messages_the_subscriber_refuses_one_by_one_die_alone_and_open_no_circui
     }
     for (n, id) in &ids {
         let event = router.wait_settled(id).await;
-        let expected = if n % 2 == 0 { "dead" } else { "delivered" };
+        let expected = if *n < 5 { "dead" } else { "delivered" };
         assert_eq!(messages(&event)[0]["status"], expected, "{event}");
     }
-    assert_eq!(sink_entry(&router).await["circuit"]["state"], "closed");
+    assert_eq!(
+        router.subscriber("sink").await["circuit"]["state"],
+        "closed"
+    );
+    let metrics = router.admin_text("/metrics").await;
+    assert_eq!(
+        metric_total(&metrics, "wasmhook_circuit_changes_total"),
+        0.0,
+        "the circuit never opened"
+    );
     assert_eq!(sink.count(), 10, "one attempt each");
 }

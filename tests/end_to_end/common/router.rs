@@ -398,6 +398,15 @@ impl Router {
             .and_then(|ps| ps.iter().find(|p| p["name"] == name).cloned())
             .unwrap_or_else(|| panic!("no plugin {name} in {all}"))
     }
+
+    /// The `/api/subscribers` entry of `name`.
+    pub async fn subscriber(&self, name: &str) -> Value {
+        let all = self.admin_get("/api/subscribers").await;
+        all["subscribers"]
+            .as_array()
+            .and_then(|s| s.iter().find(|s| s["name"] == name).cloned())
+            .unwrap_or_else(|| panic!("no subscriber {name} in {all}"))
+    }
 }
 
 impl Drop for Router {
