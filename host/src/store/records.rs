@@ -165,3 +165,14 @@ pub enum Inserted {
     /// A redelivery of this earlier event.
     Duplicate(String),
 }
+
+/// The most events one prune removes; the caller prunes again while a prune removes this many.
+pub const PRUNE_BATCH: usize = 1000;
+
+/// What has expired: events by their age and state, delivery ids by the longest dedup window.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct Expiry {
+    pub settled_before: i64,
+    pub dead_before: i64,
+    pub dedup_before: i64,
+}

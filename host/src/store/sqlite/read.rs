@@ -5,10 +5,10 @@ use std::collections::{BTreeMap, HashSet};
 
 use bytes::Bytes;
 use rusqlite::{Connection, OptionalExtension, Row, params};
-use serde::Serialize;
 
 use super::bodies::body_sql as body;
 use super::{DueMessage, DueRead, MessageStatus, NewEvent, OpenCircuit, Store, StoreError};
+use crate::store::views::{AttemptRecord, EventRecord, EventSummary, MessageRecord, json_column};
 
 /// The SQL that reads an event's request, as JSON text: in `request` for events stored before
 /// requests went to the store's log, else where `request_body_id` names it.
@@ -20,56 +20,6 @@ macro_rules! request {
             " AS TEXT) END"
         )
     };
-}
-
-/// An event as listed by the admin API.
-#[derive(Debug, Clone, Serialize)]
-pub struct EventSummary {
-    pub id: String,
-    pub source: String,
-    #[serde(rename = "type")]
-    pub event_type: Option<String>,
-    pub received_at: String,
-    pub status: String,
-}
-
-/// One event with everything that happened to it.
-#[derive(Debug, Clone, Serialize)]
-pub struct EventRecord {
-    #[serde(flatten)]
-    pub summary: EventSummary,
-    pub request: serde_json::Value,
-    pub messages: Vec<MessageRecord>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct MessageRecord {
-    pub id: String,
-    pub event_id: String,
-    pub route: String,
-    pub subscriber: String,
-    pub status: String,
-    #[serde(rename = "type")]
-    pub message_type: Option<String>,
-    pub key: Option<String>,
-    pub error: Option<String>,
-    pub created_at: String,
-    pub next_attempt_at: Option<String>,
-    pub headers: serde_json::Value,
-    /// The body as JSON when it is JSON, else as a string.
-    pub body: serde_json::Value,
-    pub plugins: serde_json::Value,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub attempts: Option<Vec<AttemptRecord>>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct AttemptRecord {
-    pub at: String,
-    pub status: Option<u16>,
-    pub latency_ms: i64,
-    pub error: Option<String>,
-    pub response: Option<String>,
 }
 
 const DUE_CONCURRENT: &str = concat!(
@@ -420,10 +370,4 @@ fn attempts_of(conn: &Connection, message_id: &str) -> Result<Vec<AttemptRecord>
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
-}
-
-/// Stored JSON stays JSON in answers; anything else becomes a string.
-fn json_column(bytes: &[u8]) -> serde_json::Value {
-    serde_json::from_slice(bytes)
-        .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(bytes).into_owned()))
 }

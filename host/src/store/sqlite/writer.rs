@@ -13,8 +13,8 @@ use tokio::sync::oneshot;
 use super::bodies::{self, MessageBody};
 use super::log::{Bodies, BodyAt, Log, Record};
 use super::{
-    Attempt, AttemptOutcome, Dedup, EventStatus, MessageStatus, NewEvent, NewMessage, OpenCircuit,
-    StoreError,
+    Attempt, AttemptOutcome, Dedup, EventStatus, Expiry, MessageStatus, NewEvent, NewMessage,
+    OpenCircuit, PRUNE_BATCH, StoreError,
 };
 
 /// The most writes one batch takes; bounds the latency a large backlog adds to each.
@@ -82,17 +82,6 @@ pub(super) enum Write {
         subscriber: String,
         now: i64,
     },
-}
-
-/// The most events one prune removes; the caller prunes again while a prune removes this many.
-pub const PRUNE_BATCH: usize = 1000;
-
-/// What has expired: events by their age and state, delivery ids by the longest dedup window.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
-pub struct Expiry {
-    pub settled_before: i64,
-    pub dead_before: i64,
-    pub dedup_before: i64,
 }
 
 /// What a write did, for the writes whose callers branch on it.

@@ -19,9 +19,9 @@ use rusqlite::functions::FunctionFlags;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
+use super::NewMessage;
 use super::StoreError;
 use super::log::{Bodies, BodyAt, Log};
-use super::records::NewMessage;
 
 /// The SQL that reads the body a row names in `$column` (`body_id`, `request_body_id`),
 /// wherever it is.
