@@ -7,3 +7,8 @@ pub fn event_id() -> String {
 pub fn message_id() -> String {
     format!("msg_{}", ulid::Ulid::new())
 }
+
+/// Six hex digits, to tell apart the runs of a node that keeps its name.
+pub fn short_random() -> String {
+    format!("{:06x}", rand::random::<u32>() & 0xff_ffff)
+}

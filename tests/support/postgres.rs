@@ -160,7 +160,14 @@ impl PgServer {
         let output = self
             .command("psql")
             .args(["-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1"])
-            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "postgres"])
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "postgres",
+            ])
             .args(["-d", database, "-c", sql])
             .output()
             .expect("psql to run");
@@ -279,7 +286,13 @@ impl PgServer {
             .arg("stop")
             .arg("-D")
             .arg(self.data_dir())
-            .args(["-m", "immediate", "-w", "-t", &STARTUP_TIMEOUT.as_secs().to_string()])
+            .args([
+                "-m",
+                "immediate",
+                "-w",
+                "-t",
+                &STARTUP_TIMEOUT.as_secs().to_string(),
+            ])
             .output()
             .expect("pg_ctl to run")
     }
@@ -454,7 +467,9 @@ fn bin_dir_on_path() -> Option<PathBuf> {
 }
 
 fn has_required_binaries(dir: &Path) -> bool {
-    REQUIRED_BINARIES.iter().all(|binary| dir.join(binary).is_file())
+    REQUIRED_BINARIES
+        .iter()
+        .all(|binary| dir.join(binary).is_file())
 }
 
 /// Whether we are root, which PostgreSQL refuses to run as. Read without libc: from

@@ -137,14 +137,14 @@ impl Delivery {
     /// answers says whether it wrote the messages (it may have had nothing to do).
     pub async fn commit_and_deliver<Commit, Answer>(
         &self,
-        messages: Vec<NewMessage>,
+        mut messages: Vec<NewMessage>,
         commit: impl FnOnce(Vec<NewMessage>) -> Commit,
     ) -> Result<Answer, StoreError>
     where
         Commit: Future<Output = Result<Answer, StoreError>>,
         Answer: Committed,
     {
-        let handover = self.claim(&messages);
+        let handover = self.claim(&mut messages);
         let result = commit(messages).await;
         let wrote = result.as_ref().is_ok_and(Committed::wrote_messages);
         self.hand_over(handover, wrote);
@@ -154,7 +154,7 @@ impl Delivery {
     /// Claims an event's pending messages for their subscribers' lanes before they are
     /// committed. Subscribers with per-key ordering take theirs from the store, which knows
     /// the order across restarts.
-    fn claim(&self, messages: &[NewMessage]) -> Handover {
+    fn claim(&self, messages: &mut [NewMessage]) -> Handover {
         let topology = self.wiring.current();
         let mut handover = Handover::default();
         for message in messages {
@@ -167,6 +167,7 @@ impl Delivery {
                 .get(name)
                 .is_some_and(|s| s.config.ordering == DeliveryOrder::PerKey);
             if !per_key && self.lanes.claim_new(name, &message.id, body.len()) {
+                message.claimed = true;
                 handover.claimed.push(DueMessage {
                     id: message.id.clone(),
                     subscriber: name.clone(),

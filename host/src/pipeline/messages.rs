@@ -221,5 +221,6 @@ fn blank(event: &NewEvent, route: &Route, subscriber: &str, plugins: Vec<String>
         error: None,
         plugins,
         created_at: crate::clock::now_ms(),
+        claimed: false,
     }
 }

@@ -26,6 +26,9 @@ pub enum StoreError {
     CommitFailed(String),
     #[error("store: corrupt record: {0}")]
     Corrupt(String),
+    /// The shared store failed or could not be reached; the message says which.
+    #[error("store (PostgreSQL): {0}")]
+    Postgres(String),
     #[error("store: the log in {path}: {error}")]
     Log {
         path: PathBuf,
@@ -36,5 +39,22 @@ pub enum StoreError {
 impl From<rusqlite::Error> for StoreError {
     fn from(error: rusqlite::Error) -> StoreError {
         StoreError::Sqlite(error)
+    }
+}
+
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(error: tokio_postgres::Error) -> StoreError {
+        // The database's own message (`db error: ERROR: ...`) is in the source only.
+        let text = match error.as_db_error() {
+            Some(db) => format!("{}: {}", db.code().code(), db.message()),
+            None => error.to_string(),
+        };
+        StoreError::Postgres(text)
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for StoreError {
+    fn from(error: deadpool_postgres::PoolError) -> StoreError {
+        StoreError::Postgres(format!("no connection to the database: {error}"))
     }
 }

@@ -19,7 +19,10 @@
 //!   of a SQLite store keeps track of its messages in flight, PostgreSQL nodes claim theirs.
 
 mod backoff;
+#[cfg(test)]
+mod conformance;
 mod error;
+pub mod postgres;
 mod records;
 pub mod sqlite;
 mod views;
@@ -28,9 +31,9 @@ pub use backoff::Backoff;
 pub use error::StoreError;
 pub use records::{
     Attempt, AttemptOutcome, Dedup, DueMessage, DueRead, EventStatus, Expiry, Inserted,
-    MessageStatus, NewEvent, NewMessage, OpenCircuit, PRUNE_BATCH, RequestMeta,
+    MessageStatus, NewEvent, NewMessage, NodeState, OpenCircuit, PRUNE_BATCH, RequestMeta,
 };
-pub use views::{AttemptRecord, EventRecord, EventSummary, MessageRecord};
+pub use views::{AttemptRecord, EventRecord, EventSummary, MessageRecord, NodeRecord};
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
@@ -40,6 +43,7 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub enum Store {
     Sqlite(sqlite::Store),
+    Postgres(postgres::Store),
 }
 
 /// Calls the same method on whichever store this is.
@@ -47,6 +51,7 @@ macro_rules! each {
     ($store:expr, $inner:ident => $call:expr) => {
         match $store {
             Store::Sqlite($inner) => $call,
+            Store::Postgres($inner) => $call,
         }
     };
 }
@@ -55,6 +60,50 @@ impl Store {
     /// Opens (or creates) the embedded store in `data_dir`.
     pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
         sqlite::Store::open(data_dir).map(Store::Sqlite)
+    }
+
+    /// Connects to the shared store at `url` (`postgres://...`) as the node `state` describes.
+    pub async fn connect(url: &str, state: NodeState) -> Result<Store, StoreError> {
+        postgres::Store::connect(url, state)
+            .await
+            .map(Store::Postgres)
+    }
+
+    /// Tells the other nodes this node is alive and what it runs (see `GET /api/nodes`); in
+    /// the shared store, this keeps its claims on work its own.
+    pub async fn heartbeat(&self, state: &NodeState) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(store) => {
+                store.heartbeat(state);
+                Ok(())
+            }
+            Store::Postgres(store) => store.heartbeat(state).await,
+        }
+    }
+
+    /// The nodes sharing the store; this one alone for the embedded store.
+    pub async fn nodes(&self) -> Result<Vec<NodeRecord>, StoreError> {
+        match self {
+            Store::Sqlite(store) => Ok(store.nodes()),
+            Store::Postgres(store) => store.nodes().await,
+        }
+    }
+
+    /// Whether this node may start attempts: always with the embedded store; with the shared
+    /// one, while its lease on its messages is safely its own.
+    pub fn may_deliver(&self) -> bool {
+        match self {
+            Store::Sqlite(_) => true,
+            Store::Postgres(store) => store.may_deliver(),
+        }
+    }
+
+    /// At a clean stop: gives this node's unfinished work to the other nodes at once.
+    pub async fn leave(&self) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(_) => Ok(()),
+            Store::Postgres(store) => store.leave().await,
+        }
     }
 
     /// Commits a new event, unless one of the `dedup` keys finds it is a redelivery or a

@@ -92,6 +92,10 @@ pub struct NewMessage {
     /// sha256 of each plugin that shaped the message.
     pub plugins: Vec<String>,
     pub created_at: i64,
+    /// A lane of this process took it before its commit and sends it from memory: a shared
+    /// store commits it claimed by this node, the others leave it to whichever claims it.
+    #[serde(skip)]
+    pub claimed: bool,
 }
 
 /// One HTTP delivery attempt.
@@ -175,4 +179,18 @@ pub struct Expiry {
     pub settled_before: i64,
     pub dead_before: i64,
     pub dedup_before: i64,
+}
+
+/// What a node runs, as it tells the other nodes sharing its store (see `GET /api/nodes`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NodeState {
+    pub name: String,
+    /// Where its ingest listens.
+    pub address: String,
+    pub routes_sha256: String,
+    /// Plugin name → sha256 of the version it runs.
+    pub plugins: BTreeMap<String, String>,
+    /// How long its claims hold after its last heartbeat: longer than any attempt it may
+    /// still be making when it stops starting new ones.
+    pub lease_ms: i64,
 }

@@ -1,5 +1,7 @@
 //! What the admin API shows of the store: events, messages and attempts as JSON.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
 /// An event as listed by the admin API.
@@ -50,6 +52,24 @@ pub struct AttemptRecord {
     pub latency_ms: i64,
     pub error: Option<String>,
     pub response: Option<String>,
+    /// The node that made it; `None` in the embedded store, which has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+}
+
+/// A node sharing the store, as `GET /api/nodes` lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeRecord {
+    pub id: String,
+    pub name: String,
+    pub address: String,
+    pub started_at: String,
+    pub heartbeat_at: String,
+    /// `live`; `stopped` (a clean stop); `lost` (no heartbeat within its lease: its work was
+    /// taken over).
+    pub state: &'static str,
+    pub routes_sha256: String,
+    pub plugins: BTreeMap<String, String>,
 }
 
 /// Stored JSON stays JSON in answers; anything else becomes a string.

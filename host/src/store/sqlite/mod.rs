@@ -61,8 +61,9 @@ use crate::store::error::StoreError;
 use crate::store::records::RequestMeta;
 use crate::store::records::{
     Attempt, AttemptOutcome, Dedup, DueMessage, DueRead, EventStatus, Expiry, Inserted,
-    MessageStatus, NewEvent, NewMessage, OpenCircuit, PRUNE_BATCH,
+    MessageStatus, NewEvent, NewMessage, NodeState, OpenCircuit, PRUNE_BATCH,
 };
+use crate::store::views::NodeRecord;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -88,6 +89,8 @@ pub struct Store {
     writes: std::sync::mpsc::SyncSender<Queued>,
     progress: Arc<Progress>,
     readers: Arc<Readers>,
+    /// This node, as its last heartbeat described it: the only one.
+    node: Arc<Mutex<Option<NodeRecord>>>,
 }
 
 impl Store {
@@ -127,6 +130,7 @@ impl Store {
                 log_bodies,
                 idle: Mutex::new(Vec::new()),
             }),
+            node: Arc::new(Mutex::new(None)),
         })
     }
 
@@ -240,6 +244,28 @@ impl Store {
             Written::Rows(removed) => Ok(removed),
             _ => Ok(0),
         }
+    }
+
+    /// Keeps what the node runs, for [`Store::nodes`].
+    pub fn heartbeat(&self, state: &NodeState) {
+        let now = crate::clock::rfc3339(crate::clock::now_ms());
+        let mut node = self.node.lock().expect("node");
+        let started_at = node.as_ref().map_or(now.clone(), |n| n.started_at.clone());
+        *node = Some(NodeRecord {
+            id: state.name.clone(),
+            name: state.name.clone(),
+            address: state.address.clone(),
+            started_at,
+            heartbeat_at: now,
+            state: "live",
+            routes_sha256: state.routes_sha256.clone(),
+            plugins: state.plugins.clone(),
+        });
+    }
+
+    /// The one node of an embedded store, once it has told what it runs.
+    pub fn nodes(&self) -> Vec<NodeRecord> {
+        self.node.lock().expect("node").iter().cloned().collect()
     }
 
     async fn write(&self, write: Write) -> Result<Written, StoreError> {
@@ -509,6 +535,7 @@ mod tests {
             error: None,
             plugins: Vec::new(),
             created_at: NOW,
+            claimed: false,
         }
     }
 

@@ -367,6 +367,7 @@ fn attempts_of(conn: &Connection, message_id: &str) -> Result<Vec<AttemptRecord>
             response: row
                 .get::<_, Option<Vec<u8>>>(4)?
                 .map(|bytes| String::from_utf8_lossy(&bytes).into_owned()),
+            node: None,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
