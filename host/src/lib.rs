@@ -17,6 +17,7 @@ pub mod health;
 pub mod ids;
 pub mod ingest;
 pub mod listener;
+pub mod node;
 pub mod pipeline;
 pub mod plugin;
 pub mod retention;

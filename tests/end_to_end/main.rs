@@ -34,6 +34,7 @@ mod restart;
 mod retry;
 mod retry_schedule;
 mod route_tests;
+mod scale_out;
 mod service;
 mod shutdown;
 mod slow_senders;

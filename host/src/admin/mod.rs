@@ -48,6 +48,7 @@ pub fn router(admin: Admin) -> Router {
         .route("/api/messages/{id}/retry", post(actions::retry_message))
         .route("/api/events/{id}/replay", post(actions::replay_event))
         .route("/api/subscribers", get(actions::subscribers))
+        .route("/api/nodes", get(wiring::nodes))
         .route(
             "/api/subscribers/{name}/enable",
             post(actions::enable_subscriber),

@@ -81,3 +81,10 @@ pub async fn reload(State(admin): State<Admin>) -> Result<Json<Value>, ApiError>
         serde_json::to_value(report).map_err(ApiError::internal)?,
     ))
 }
+
+/// Every node sharing the store, with the sha256 of routes.toml and of each plugin it runs:
+/// a rollout half done shows as two versions side by side.
+pub async fn nodes(State(admin): State<Admin>) -> Result<Json<serde_json::Value>, ApiError> {
+    let nodes = admin.store.nodes().await.map_err(ApiError::internal)?;
+    Ok(Json(serde_json::json!({ "nodes": nodes })))
+}

@@ -56,6 +56,10 @@ pub enum Command {
         /// hot reload then picks up the rebuilt `.wasm`.
         #[arg(long)]
         watch: bool,
+        /// This node's name among those sharing a store (`store` in [server]): shown by
+        /// `GET /api/nodes` and on each delivery attempt. Defaults to the host name.
+        #[arg(long, env = "WASMHOOK_NODE")]
+        node: Option<String>,
     },
     /// Validate routes.toml and compile every plugin; print each problem as file:line:col.
     Check {
@@ -109,7 +113,11 @@ pub fn run(cli: Cli) -> ExitCode {
         .expect("a tokio runtime");
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Serve { config, watch } => serve::serve(config, watch).await,
+            Command::Serve {
+                config,
+                watch,
+                node,
+            } => serve::serve(config, watch, node).await,
             Command::Check { config } => check::check(&config).await,
             Command::Test { config } => test::test(&config).await,
             Command::Plugin(PluginCommand::Run(args)) => plugin_run::run(args).await,

@@ -10,6 +10,7 @@ use crate::admin::{self, Admin};
 use crate::delivery::Delivery;
 use crate::ingest::{self, BodyBudget, Ingest};
 use crate::listener::{Limits, Listener};
+use crate::node;
 use crate::pipeline::Pipeline;
 use crate::plugin::PluginEngine;
 use crate::retention;
@@ -22,7 +23,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::service;
 
-pub async fn serve(config_path: PathBuf, watch_builds: bool) -> anyhow::Result<ExitCode> {
+pub async fn serve(
+    config_path: PathBuf,
+    watch_builds: bool,
+    node: Option<String>,
+) -> anyhow::Result<ExitCode> {
     let config_path = std::path::absolute(&config_path).context("resolving the config path")?;
     let (config, sha256) = match read_config(&config_path) {
         Ok((config, sha256)) => (Arc::new(config), sha256),
@@ -40,9 +45,23 @@ pub async fn serve(config_path: PathBuf, watch_builds: bool) -> anyhow::Result<E
         let (path, config, engine) = (config_path.clone(), config.clone(), engine.clone());
         tokio::task::spawn_blocking(move || Reloader::start(path, config, sha256, engine)).await?
     };
-    let store = Store::open(&config.server.data_dir)?;
     let wiring = reloader.wiring().clone();
+    let node = node::name(node);
+    let this_node = node::state(&node, config.server.listen, &wiring.current());
+    let store = match &config.server.store {
+        Some(url) => Store::connect(url, this_node.clone())
+            .await
+            .context("connecting to the shared store (`store` in [server])")?,
+        None => Store::open(&config.server.data_dir)?,
+    };
+    store.heartbeat(&this_node).await?;
     let tasks = Tasks::new();
+    node::spawn_heartbeat(
+        store.clone(),
+        wiring.clone(),
+        (node, config.server.listen),
+        &tasks,
+    );
     let delivery = Delivery::start(
         store.clone(),
         wiring.clone(),
@@ -109,6 +128,9 @@ pub async fn serve(config_path: PathBuf, watch_builds: bool) -> anyhow::Result<E
     let events_left = pipeline.drain(deadline).await;
     let deliveries_left = delivery.drain(deadline).await;
     let tasks_left = tasks.stop(deadline).await;
+    if let Err(error) = store.leave().await {
+        tracing::warn!(%error, "cannot hand this node's unfinished work to the other nodes; they take it when its lease runs out");
+    }
     let messages_pending = store
         .count_messages(crate::store::MessageStatus::Pending)
         .await

@@ -10,7 +10,7 @@ use super::parse_str::ParseStr;
 use super::table::{Table, Value, describe, deserialize};
 use super::timestamp::Timestamp;
 use super::units::{ByteSize, Count, Period, Timeout};
-use super::web::{HttpsUrl, ListenAddr, NonEmpty};
+use super::web::{HttpsUrl, ListenAddr, NonEmpty, PostgresUrl};
 
 /// `[server]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +23,9 @@ pub struct ServerConfig {
     pub admin_token: Option<String>,
     /// Where the embedded store lives, absolute.
     pub data_dir: PathBuf,
+    /// The shared store (`postgres://...`) that replaces the embedded one, so that several
+    /// nodes share the work.
+    pub store: Option<String>,
     /// Largest request body accepted, in bytes: bounds the memory one ingest can take.
     pub max_body: u64,
     /// The bytes of request bodies held while they are read, over all ingest requests:
@@ -91,6 +94,7 @@ impl ServerConfig {
             admin: None,
             admin_token: None,
             data_dir: base.join(".wasmhook"),
+            store: None,
             max_body: 1 << 20,
             max_body_memory: DEFAULT_BODY_MEMORY,
             header_read_timeout: Duration::from_secs(10),
@@ -111,7 +115,6 @@ impl ServerConfig {
         let Some(table) = Table::new("[server]".to_owned(), value, KEYS, sink) else {
             return defaults;
         };
-        refuse_shared_store(&table, sink);
         let max_body = table
             .get::<ByteSize>("max_body", sink)
             .map_or(defaults.max_body, |s| s.0);
@@ -124,6 +127,7 @@ impl ServerConfig {
             data_dir: table
                 .get::<NonEmpty>("data_dir", sink)
                 .map_or(defaults.data_dir, |dir| base.join(dir.0)),
+            store: table.get::<PostgresUrl>("store", sink).map(|s| s.0),
             max_body,
             max_body_memory: read_body_memory(&table, max_body, sink),
             header_read_timeout: table
@@ -153,20 +157,6 @@ impl ServerConfig {
             clock: table.get::<Timestamp>("clock", sink).map(|t| t.0),
             certificates: read_certificates(&table, base, sink),
         }
-    }
-}
-
-/// `store` would name a store shared by several nodes (PostgreSQL), which this version does
-/// not have: an error at its position, never a silent fallback to the embedded store. The
-/// value is not quoted: it may hold a password.
-fn refuse_shared_store(table: &Table<'_, '_>, sink: &mut Sink<'_>) {
-    if let Some(value) = table.raw("store") {
-        sink.error(
-            value.span(),
-            "`store` in [server]: this version keeps events in the embedded store in `data_dir` \
-             only; a shared store (PostgreSQL) is not available yet. Remove `store`"
-                .to_owned(),
-        );
     }
 }
 

@@ -10,6 +10,7 @@ fn env(name: &str) -> Option<String> {
         "GITHUB_WEBHOOK_SECRET" => Some("gh-secret".to_owned()),
         "CI_SECRET" => Some("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".to_owned()),
         "NOT_WHSEC" => Some("plain".to_owned()),
+        "PG_PASSWORD" => Some("s3cret".to_owned()),
         _ => None,
     }
 }
@@ -746,13 +747,15 @@ fn a_subscriber_has_a_circuit_breaker_unless_told_otherwise() {
 }
 
 #[test]
-fn a_shared_store_is_refused_rather_than_ignored() {
-    let errors = messages("[server]\nstore = \"postgres://wasmhook:s3cret@db/hooks\"\n");
-    assert_eq!(errors.len(), 1, "{errors:?}");
-    assert!(
-        errors[0]
-            .contains(":2:9: `store` in [server]: this version keeps events in the embedded store"),
-        "{errors:?}"
+fn a_shared_store_is_read_with_its_password_from_the_environment() {
+    let config =
+        parse("[server]\nstore = \"postgres://wasmhook:${PG_PASSWORD}@db/hooks\"\n").unwrap();
+    assert_eq!(
+        config.server.store.as_deref(),
+        Some("postgres://wasmhook:s3cret@db/hooks")
     );
+    let errors = messages("[server]\nstore = \"mysql://wasmhook:s3cret@db/hooks\"\n");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].contains(":2:9:"), "{errors:?}");
     assert!(!errors[0].contains("s3cret"), "{errors:?}");
 }

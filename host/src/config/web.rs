@@ -102,6 +102,25 @@ impl ParseStr for HostName {
     }
 }
 
+/// The shared store: a PostgreSQL connection URL, checked as the driver will read it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct PostgresUrl(pub String);
+
+impl ParseStr for PostgresUrl {
+    const EXPECTING: &'static str = r#"a PostgreSQL URL, "postgres://user:password@host/database""#;
+
+    fn parse_str(text: &str) -> Result<Self, String> {
+        // The URL may carry a password: errors never quote it.
+        if !(text.starts_with("postgres://") || text.starts_with("postgresql://")) {
+            return Err(r#"the store must be a URL starting with "postgres://""#.to_owned());
+        }
+        match text.parse::<tokio_postgres::Config>() {
+            Ok(_) => Ok(PostgresUrl(text.to_owned())),
+            Err(error) => Err(format!("the store URL cannot be read: {error}")),
+        }
+    }
+}
+
 /// An HTTP header name (an RFC 9110 token), kept lower-cased as HTTP/2 sends it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) struct HeaderName(pub String);
@@ -164,6 +183,7 @@ deserialize_from_str!(
     ExactUrl,
     HttpsUrl,
     HostName,
+    PostgresUrl,
     HeaderName,
     HeaderValue,
     NonEmpty
@@ -238,5 +258,15 @@ mod tests {
         assert!(HeaderValue::parse_str("a\nb").is_err());
         assert!(HeaderValue::parse_str(" a").is_err());
         assert!(HeaderValue::parse_str("é").is_err());
+    }
+
+    #[test]
+    fn a_store_is_a_postgres_url_and_its_errors_do_not_quote_it() {
+        assert!(PostgresUrl::parse_str("postgres://u:p@h/db").is_ok());
+        assert!(PostgresUrl::parse_str("postgresql://u@h:5433/db?connect_timeout=3").is_ok());
+        let wrong_scheme = PostgresUrl::parse_str("mysql://u:s3cret@h").unwrap_err();
+        assert!(!wrong_scheme.contains("s3cret"), "{wrong_scheme}");
+        let unreadable = PostgresUrl::parse_str("postgres://u:s3cret@h/db?sslmode=bogus");
+        assert!(!unreadable.unwrap_err().contains("s3cret"));
     }
 }

@@ -45,6 +45,8 @@ use pace::Paces;
 
 /// The dispatcher looks at the store at least this often, whatever it was told.
 const MAX_IDLE: Duration = Duration::from_secs(5);
+/// How often a node that may not deliver (its lease in doubt) looks whether it may again.
+const LEASE_CHECK: Duration = Duration::from_millis(200);
 
 pub struct Delivery {
     store: Store,
@@ -240,6 +242,18 @@ impl Delivery {
                 idle_since = tokio::time::Instant::now();
             }
             let topology = self.wiring.current();
+            if !self.store.may_deliver() {
+                // The node's lease on its messages is in doubt: another node may take them
+                // over, so it sends none, not even those it holds, until it renews the lease.
+                for name in topology.subscribers.keys() {
+                    self.lanes.return_ready_to_store(name);
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(LEASE_CHECK) => {}
+                    _ = catch_ups.changed() => {}
+                }
+                continue;
+            }
             let disabled = self.disabled();
             for (name, subscriber) in &topology.subscribers {
                 if disabled.contains_key(name) || self.stopping.load(Ordering::SeqCst) {
@@ -268,8 +282,18 @@ impl Delivery {
             tokio::select! {
                 _ = self.wake.notified() => {}
                 _ = tokio::time::sleep(sleep.min(MAX_IDLE)) => {}
-                _ = catch_ups.changed() => self.lanes.store_changed_everywhere(),
+                _ = catch_ups.changed() => self.caught_up().await,
             }
+        }
+    }
+
+    /// The store holds work this node did not hand it: messages to look for, and with a
+    /// shared store, subscribers another node disabled or enabled.
+    async fn caught_up(&self) {
+        self.lanes.store_changed_everywhere();
+        match self.store.disabled_subscribers().await {
+            Ok(disabled) => *self.disabled.lock().expect("disabled subscribers") = disabled,
+            Err(error) => tracing::warn!(%error, "cannot read which subscribers are disabled"),
         }
     }
 

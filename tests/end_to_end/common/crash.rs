@@ -24,7 +24,8 @@ pub struct Tally {
 }
 
 pub struct Senders {
-    target: Arc<Mutex<Ingest>>,
+    /// Each event goes to the next of them, as a load balancer would send it.
+    targets: Arc<Mutex<Vec<Ingest>>>,
     accepted: Arc<AtomicUsize>,
     stop: Arc<AtomicBool>,
     tasks: JoinSet<Tally>,
@@ -40,7 +41,18 @@ impl Senders {
         total: usize,
         within: Duration,
     ) -> Senders {
-        let target = Arc::new(Mutex::new(ingest));
+        Senders::spread(vec![ingest], source, senders, total, within)
+    }
+
+    /// [`Senders::start`] over several routers sharing a store, taking turns.
+    pub fn spread(
+        ingests: Vec<Ingest>,
+        source: &'static str,
+        senders: usize,
+        total: usize,
+        within: Duration,
+    ) -> Senders {
+        let target = Arc::new(Mutex::new(ingests));
         let (accepted, stop) = (
             Arc::new(AtomicUsize::new(0)),
             Arc::new(AtomicBool::new(false)),
@@ -58,7 +70,10 @@ impl Senders {
                     && Instant::now() < deadline
                 {
                     let seq = next.fetch_add(1, Ordering::Relaxed);
-                    let ingest = target.lock().unwrap().clone();
+                    let ingest = {
+                        let targets = target.lock().unwrap();
+                        targets[seq as usize % targets.len()].clone()
+                    };
                     let body = json!({ "seq": seq }).to_string();
                     match ingest.try_post_hook(source, body, JSON).await {
                         Ok((StatusCode::ACCEPTED, _, answer)) => {
@@ -77,7 +92,7 @@ impl Senders {
             });
         }
         Senders {
-            target,
+            targets: target,
             accepted,
             stop,
             tasks,
@@ -91,7 +106,12 @@ impl Senders {
 
     /// Sends to this router process from now on.
     pub fn retarget(&self, ingest: Ingest) {
-        *self.target.lock().unwrap() = ingest;
+        *self.targets.lock().unwrap() = vec![ingest];
+    }
+
+    /// Sends the share of router `index` to this process of it from now on.
+    pub fn retarget_one(&self, index: usize, ingest: Ingest) {
+        self.targets.lock().unwrap()[index] = ingest;
     }
 
     /// Waits for the senders to reach their count or time limit and returns their tally.

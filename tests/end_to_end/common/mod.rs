@@ -10,6 +10,8 @@ pub mod crash;
 pub mod fixtures;
 pub mod load;
 pub mod plugins;
+#[path = "../../support/postgres.rs"]
+pub mod postgres;
 pub mod process;
 pub mod providers;
 pub mod raw;

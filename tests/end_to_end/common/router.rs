@@ -68,6 +68,12 @@ impl Router {
         Self::launch("", args, wiring, prepare).await
     }
 
+    /// A node named `name` sharing the store at `store_url` (a PostgreSQL database).
+    pub async fn start_node(store_url: &str, name: &str, wiring: &str) -> Router {
+        let store = format!("store = \"{store_url}\"");
+        Self::launch(&store, &["--node", name], wiring, |_| {}).await
+    }
+
     /// [`Router::start`] with more environment variables.
     pub async fn start_with_env(env: &[(&str, &str)], wiring: &str) -> Router {
         let mut router = Self::unstarted("", &[]);
