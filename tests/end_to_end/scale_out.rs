@@ -96,26 +96,29 @@ async fn three_nodes_share_the_work_and_a_node_killed_twice_loses_nothing() {
     );
     assert_never_sent_twice_at_once(&subscriber);
 
-    // Every node lists all of them: the three live ones and node-3's two killed runs.
-    let listed = nodes[0].admin_get("/api/nodes").await;
-    let states: Vec<(String, String)> = listed["nodes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| {
-            (
-                n["name"].as_str().unwrap().to_owned(),
-                n["state"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect();
-    let live: Vec<&str> = states
-        .iter()
-        .filter(|(_, s)| s == "live")
-        .map(|(n, _)| n.as_str())
-        .collect();
-    assert_eq!(live, ["node-1", "node-2", "node-3"], "{listed}");
-    assert_eq!(states.len(), 5, "{listed}");
+    // Every node lists all of them: the three live ones, and node-3's two killed runs as
+    // lost once their leases ran out.
+    let listed = wait_for("the killed runs listed as lost", WAIT, async || {
+        let listed = nodes[0].admin_get("/api/nodes").await;
+        let states: Vec<(&str, &str)> = listed["nodes"]
+            .as_array()?
+            .iter()
+            .map(|n| Some((n["name"].as_str()?, n["state"].as_str()?)))
+            .collect::<Option<_>>()?;
+        let expected = [
+            ("node-1", "live"),
+            ("node-2", "live"),
+            ("node-3", "live"),
+            ("node-3", "lost"),
+            ("node-3", "lost"),
+        ];
+        (states == expected).then_some(listed.clone())
+    })
+    .await;
+    assert_eq!(
+        listed["nodes"][0]["address"],
+        nodes[0].ingest_url().trim_start_matches("http://")
+    );
     let routes = &listed["nodes"][0]["routes_sha256"];
     assert!(
         listed["nodes"]

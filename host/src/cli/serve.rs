@@ -56,12 +56,6 @@ pub async fn serve(
     };
     store.heartbeat(&this_node).await?;
     let tasks = Tasks::new();
-    node::spawn_heartbeat(
-        store.clone(),
-        wiring.clone(),
-        (node, config.server.listen),
-        &tasks,
-    );
     let delivery = Delivery::start(
         store.clone(),
         wiring.clone(),
@@ -94,6 +88,8 @@ pub async fn serve(
     let limits = Limits::of(&config.server);
     let (stop, stopped) = tokio::sync::watch::channel(None);
     let ingest_listener = Listener::bind("ingest", config.server.listen, limits).await?;
+    let address = ingest_listener.local_addr()?;
+    node::spawn_heartbeat(store.clone(), wiring.clone(), (node, address), &tasks);
     let mut servers = vec![tokio::spawn(
         ingest_listener.serve(ingest::router(ingest.clone()), stopped.clone()),
     )];
