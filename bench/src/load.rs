@@ -13,6 +13,9 @@ pub type Request = (Bytes, Vec<(&'static str, String)>);
 #[derive(Clone)]
 pub struct Load {
     pub url: String,
+    /// Further routers sharing a store with the one at `url`: events take turns between them,
+    /// as behind a load balancer.
+    pub also: Vec<String>,
     pub headers: Vec<(&'static str, String)>,
     pub events: u64,
     pub concurrency: usize,
@@ -85,7 +88,9 @@ impl Load {
                             tokio::time::sleep_until(due.into()).await;
                         }
                         let (body, headers) = make(seq);
-                        let mut request = client.post(&load.url).body(body);
+                        let turn = seq as usize % (load.also.len() + 1);
+                        let url = turn.checked_sub(1).map_or(&load.url, |n| &load.also[n]);
+                        let mut request = client.post(url).body(body);
                         for (name, value) in load.headers.iter().chain(&headers) {
                             request = request.header(*name, value);
                         }

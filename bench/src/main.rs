@@ -14,6 +14,7 @@ mod metrics;
 mod native;
 mod outage;
 mod process;
+mod scale_out;
 mod scenarios;
 mod servers;
 mod sink;
@@ -97,6 +98,9 @@ pub enum Scenario {
     /// 8: a subscriber down for two minutes with 100,000 messages waiting, then back; without
     /// and with its circuit breaker.
     Outage,
+    /// 9: one route without plugins on 1, 2 and 3 nodes sharing one PostgreSQL (one machine:
+    /// the overhead of sharing, not scaling), beside one node on the embedded store.
+    ScaleOut,
 }
 
 /// `30s`, `2m`, `500ms`.

@@ -71,6 +71,10 @@ impl Bench<'_> {
             .with_context(|| format!("the example plugin {file} was not built"))
     }
 
+    pub fn wasmhook(&self) -> &Path {
+        &self.wasmhook
+    }
+
     fn start(&self, dir: &Path, wiring: &str) -> anyhow::Result<Server> {
         Server::wasmhook(&self.wasmhook, dir, wiring, Errors::Echo)
     }
@@ -88,6 +92,7 @@ impl Bench<'_> {
         };
         Load {
             url,
+            also: Vec::new(),
             headers: vec![("content-type", "application/json".to_owned())],
             events: self.settings.events,
             concurrency,
@@ -125,6 +130,7 @@ pub async fn run_all(settings: &Settings, selected: &[Scenario]) -> anyhow::Resu
             Scenario::Floor => crate::floor::run(bench.settings.events)?,
             Scenario::Hostile => crate::hostile::run(&bench).await?,
             Scenario::Outage => crate::outage::run(&bench).await?,
+            Scenario::ScaleOut => crate::scale_out::run(&bench).await?,
         }
     }
     Ok(())
@@ -398,7 +404,7 @@ fn print_ratio(ours: &Row, baseline: &Row) {
     println!("{line}");
 }
 
-fn pushes(size: usize) -> Arc<dyn Fn(u64) -> Request + Send + Sync> {
+pub fn pushes(size: usize) -> Arc<dyn Fn(u64) -> Request + Send + Sync> {
     Arc::new(move |seq| signed_push(seq, size))
 }
 
@@ -410,7 +416,7 @@ fn subscribers(sinks: &[Sink]) -> String {
         .collect()
 }
 
-fn route_to(sinks: &[Sink], plugins: &str) -> String {
+pub fn route_to(sinks: &[Sink], plugins: &str) -> String {
     let names: Vec<String> = (0..sinks.len()).map(|n| format!("\"s{n}\"")).collect();
     format!(
         "{}{}\n[[routes]]\nsource = \"bench\"\n{plugins}subscribers = [{}]\n",
@@ -603,7 +609,7 @@ fn route_through_idle_plugins(
 const OVERLOAD_SENDERS: usize = 128;
 
 /// The size of the events of the plain route: a typical GitHub push.
-const PLAIN_EVENT_SIZE: usize = 1700;
+pub const PLAIN_EVENT_SIZE: usize = 1700;
 
 /// A route without plugins: what storing, scheduling and delivering one event costs; at a
 /// moderate rate (half the maximum), then overloaded by 128 senders, where the CPU per

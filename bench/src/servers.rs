@@ -80,14 +80,29 @@ impl Server {
         wiring: &str,
         errors: Errors,
     ) -> anyhow::Result<Server> {
+        Server::wasmhook_node(binary, dir, wiring, errors, None)
+    }
+
+    /// [`Server::wasmhook`] as the node `name` of those sharing the PostgreSQL store `url`.
+    pub fn wasmhook_node(
+        binary: &Path,
+        dir: &Path,
+        wiring: &str,
+        errors: Errors,
+        shared: Option<(&str, &str)>,
+    ) -> anyhow::Result<Server> {
         let routes = dir.join("routes.toml");
+        let store = shared.map_or(String::new(), |(url, _)| format!("store = \"{url}\"\n"));
         std::fs::write(
             &routes,
             format!(
-                "[server]\nlisten = \"127.0.0.1:0\"\nadmin = \"127.0.0.1:0\"\ndata_dir = \"data\"\n\n{wiring}"
+                "[server]\nlisten = \"127.0.0.1:0\"\nadmin = \"127.0.0.1:0\"\ndata_dir = \"data\"\n{store}\n{wiring}"
             ),
         )?;
         let mut command = Command::new(binary);
+        if let Some((_, name)) = shared {
+            command.env("WASMHOOK_NODE", name);
+        }
         command
             .args(["serve", "-c"])
             .arg(&routes)

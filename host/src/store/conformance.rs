@@ -887,7 +887,10 @@ async fn a_claim_holds_while_its_node_lives_and_passes_on_when_its_lease_runs_ou
         Store::Sqlite(_) => unreachable!(),
     };
     drop(a);
-    let lapsed = format!("UPDATE nodes SET heartbeat_at = heartbeat_at - 2000 WHERE id = '{a_id}'");
+    let lapsed = format!(
+        "UPDATE nodes SET heartbeat_at = {} - lease_ms - 1 WHERE id = '{a_id}'",
+        super::postgres::db_now!()
+    );
     PgServer::shared().psql(&url, &lapsed);
     let mut catch_ups = b.catch_ups();
     catch_ups.borrow_and_update();

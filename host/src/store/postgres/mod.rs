@@ -98,9 +98,9 @@ struct Inner {
     /// When the last heartbeat that renewed the lease was sent.
     renewed: Mutex<Instant>,
     catch_ups: watch::Sender<u64>,
-    /// The nodes seen live at the last heartbeat: one missing since is one whose work is
-    /// to be taken over.
-    live: Mutex<std::collections::BTreeSet<String>>,
+    /// The database's time at this node's last heartbeat: the nodes whose lease ran out
+    /// since are the ones whose work to take over.
+    last_beat: AtomicI64,
 }
 
 impl Store {
@@ -140,7 +140,7 @@ impl Store {
                 lease_ms: AtomicI64::new(state.lease_ms),
                 renewed: Mutex::new(Instant::now()),
                 catch_ups: watch::Sender::new(0),
-                live: Mutex::new(Default::default()),
+                last_beat: AtomicI64::new(0),
             }),
         };
         store.heartbeat(&state).await?;

@@ -1,8 +1,9 @@
 //! The nodes sharing the store: their heartbeats (which keep their claims theirs), the list
 //! `GET /api/nodes` shows, and the notifications that wake them.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Weak;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
@@ -53,27 +54,24 @@ impl Store {
             )
             .await?;
         *self.inner.renewed.lock().expect("lease renewal") = sent;
-        self.inner
-            .lease_ms
-            .store(state.lease_ms, std::sync::atomic::Ordering::Relaxed);
-        let live: BTreeSet<String> = client
+        self.inner.lease_ms.store(state.lease_ms, Ordering::Relaxed);
+        // The nodes whose lease ran out since this node's last heartbeat, however briefly
+        // they lived: their work is to be taken over. At the first heartbeat, every such node.
+        let now: i64 = client
+            .query_one(concat!("SELECT ", db_now!()), &[])
+            .await?
+            .get(0);
+        let since = self.inner.last_beat.swap(now, Ordering::Relaxed);
+        let lost: Vec<String> = client
             .query(
-                concat!(
-                    "SELECT id FROM nodes WHERE stopped_at IS NULL AND heartbeat_at + lease_ms >= ",
-                    db_now!()
-                ),
-                &[],
+                "SELECT id FROM nodes WHERE stopped_at IS NULL
+                   AND heartbeat_at + lease_ms < $1 AND heartbeat_at + lease_ms >= $2",
+                &[&now, &since],
             )
             .await?
             .iter()
             .map(|row| row.get(0))
             .collect();
-        let lost = {
-            let mut known = self.inner.live.lock().expect("live nodes");
-            let lost: Vec<String> = known.difference(&live).cloned().collect();
-            *known = live;
-            lost
-        };
         if !lost.is_empty() {
             tracing::warn!(nodes = ?lost, "nodes lost their lease: taking over their work");
             self.inner.catch_ups.send_modify(|n| *n += 1);
