@@ -19,8 +19,8 @@ use crate::stats::{Percentiles, human, rate};
 use crate::{Cli, Scenario};
 
 pub struct Settings {
-    events: u64,
-    concurrency: usize,
+    pub events: u64,
+    pub concurrency: usize,
     max_time: Duration,
     calls: u32,
     rounds: u32,

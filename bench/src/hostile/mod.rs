@@ -174,6 +174,7 @@ impl Target {
     fn load(&self, source: &str, rate: Option<f64>, concurrency: usize, until: Instant) -> Load {
         Load {
             url: format!("{}/hooks/{source}", self.ingest),
+            also: Vec::new(),
             headers: vec![("content-type", "application/json".to_owned())],
             events: u64::MAX / 2,
             concurrency,
