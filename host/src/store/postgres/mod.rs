@@ -23,6 +23,12 @@
 //! # Per-key order
 //! A message is due only while no older pending message of its key exists, whoever holds
 //! that one: one message per key is in flight across the cluster.
+//!
+//! # Cost per event
+//! An event and its messages are two statements in one transaction (the messages one
+//! multi-row insert), an attempt one statement. The statements run for every event are
+//! prepared once per connection (`prepare_cached`): each later use is one round trip instead
+//! of two, and PostgreSQL plans it once.
 
 mod migrations;
 mod nodes;
@@ -80,6 +86,47 @@ macro_rules! claimable {
     };
 }
 pub(super) use claimable;
+
+/// Takes a delivery id over once its window passed; else the first event keeps it, and a
+/// concurrent redelivery on another node waits for its row lock.
+const INSERT_DEDUP: &str = "
+    INSERT INTO dedup (source, key, event_id, received_at) VALUES ($1, $2, $3, $4)
+    ON CONFLICT (source, key) DO UPDATE
+        SET event_id = EXCLUDED.event_id, received_at = EXCLUDED.received_at
+        WHERE dedup.received_at < $5
+    RETURNING 1";
+
+const INSERT_EVENT: &str = "
+    INSERT INTO events (id, source, type, received_at, request, status, body, owner)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING seq";
+
+/// Nothing when the event was processed already (a second run of the pipeline on it).
+const FINISH_EVENT: &str = "
+    UPDATE events SET status = 'processed', owner = NULL
+    WHERE id = $1 AND status = 'received' RETURNING seq";
+
+/// An event's messages in one statement: a column an array.
+const INSERT_MESSAGES: &str = "
+    INSERT INTO messages (id, event_id, event_seq, route, subscriber, status, type, key,
+                          headers, error, plugins, created_at, next_attempt_at, body,
+                          body_is_event, owner)
+    SELECT * FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::text[], $5::text[],
+                         $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
+                         $11::text[], $12::int8[], $13::int8[], $14::bytea[], $15::bool[],
+                         $16::text[])";
+
+/// An attempt and its message's new state in one statement: one round trip, and atomic
+/// without a transaction of its own. `$9` is the retries it spent (none for a failed probe).
+const RECORD_ATTEMPT: &str = "
+    WITH attempt AS (
+        INSERT INTO attempts (message_id, at, status, latency_ms, error, response, node)
+        VALUES ($1, $2, $3, $4, $5, $6, $7))
+    UPDATE messages SET status = $8, attempts = attempts + $9, error = $5, owner = NULL,
+        next_attempt_at = CASE WHEN $9 = 0 THEN next_attempt_at ELSE $10 END
+    WHERE id = $1";
+
+/// Wakes the nodes listening once the transaction commits.
+const NOTIFY: &str = "SELECT pg_notify($1, $2)";
 
 /// Handle to the shared store; cheap to clone.
 #[derive(Clone)]
@@ -178,15 +225,9 @@ impl Store {
         let mut client = self.client().await?;
         let transaction = client.transaction().await?;
         for dedup in &dedup {
-            // Taken over once its window passed; else the first event's, whose row lock a
-            // concurrent redelivery on another node waits for.
             let fresh = transaction
                 .query_opt(
-                    "INSERT INTO dedup (source, key, event_id, received_at) VALUES ($1, $2, $3, $4)
-                     ON CONFLICT (source, key) DO UPDATE
-                         SET event_id = EXCLUDED.event_id, received_at = EXCLUDED.received_at
-                         WHERE dedup.received_at < $5
-                     RETURNING 1",
+                    &transaction.prepare_cached(INSERT_DEDUP).await?,
                     &[
                         &event.source,
                         &dedup.key,
@@ -211,8 +252,7 @@ impl Store {
         let owner = (status == EventStatus::Received).then_some(self.node_id());
         let seq: i64 = transaction
             .query_one(
-                "INSERT INTO events (id, source, type, received_at, request, status, body, owner)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING seq",
+                &transaction.prepare_cached(INSERT_EVENT).await?,
                 &[
                     &event.id,
                     &event.source,
@@ -238,11 +278,9 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut client = self.client().await?;
         let transaction = client.transaction().await?;
-        // Nothing when it was processed already (a second run of the pipeline on it).
         let received = transaction
             .query_opt(
-                "UPDATE events SET status = 'processed', owner = NULL
-                 WHERE id = $1 AND status = 'received' RETURNING seq",
+                &transaction.prepare_cached(FINISH_EVENT).await?,
                 &[&event_id],
             )
             .await?;
@@ -272,13 +310,7 @@ impl Store {
         }
         transaction
             .execute(
-                "INSERT INTO messages (id, event_id, event_seq, route, subscriber, status, type,
-                                       key, headers, error, plugins, created_at, next_attempt_at,
-                                       body, body_is_event, owner)
-                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::text[], $5::text[],
-                                      $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
-                                      $11::text[], $12::int8[], $13::int8[], $14::bytea[],
-                                      $15::bool[], $16::text[])",
+                &transaction.prepare_cached(INSERT_MESSAGES).await?,
                 &rows.parameters(),
             )
             .await?;
@@ -303,15 +335,9 @@ impl Store {
         };
         let status_code = attempt.status.map(i32::from);
         let client = self.client().await?;
-        // One statement, so one round trip and atomic without a transaction of its own.
         client
             .execute(
-                "WITH attempt AS (
-                     INSERT INTO attempts (message_id, at, status, latency_ms, error, response, node)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7))
-                 UPDATE messages SET status = $8, attempts = attempts + $9, error = $5, owner = NULL,
-                     next_attempt_at = CASE WHEN $9 = 0 THEN next_attempt_at ELSE $10 END
-                 WHERE id = $1",
+                &client.prepare_cached(RECORD_ATTEMPT).await?,
                 &[
                     &message_id,
                     &attempt.at,
@@ -497,7 +523,10 @@ async fn notify(
     payload: &str,
 ) -> Result<(), StoreError> {
     transaction
-        .execute("SELECT pg_notify($1, $2)", &[&WORK_CHANNEL, &payload])
+        .execute(
+            &transaction.prepare_cached(NOTIFY).await?,
+            &[&WORK_CHANNEL, &payload],
+        )
         .await?;
     Ok(())
 }

@@ -69,7 +69,10 @@ impl Store {
     pub async fn unprocessed_events(&self, limit: usize) -> Result<Vec<NewEvent>, StoreError> {
         let client = self.client().await?;
         let mut rows = client
-            .query(CLAIM_EVENTS, &[&self.node_id(), &(limit as i64)])
+            .query(
+                &client.prepare_cached(CLAIM_EVENTS).await?,
+                &[&self.node_id(), &(limit as i64)],
+            )
             .await?;
         rows.sort_by_key(|row| row.get::<_, i64>(6));
         rows.iter().map(new_event).collect()
@@ -156,7 +159,10 @@ impl Store {
         };
         let asked = (limit + in_flight.len()) as i64;
         let mut rows = client
-            .query(sql, &[&subscriber, &now, &asked, &self.node_id()])
+            .query(
+                &client.prepare_cached(sql).await?,
+                &[&subscriber, &now, &asked, &self.node_id()],
+            )
             .await?;
         rows.sort_by_key(|row| (row.get::<_, Option<i64>>(4), row.get::<_, i64>(5)));
         let found = rows.len();
