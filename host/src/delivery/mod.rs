@@ -231,6 +231,7 @@ impl Delivery {
     async fn dispatch(self: Arc<Self>) {
         let mut idle_since = tokio::time::Instant::now();
         let mut catch_ups = self.store.catch_ups();
+        let mut work_notices = self.store.work_notices();
         while !self.stopping.load(Ordering::SeqCst) {
             let pass = crate::clock::now_ms();
             let now = pass;
@@ -283,6 +284,7 @@ impl Delivery {
                 _ = self.wake.notified() => {}
                 _ = tokio::time::sleep(sleep.min(MAX_IDLE)) => {}
                 _ = catch_ups.changed() => self.caught_up().await,
+                () = notified(&mut work_notices) => self.lanes.store_changed_everywhere(),
             }
         }
     }
@@ -547,6 +549,17 @@ impl Delivery {
         if let Err(error) = self.store.disable_subscriber(name.to_owned(), reason).await {
             tracing::error!(subscriber = name, %error, "cannot record that the subscriber is disabled");
         }
+    }
+}
+
+/// Once `notices` changes; never without them.
+async fn notified(notices: &mut Option<tokio::sync::watch::Receiver<u64>>) {
+    let changed = match notices {
+        Some(notices) => notices.changed().await.is_ok(),
+        None => false,
+    };
+    if !changed {
+        std::future::pending::<()>().await;
     }
 }
 

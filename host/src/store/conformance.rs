@@ -184,6 +184,7 @@ macro_rules! on_both_stores {
 on_both_stores!(
     an_event_is_received_until_its_messages_commit_and_all_of_it_survives_a_restart,
     a_redelivery_within_its_window_is_the_first_event,
+    redeliveries_arriving_together_store_one_event,
     due_messages_come_oldest_first_without_those_in_flight_and_say_when_cut_short,
     per_key_only_the_oldest_message_of_a_key_is_due,
     a_held_route_is_released_once_and_holds_back_later_keyed_messages,
@@ -308,6 +309,45 @@ async fn a_redelivery_within_its_window_is_the_first_event(kind: Kind) {
     assert_eq!(
         insert("evt_5", NOW + 62_000, "d1").await.unwrap(),
         Inserted::Duplicate("evt_4".to_owned())
+    );
+}
+
+/// Sent together, so that they are committed together where writes share a commit.
+async fn redeliveries_arriving_together_store_one_event(kind: Kind) {
+    let opened = Opened::new(kind).await;
+    let inserts = (0..8).map(|n| insert_with_id(&opened.store, format!("evt_{n}"), "d1"));
+    let outcomes = futures_util::future::join_all(inserts).await;
+    assert_one_new_and_its_duplicates(outcomes);
+}
+
+fn insert_with_id(
+    store: &Store,
+    id: String,
+    key: &str,
+) -> impl Future<Output = Result<Inserted, StoreError>> {
+    let dedup = vec![Dedup {
+        key: key.to_owned(),
+        window_ms: 60_000,
+    }];
+    store.insert_event(event(&id), dedup, EventStatus::Processed, Vec::new())
+}
+
+/// One of them was stored, and every other one is answered as a redelivery of it.
+fn assert_one_new_and_its_duplicates(outcomes: Vec<Result<Inserted, StoreError>>) {
+    let outcomes: Vec<Inserted> = outcomes.into_iter().map(Result::unwrap).collect();
+    let new = outcomes.iter().filter(|o| **o == Inserted::New).count();
+    assert_eq!(new, 1, "{outcomes:?}");
+    let firsts: HashSet<&str> = outcomes
+        .iter()
+        .filter_map(|o| match o {
+            Inserted::Duplicate(first) => Some(first.as_str()),
+            Inserted::New => None,
+        })
+        .collect();
+    assert_eq!(
+        firsts.len(),
+        1,
+        "all redeliveries of the same event: {outcomes:?}"
     );
 }
 
@@ -971,4 +1011,15 @@ async fn a_clean_stop_hands_work_over_at_once_and_wakes_the_others() {
             .any(|n| n.name == "node-a" && n.state == "stopped"),
         "{nodes:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redeliveries_to_two_nodes_at_once_store_one_event() {
+    let (_url, a, b) = shared(10_000).await;
+    let inserts = (0..16).map(|n| {
+        let node = if n % 2 == 0 { &a } else { &b };
+        insert_with_id(node, format!("evt_{n}"), "d1")
+    });
+    let outcomes = futures_util::future::join_all(inserts).await;
+    assert_one_new_and_its_duplicates(outcomes);
 }

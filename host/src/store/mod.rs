@@ -190,6 +190,15 @@ impl Store {
         each!(self, s => s.catch_ups())
     }
 
+    /// Changes when another node sharing the store committed messages it could not start at
+    /// once: due messages to look for. `None` for the embedded store, which has one node.
+    pub fn work_notices(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        match self {
+            Store::Sqlite(_) => None,
+            Store::Postgres(store) => Some(store.work_notices()),
+        }
+    }
+
     /// Events accepted but not yet through the pipeline, oldest first.
     pub async fn unprocessed_events(&self, limit: usize) -> Result<Vec<NewEvent>, StoreError> {
         each!(self, s => s.unprocessed_events(limit).await)

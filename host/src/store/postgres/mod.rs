@@ -30,6 +30,7 @@
 //! prepared once per connection (`prepare_cached`): each later use is one round trip instead
 //! of two, and PostgreSQL plans it once.
 
+mod group_commit;
 mod migrations;
 mod nodes;
 mod read;
@@ -50,8 +51,10 @@ use crate::store::records::{
     NewMessage, NodeState, OpenCircuit, PRUNE_BATCH,
 };
 
-/// Connections a node holds at most: ingest commits, delivery records and reads share them.
+/// Connections a node holds at most for ingest commits, operators' actions and reads.
 const POOL_SIZE: usize = 16;
+/// And for the pipeline's commits and delivery's records, which no sender waits for.
+const RELAXED_POOL_SIZE: usize = 8;
 /// How long a request waits for a connection, or to open one, before the store is called
 /// unavailable (ingest answers 503 with `Retry-After`).
 const CONNECTION_WAIT: Duration = Duration::from_secs(3);
@@ -86,19 +89,6 @@ macro_rules! claimable {
     };
 }
 pub(super) use claimable;
-
-/// Takes a delivery id over once its window passed; else the first event keeps it, and a
-/// concurrent redelivery on another node waits for its row lock.
-const INSERT_DEDUP: &str = "
-    INSERT INTO dedup (source, key, event_id, received_at) VALUES ($1, $2, $3, $4)
-    ON CONFLICT (source, key) DO UPDATE
-        SET event_id = EXCLUDED.event_id, received_at = EXCLUDED.received_at
-        WHERE dedup.received_at < $5
-    RETURNING 1";
-
-const INSERT_EVENT: &str = "
-    INSERT INTO events (id, source, type, received_at, request, status, body, owner)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING seq";
 
 /// Nothing when the event was processed already (a second run of the pipeline on it).
 const FINISH_EVENT: &str = "
@@ -136,6 +126,13 @@ pub struct Store {
 
 struct Inner {
     pool: Pool,
+    /// Events to commit, group by group (see `group_commit.rs`).
+    commits: group_commit::Queue,
+    /// Connections whose commits do not wait for the disk (`synchronous_commit = off`), for
+    /// the writes no sender waits for: a crash of the database may lose their last fraction
+    /// of a second, which is then redone (an attempt made again, an event run again), as the
+    /// embedded store does with the writes it does not sync.
+    relaxed: Pool,
     /// This run of the node: `name-xxxxxx`.
     id: String,
     name: String,
@@ -145,6 +142,8 @@ struct Inner {
     /// When the last heartbeat that renewed the lease was sent.
     renewed: Mutex<Instant>,
     catch_ups: watch::Sender<u64>,
+    /// Changes when another node committed messages it could not start at once.
+    work_notices: watch::Sender<u64>,
     /// The database's time at this node's last heartbeat: the nodes whose lease ran out
     /// since are the ones whose work to take over.
     last_beat: AtomicI64,
@@ -159,20 +158,10 @@ impl Store {
         config
             .connect_timeout(CONNECTION_WAIT)
             .application_name("wasmhook");
-        let manager = Manager::from_config(
-            config.clone(),
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(manager)
-            .max_size(POOL_SIZE)
-            .wait_timeout(Some(CONNECTION_WAIT))
-            .create_timeout(Some(CONNECTION_WAIT))
-            .runtime(Runtime::Tokio1)
-            .build()
-            .map_err(|e| StoreError::Postgres(format!("cannot set up connections: {e}")))?;
+        let pool = connections(config.clone(), POOL_SIZE)?;
+        let mut relaxed = config.clone();
+        relaxed.options("-c synchronous_commit=off");
+        let relaxed = connections(relaxed, RELAXED_POOL_SIZE)?;
         {
             let mut client = pool.get().await?;
             migrations::migrate(&mut client).await?;
@@ -180,13 +169,16 @@ impl Store {
         let id = format!("{}-{}", state.name, crate::ids::short_random());
         let store = Store {
             inner: Arc::new(Inner {
+                commits: group_commit::spawn(pool.clone(), id.clone()),
                 pool,
+                relaxed,
                 name: state.name.clone(),
                 id,
                 started_at: crate::clock::now_ms(),
                 lease_ms: AtomicI64::new(state.lease_ms),
                 renewed: Mutex::new(Instant::now()),
                 catch_ups: watch::Sender::new(0),
+                work_notices: watch::Sender::new(0),
                 last_beat: AtomicI64::new(0),
             }),
         };
@@ -211,10 +203,22 @@ impl Store {
         self.inner.renewed.lock().expect("lease renewal").elapsed() < lease / 2
     }
 
+    /// Changes when another node committed messages it could not start at once: due
+    /// messages to look for, and nothing else.
+    pub fn work_notices(&self) -> watch::Receiver<u64> {
+        self.inner.work_notices.subscribe()
+    }
+
     async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
         Ok(self.inner.pool.get().await?)
     }
 
+    /// A connection for writes no sender waits for (see [`Inner::relaxed`]).
+    async fn relaxed_client(&self) -> Result<deadpool_postgres::Object, StoreError> {
+        Ok(self.inner.relaxed.get().await?)
+    }
+
+    /// Commits the event with the others that come meanwhile (see `group_commit.rs`).
     pub async fn insert_event(
         &self,
         event: Arc<NewEvent>,
@@ -222,53 +226,19 @@ impl Store {
         status: EventStatus,
         messages: Vec<NewMessage>,
     ) -> Result<Inserted, StoreError> {
-        let mut client = self.client().await?;
-        let transaction = client.transaction().await?;
-        for dedup in &dedup {
-            let fresh = transaction
-                .query_opt(
-                    &transaction.prepare_cached(INSERT_DEDUP).await?,
-                    &[
-                        &event.source,
-                        &dedup.key,
-                        &event.id,
-                        &event.received_at,
-                        &(event.received_at - dedup.window_ms),
-                    ],
-                )
-                .await?;
-            if fresh.is_none() {
-                let first: String = transaction
-                    .query_one(
-                        "SELECT event_id FROM dedup WHERE source = $1 AND key = $2",
-                        &[&event.source, &dedup.key],
-                    )
-                    .await?
-                    .get(0);
-                return Ok(Inserted::Duplicate(first));
-            }
-        }
-        let request = serde_json::to_string(&event.request).expect("a request serialises");
-        let owner = (status == EventStatus::Received).then_some(self.node_id());
-        let seq: i64 = transaction
-            .query_one(
-                &transaction.prepare_cached(INSERT_EVENT).await?,
-                &[
-                    &event.id,
-                    &event.source,
-                    &event.event_type,
-                    &event.received_at,
-                    &request,
-                    &status.as_str(),
-                    &event.body.as_ref(),
-                    &owner,
-                ],
-            )
-            .await?
-            .get(0);
-        self.insert_messages(&transaction, &messages, seq).await?;
-        transaction.commit().await?;
-        Ok(Inserted::New)
+        let (done, outcome) = tokio::sync::oneshot::channel();
+        let insert = group_commit::Insert {
+            event,
+            dedup,
+            status,
+            messages,
+            done,
+        };
+        self.inner
+            .commits
+            .try_send(insert)
+            .map_err(|_| StoreError::Unavailable)?;
+        outcome.await.map_err(|_| StoreError::Unavailable)?
     }
 
     pub async fn finish_event(
@@ -276,7 +246,7 @@ impl Store {
         event_id: String,
         messages: Vec<NewMessage>,
     ) -> Result<(), StoreError> {
-        let mut client = self.client().await?;
+        let mut client = self.relaxed_client().await?;
         let transaction = client.transaction().await?;
         let received = transaction
             .query_opt(
@@ -315,7 +285,7 @@ impl Store {
             )
             .await?;
         if rows.unclaimed_pending {
-            notify(transaction, "").await?;
+            notify(transaction, self.node_id()).await?;
         }
         Ok(())
     }
@@ -334,7 +304,7 @@ impl Store {
             AttemptOutcome::Probed => (MessageStatus::Pending, None, 0),
         };
         let status_code = attempt.status.map(i32::from);
-        let client = self.client().await?;
+        let client = self.relaxed_client().await?;
         client
             .execute(
                 &client.prepare_cached(RECORD_ATTEMPT).await?,
@@ -481,7 +451,7 @@ impl Store {
         route: String,
         messages: Vec<NewMessage>,
     ) -> Result<bool, StoreError> {
-        let mut client = self.client().await?;
+        let mut client = self.relaxed_client().await?;
         let transaction = client.transaction().await?;
         // Two nodes releasing the same event: the second finds nothing left to delete.
         let released = transaction
@@ -517,7 +487,27 @@ impl Store {
     }
 }
 
-/// Wakes the nodes listening (this one included) once `transaction` commits.
+/// The pool of connections to the database `config` names.
+fn connections(config: tokio_postgres::Config, size: usize) -> Result<Pool, StoreError> {
+    let manager = Manager::from_config(
+        config,
+        NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    Pool::builder(manager)
+        .max_size(size)
+        .wait_timeout(Some(CONNECTION_WAIT))
+        .create_timeout(Some(CONNECTION_WAIT))
+        .runtime(Runtime::Tokio1)
+        .build()
+        .map_err(|e| StoreError::Postgres(format!("cannot set up connections: {e}")))
+}
+
+/// Wakes the nodes listening (this one included) once `transaction` commits. The payload is
+/// empty for a change every node must look at (an operator's action, a node leaving), or the
+/// id of the node that committed messages it could not start: the others claim them.
 async fn notify(
     transaction: &deadpool_postgres::Transaction<'_>,
     payload: &str,
@@ -554,6 +544,10 @@ struct MessageRows<'m> {
 }
 
 impl<'m> MessageRows<'m> {
+    fn is_empty(&self) -> bool {
+        self.id.is_empty()
+    }
+
     fn push(&mut self, message: &'m NewMessage, event_seq: i64, node: &'m str) {
         let pending = message.status == MessageStatus::Pending;
         self.id.push(&message.id);

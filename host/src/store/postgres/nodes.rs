@@ -183,9 +183,14 @@ pub(super) fn listen(inner: Weak<Inner>, config: tokio_postgres::Config) {
                                 inner.catch_ups.send_modify(|n| *n += 1);
                             }
                             message = messages.next() => match message {
-                                Some(Ok(AsyncMessage::Notification(_))) => {
+                                Some(Ok(AsyncMessage::Notification(notice))) => {
                                     let Some(inner) = inner.upgrade() else { return };
-                                    inner.catch_ups.send_modify(|n| *n += 1);
+                                    match notice.payload() {
+                                        "" => inner.catch_ups.send_modify(|n| *n += 1),
+                                        // This node's own messages: it knows of them.
+                                        node if node == inner.id => {}
+                                        _ => inner.work_notices.send_modify(|n| *n += 1),
+                                    }
                                 }
                                 Some(Ok(_)) => {}
                                 Some(Err(_)) | None => break,
