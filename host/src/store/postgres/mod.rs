@@ -25,10 +25,11 @@
 //! that one: one message per key is in flight across the cluster.
 //!
 //! # Cost per event
-//! An event and its messages are two statements in one transaction (the messages one
-//! multi-row insert), an attempt one statement. The statements run for every event are
-//! prepared once per connection (`prepare_cached`): each later use is one round trip instead
-//! of two, and PostgreSQL plans it once.
+//! Events arriving together are committed in one transaction of a few multi-row statements
+//! (`group_commit.rs`); the pipeline's commits and delivery's records do not wait for the
+//! disk (`synchronous_commit = off`), as the embedded store does not sync them. The
+//! statements run for every event are prepared once per connection (`prepare_cached`): each
+//! later use is one round trip instead of two, and PostgreSQL plans it once.
 
 mod group_commit;
 mod migrations;
