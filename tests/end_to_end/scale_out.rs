@@ -238,3 +238,88 @@ async fn a_database_restart_costs_senders_a_503_and_loses_nothing() {
         assert_eq!(nodes["nodes"].as_array().unwrap().len(), 2, "{nodes}");
     }
 }
+
+/// A new build of `wasm`: the same code with a custom section of `note` appended, so its
+/// sha256 differs.
+fn rebuilt(wasm: &std::path::Path, note: &str) -> Vec<u8> {
+    let mut bytes = std::fs::read(wasm).unwrap();
+    let name = b"wasmhook-test";
+    let size = 1 + name.len() + note.len();
+    assert!(size < 128 && name.len() < 128, "one-byte LEB128 lengths");
+    bytes.extend([0, size as u8, name.len() as u8]);
+    bytes.extend(name);
+    bytes.extend(note.as_bytes());
+    bytes
+}
+
+/// The sha256 of `plugin` each live node runs, by node name.
+async fn versions(node: &Router, plugin: &str) -> BTreeMap<String, String> {
+    let listed = node.admin_get("/api/nodes").await;
+    listed["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["state"] == "live")
+        .map(|n| {
+            let sha256 = n["plugins"][plugin].as_str().unwrap_or_default().to_owned();
+            (n["name"].as_str().unwrap().to_owned(), sha256)
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_rolled_out_node_by_node_shows_in_the_nodes_list() {
+    use sha2::Digest;
+    let database = PgServer::shared().create_database();
+    let subscriber = Subscriber::ok().await;
+    let push_only = &plugins().push_only;
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let files: Vec<_> = dirs
+        .iter()
+        .map(|dir| crate::common::plugins::copy(push_only, dir.path(), "filter.wasm"))
+        .collect();
+    let wiring = |wasm: &std::path::Path| {
+        format!(
+            "{github}\n[plugins.filter]\nwasm = {wasm:?}\n\n[subscribers.sink]\nurl = \"{url}\"\n\n\
+             [[routes]]\nsource = \"github\"\nfilters = [\"filter\"]\nsubscribers = [\"sink\"]\n",
+            github = github_source("github"),
+            url = subscriber.url(),
+        )
+    };
+    let first = Router::start_node(&database, "node-1", &wiring(&files[0])).await;
+    let _second = Router::start_node(&database, "node-2", &wiring(&files[1])).await;
+    let old = format!(
+        "{:x}",
+        sha2::Sha256::digest(std::fs::read(push_only).unwrap())
+    );
+    let both_old = BTreeMap::from([
+        ("node-1".to_owned(), old.clone()),
+        ("node-2".to_owned(), old),
+    ]);
+    wait_until("both nodes listed with the first build", WAIT, async || {
+        versions(&first, "filter").await == both_old
+    })
+    .await;
+
+    // The new build reaches node-1 first: for a while, the list shows both versions.
+    let new_build = rebuilt(push_only, "2");
+    let new = format!("{:x}", sha2::Sha256::digest(&new_build));
+    crate::common::plugins::replace_atomically(&files[0], &new_build);
+    let half_done = BTreeMap::from([
+        ("node-1".to_owned(), new.clone()),
+        ("node-2".to_owned(), both_old["node-2"].clone()),
+    ]);
+    wait_until("node-1 listed with the new build", WAIT, async || {
+        versions(&first, "filter").await == half_done
+    })
+    .await;
+    crate::common::plugins::replace_atomically(&files[1], &new_build);
+    let done = BTreeMap::from([
+        ("node-1".to_owned(), new.clone()),
+        ("node-2".to_owned(), new),
+    ]);
+    wait_until("both nodes listed with the new build", WAIT, async || {
+        versions(&first, "filter").await == done
+    })
+    .await;
+}
