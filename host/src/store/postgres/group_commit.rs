@@ -17,7 +17,7 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::types::ToSql;
 
-use super::{INSERT_MESSAGES, MessageRows, notify};
+use super::MessageRows;
 use crate::store::error::StoreError;
 use crate::store::records::{Dedup, EventStatus, Inserted, NewEvent, NewMessage};
 
@@ -85,17 +85,7 @@ async fn commit(
             rows.push(message, seq, node);
         }
     }
-    if !rows.is_empty() {
-        transaction
-            .execute(
-                &transaction.prepare_cached(INSERT_MESSAGES).await?,
-                &rows.parameters(),
-            )
-            .await?;
-        if rows.unclaimed_pending {
-            notify(&transaction, node).await?;
-        }
-    }
+    rows.insert(&transaction, node).await?;
     transaction.commit().await?;
     Ok(outcomes)
 }

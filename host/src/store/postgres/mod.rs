@@ -272,23 +272,11 @@ impl Store {
         messages: &[NewMessage],
         event_seq: i64,
     ) -> Result<(), StoreError> {
-        if messages.is_empty() {
-            return Ok(());
-        }
         let mut rows = MessageRows::default();
         for message in messages {
             rows.push(message, event_seq, self.node_id());
         }
-        transaction
-            .execute(
-                &transaction.prepare_cached(INSERT_MESSAGES).await?,
-                &rows.parameters(),
-            )
-            .await?;
-        if rows.unclaimed_pending {
-            notify(transaction, self.node_id()).await?;
-        }
-        Ok(())
+        rows.insert(transaction, self.node_id()).await
     }
 
     pub async fn record_attempt(
@@ -545,8 +533,26 @@ struct MessageRows<'m> {
 }
 
 impl<'m> MessageRows<'m> {
-    fn is_empty(&self) -> bool {
-        self.id.is_empty()
+    /// Inserts the rows in one statement; when some are pending and unclaimed, the commit
+    /// tells the other nodes, naming `node`.
+    async fn insert(
+        &self,
+        transaction: &deadpool_postgres::Transaction<'_>,
+        node: &str,
+    ) -> Result<(), StoreError> {
+        if self.id.is_empty() {
+            return Ok(());
+        }
+        transaction
+            .execute(
+                &transaction.prepare_cached(INSERT_MESSAGES).await?,
+                &self.parameters(),
+            )
+            .await?;
+        if self.unclaimed_pending {
+            notify(transaction, node).await?;
+        }
+        Ok(())
     }
 
     fn push(&mut self, message: &'m NewMessage, event_seq: i64, node: &'m str) {
