@@ -4,7 +4,9 @@
 use std::collections::{BTreeMap, HashSet};
 
 use bytes::Bytes;
+use futures_util::TryStreamExt;
 use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
 
 use super::{Store, claimable};
 use crate::clock::rfc3339;
@@ -24,25 +26,45 @@ const CLAIM_EVENTS: &str = concat!(
      RETURNING e.id, e.source, e.type, e.received_at, e.request, e.body, e.seq"
 );
 
-/// Claims the due messages of a subscriber, oldest first.
+/// Hands the claimed messages back oldest first (`order`), each with its body: the one it
+/// names, or its event's. Sorted by the database, so that they can be read one at a time and
+/// the read stopped at its byte budget.
+macro_rules! claimed_in_order {
+    ($order:literal) => {
+        concat!(
+            "), taken AS (
+                 UPDATE messages m SET owner = $4 FROM claimed WHERE m.id = claimed.id
+                 RETURNING m.id, m.headers, m.body, m.body_is_event, m.event_id, m.attempts,
+                           m.next_attempt_at, m.event_seq, m.seq)
+             SELECT t.id, t.headers,
+                    CASE WHEN t.body_is_event THEN (SELECT body FROM events WHERE id = t.event_id)
+                         ELSE t.body END,
+                    t.attempts
+             FROM taken t ORDER BY ",
+            $order
+        )
+    };
+}
+
+/// Claims the due messages of a subscriber but those in flight here (`$5`), oldest first.
 const CLAIM_DUE: &str = concat!(
     "WITH claimed AS (
          SELECT m.id FROM messages m
-         WHERE m.subscriber = $1 AND m.status = 'pending' AND m.next_attempt_at <= $2 AND ",
+         WHERE m.subscriber = $1 AND m.status = 'pending' AND m.next_attempt_at <= $2
+           AND NOT m.id = ANY($5) AND ",
     claimable!("m", "$4"),
-    " ORDER BY m.next_attempt_at, m.seq LIMIT $3 FOR UPDATE SKIP LOCKED)
-     UPDATE messages m SET owner = $4 FROM claimed WHERE m.id = claimed.id
-     RETURNING m.id, m.headers,
-               COALESCE(m.body, (SELECT body FROM events WHERE id = m.event_id)),
-               m.attempts, m.next_attempt_at, m.seq"
+    " ORDER BY m.next_attempt_at, m.seq LIMIT $3 FOR UPDATE SKIP LOCKED",
+    claimed_in_order!("t.next_attempt_at, t.seq")
 );
 
 /// Claims the due messages of a per-key subscriber: the oldest pending message of each key,
 /// wherever it is held, and none while an earlier event is still in a pipeline or held.
+/// A message in flight here (`$5`) still holds back the rest of its key.
 const CLAIM_DUE_PER_KEY: &str = concat!(
     "WITH claimed AS (
          SELECT m.id FROM messages m
-         WHERE m.subscriber = $1 AND m.status = 'pending' AND m.next_attempt_at <= $2 AND ",
+         WHERE m.subscriber = $1 AND m.status = 'pending' AND m.next_attempt_at <= $2
+           AND NOT m.id = ANY($5) AND ",
     claimable!("m", "$4"),
     " AND NOT EXISTS (
                SELECT 1 FROM messages p
@@ -53,11 +75,8 @@ const CLAIM_DUE_PER_KEY: &str = concat!(
            AND m.event_seq < COALESCE(
                (SELECT MIN(event_seq) FROM messages WHERE subscriber = $1 AND status = 'held'),
                9223372036854775807)
-         ORDER BY m.event_seq, m.seq LIMIT $3 FOR UPDATE SKIP LOCKED)
-     UPDATE messages m SET owner = $4 FROM claimed WHERE m.id = claimed.id
-     RETURNING m.id, m.headers,
-               COALESCE(m.body, (SELECT body FROM events WHERE id = m.event_id)),
-               m.attempts, m.event_seq, m.seq"
+         ORDER BY m.event_seq, m.seq LIMIT $3 FOR UPDATE SKIP LOCKED",
+    claimed_in_order!("t.event_seq, t.seq")
 );
 
 const MESSAGE_COLUMNS: &str = "m.id, m.event_id, m.route, m.subscriber, m.status, m.type, m.key, \
@@ -140,9 +159,10 @@ impl Store {
             .collect())
     }
 
-    /// Claims the subscriber's due messages for this node; those `in_flight` (claimed by it
-    /// already) are not returned, and past `max_bytes` of bodies only the first is. What a
-    /// limit leaves claimed and unread stays this node's, for its next read.
+    /// Claims the subscriber's due messages for this node, but those `in_flight` here: up to
+    /// `limit`, and past `max_bytes` of bodies only the first. They come one at a time, so
+    /// that no more than that budget is held; what the budget leaves claimed and unread stays
+    /// this node's, for its next read.
     pub async fn due_messages(
         &self,
         subscriber: String,
@@ -157,34 +177,31 @@ impl Store {
         } else {
             CLAIM_DUE
         };
-        let asked = (limit + in_flight.len()) as i64;
-        let mut rows = client
-            .query(
-                &client.prepare_cached(sql).await?,
-                &[&subscriber, &now, &asked, &self.node_id()],
-            )
+        let in_flight: Vec<String> = in_flight.into_iter().collect();
+        let parameters: [&(dyn ToSql + Sync); 5] = [
+            &subscriber,
+            &now,
+            &(limit as i64),
+            &self.node_id(),
+            &in_flight,
+        ];
+        let rows = client
+            .query_raw(&client.prepare_cached(sql).await?, parameters)
             .await?;
-        rows.sort_by_key(|row| (row.get::<_, Option<i64>>(4), row.get::<_, i64>(5)));
-        let found = rows.len();
+        let mut rows = std::pin::pin!(rows);
         let mut due = Vec::new();
         let mut bytes = 0;
-        let mut cut_short = false;
-        for row in rows {
+        while let Some(row) = rows.try_next().await? {
             let id: String = row.get(0);
-            if in_flight.contains(&id) {
-                continue;
-            }
-            if due.len() == limit {
-                cut_short = true;
-                break;
-            }
             let headers = serde_json::from_str(row.get(1))
                 .map_err(|e| StoreError::Corrupt(format!("message {id} headers: {e}")))?;
             let body = Bytes::from(row.get::<_, Option<Vec<u8>>>(2).unwrap_or_default());
             bytes += body.len();
             if bytes > max_bytes && !due.is_empty() {
-                cut_short = true;
-                break;
+                return Ok(DueRead {
+                    messages: due,
+                    complete: false,
+                });
             }
             due.push(DueMessage {
                 id,
@@ -194,8 +211,9 @@ impl Store {
                 attempts: row.get::<_, i32>(3) as u32,
             });
         }
+        // Fewer than the limit: the query ran out of due messages.
         Ok(DueRead {
-            complete: !cut_short && (found as i64) < asked,
+            complete: due.len() < limit,
             messages: due,
         })
     }
