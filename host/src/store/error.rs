@@ -42,6 +42,18 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
+impl StoreError {
+    /// The same failure, for each of the writes a failed group commit held: the database's
+    /// message as it was, not wrapped in a second prefix.
+    pub(super) fn for_each_of_a_group(&self) -> StoreError {
+        match self {
+            StoreError::Unavailable => StoreError::Unavailable,
+            StoreError::Postgres(message) => StoreError::Postgres(message.clone()),
+            other => StoreError::CommitFailed(other.to_string()),
+        }
+    }
+}
+
 impl From<tokio_postgres::Error> for StoreError {
     fn from(error: tokio_postgres::Error) -> StoreError {
         // The database's own message (`db error: ERROR: ...`) is in the source only.

@@ -52,7 +52,7 @@ pub(super) fn spawn(pool: deadpool_postgres::Pool, node: String) -> Queue {
             for (n, insert) in group.drain(..).enumerate() {
                 let answer = match &outcome {
                     Ok(inserted) => Ok(inserted[n].clone()),
-                    Err(error) => Err(StoreError::Postgres(error.to_string())),
+                    Err(error) => Err(error.for_each_of_a_group()),
                 };
                 let _ = insert.done.send(answer);
             }
