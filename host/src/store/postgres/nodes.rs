@@ -24,14 +24,14 @@ const FORGET_AFTER_MS: i64 = 24 * 3600 * 1000;
 
 impl Store {
     /// Tells the other nodes this node is alive and what it runs, renewing its claims; when
-    /// a node they saw live has lost its lease since, its work is there to take over
+    /// a node's lease ran out since the last heartbeat, its work is there to take over
     /// ([`Store::catch_ups`] changes).
     pub async fn heartbeat(&self, state: &NodeState) -> Result<(), StoreError> {
         let sent = Instant::now();
         let plugins = serde_json::to_string(&state.plugins).expect("plugins serialise");
         let client = self.client().await?;
-        client
-            .execute(
+        let now: i64 = client
+            .query_one(
                 concat!(
                     "INSERT INTO nodes (id, name, address, started_at, heartbeat_at, lease_ms,
                                         routes_sha256, plugins)
@@ -40,7 +40,8 @@ impl Store {
                     ", $5, $6, $7)
                      ON CONFLICT (id) DO UPDATE SET address = $3, heartbeat_at = ",
                     db_now!(),
-                    ", lease_ms = $5, routes_sha256 = $6, plugins = $7"
+                    ", lease_ms = $5, routes_sha256 = $6, plugins = $7
+                     RETURNING heartbeat_at"
                 ),
                 &[
                     &self.inner.id,
@@ -52,15 +53,12 @@ impl Store {
                     &plugins,
                 ],
             )
-            .await?;
+            .await?
+            .get(0);
         *self.inner.renewed.lock().expect("lease renewal") = sent;
         self.inner.lease_ms.store(state.lease_ms, Ordering::Relaxed);
         // The nodes whose lease ran out since this node's last heartbeat, however briefly
         // they lived: their work is to be taken over. At the first heartbeat, every such node.
-        let now: i64 = client
-            .query_one(concat!("SELECT ", db_now!()), &[])
-            .await?
-            .get(0);
         let since = self.inner.last_beat.swap(now, Ordering::Relaxed);
         let lost: Vec<String> = client
             .query(
@@ -78,12 +76,8 @@ impl Store {
         }
         client
             .execute(
-                concat!(
-                    "DELETE FROM nodes WHERE heartbeat_at < ",
-                    db_now!(),
-                    " - $1"
-                ),
-                &[&FORGET_AFTER_MS],
+                "DELETE FROM nodes WHERE heartbeat_at < $1",
+                &[&(now - FORGET_AFTER_MS)],
             )
             .await?;
         Ok(())
