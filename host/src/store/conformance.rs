@@ -1023,3 +1023,19 @@ async fn redeliveries_to_two_nodes_at_once_store_one_event() {
     let outcomes = futures_util::future::join_all(inserts).await;
     assert_one_new_and_its_duplicates(outcomes);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_cannot_renew_its_lease_stops_delivering_until_it_does() {
+    let url = PgServer::shared().create_database();
+    let state = node_state("node-a", 400);
+    let store = Store::connect(&url, state.clone()).await.unwrap();
+    assert!(store.may_deliver(), "just renewed");
+    // No heartbeat for half the lease: another node may soon take its messages.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while store.may_deliver() {
+        assert!(std::time::Instant::now() < deadline, "still delivering");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    store.heartbeat(&state).await.unwrap();
+    assert!(store.may_deliver(), "renewed again");
+}
