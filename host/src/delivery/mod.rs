@@ -234,12 +234,12 @@ impl Delivery {
         let mut work_notices = self.store.work_notices();
         while !self.stopping.load(Ordering::SeqCst) {
             let pass = crate::clock::now_ms();
-            let now = pass;
-            if self.next_scheduled.load(Ordering::SeqCst) <= now || idle_since.elapsed() >= MAX_IDLE
+            if self.next_scheduled.load(Ordering::SeqCst) <= pass
+                || idle_since.elapsed() >= MAX_IDLE
             {
                 // A retry fell due, or a while passed: every lane reads the store again.
                 self.lanes.store_changed_everywhere();
-                self.look_up_next_scheduled(now).await;
+                self.look_up_next_scheduled(pass).await;
                 idle_since = tokio::time::Instant::now();
             }
             let topology = self.wiring.current();

@@ -52,7 +52,7 @@ impl Senders {
         total: usize,
         within: Duration,
     ) -> Senders {
-        let target = Arc::new(Mutex::new(ingests));
+        let targets = Arc::new(Mutex::new(ingests));
         let (accepted, stop) = (
             Arc::new(AtomicUsize::new(0)),
             Arc::new(AtomicBool::new(false)),
@@ -61,8 +61,12 @@ impl Senders {
         let deadline = Instant::now() + within;
         let mut tasks = JoinSet::new();
         for _ in 0..senders {
-            let (target, accepted, stop, next) =
-                (target.clone(), accepted.clone(), stop.clone(), next.clone());
+            let (targets, accepted, stop, next) = (
+                targets.clone(),
+                accepted.clone(),
+                stop.clone(),
+                next.clone(),
+            );
             tasks.spawn(async move {
                 let mut tally = Tally::default();
                 while !stop.load(Ordering::Relaxed)
@@ -71,7 +75,7 @@ impl Senders {
                 {
                     let seq = next.fetch_add(1, Ordering::Relaxed);
                     let ingest = {
-                        let targets = target.lock().unwrap();
+                        let targets = targets.lock().unwrap();
                         targets[seq as usize % targets.len()].clone()
                     };
                     let body = json!({ "seq": seq }).to_string();
@@ -92,7 +96,7 @@ impl Senders {
             });
         }
         Senders {
-            targets: target,
+            targets,
             accepted,
             stop,
             tasks,
