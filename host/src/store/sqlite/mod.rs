@@ -550,11 +550,7 @@ mod tests {
     }
 
     async fn due(store: &Store, at: i64) -> Vec<String> {
-        due_in(store, at, false).await
-    }
-
-    async fn due_in(store: &Store, at: i64, per_key: bool) -> Vec<String> {
-        let due = store.due_messages("ci".to_owned(), at, (10, 1 << 20), HashSet::new(), per_key);
+        let due = store.due_messages("ci".to_owned(), at, (10, 1 << 20), HashSet::new(), false);
         due.await
             .unwrap()
             .messages
