@@ -41,11 +41,23 @@ async fn healthz() -> impl IntoResponse {
 /// `200`: events are taken, and the routes using it serve its last good version or hold them.
 /// Served on the ingest port too, so it names what is wrong and not why: the log and the admin
 /// API say why.
+/// The smallest read of the store: whether it answers.
+const LATEST_EVENT: crate::store::EventQuery = crate::store::EventQuery {
+    source: None,
+    status: None,
+    event_type: None,
+    since: None,
+    until: None,
+    search: None,
+    before: None,
+    limit: 1,
+};
+
 async fn readyz(State(health): State<Health>) -> Response {
     if !health.accepting.load(Ordering::SeqCst) {
         return ApiError::unavailable("wasmhook is shutting down").into_response();
     }
-    if let Err(error) = health.store.list_events(None, None, 1).await {
+    if let Err(error) = health.store.list_events(LATEST_EVENT).await {
         tracing::error!(%error, "readiness: the event store does not answer");
         return ApiError::unavailable("the event store is not available; see the wasmhook log")
             .into_response();

@@ -6,6 +6,7 @@
 // compile cache (plugin/cache.rs), which says why it is sound.
 #![deny(unsafe_code)]
 
+pub mod activity;
 pub mod admin;
 pub mod api_error;
 pub mod cli;

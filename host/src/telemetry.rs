@@ -13,6 +13,7 @@ use std::time::Duration;
 use metrics::{counter, gauge, histogram};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
+use crate::activity::{Flow, activity};
 use crate::plugin::{Plugin, PluginFailure};
 
 /// Installs the process-wide recorder; `/metrics` renders from the handle.
@@ -30,12 +31,19 @@ pub fn install() -> anyhow::Result<PrometheusHandle> {
 
 pub fn event_accepted(source: &str, event_id: &str, event_type: Option<&str>) {
     counter!("wasmhook_events_received_total", "source" => source.to_owned()).increment(1);
+    activity().count(Flow::Accepted, source);
     tracing::debug!(
         source,
         event = event_id,
         r#type = event_type,
         "event accepted"
     );
+}
+
+/// The route's filters dropped an event (or a plugin failing with `on_error = "drop"`).
+pub fn event_filtered(route: &str) {
+    counter!("wasmhook_events_filtered_total", "route" => route.to_owned()).increment(1);
+    activity().count(Flow::Filtered, route);
 }
 
 pub fn event_duplicate(source: &str, first_event_id: &str) {
@@ -161,6 +169,8 @@ pub fn excerpt(text: &str, max_chars: usize) -> String {
 pub fn plugin_called(plugin: &Plugin, elapsed: Duration, failure: Option<&PluginFailure>) {
     histogram!("wasmhook_plugin_call_seconds", "plugin" => plugin.name.clone())
         .record(elapsed.as_secs_f64());
+    let error = failure.map(|failure| failure.error.kind());
+    activity().plugin_called(&plugin.name, &plugin.compiled.sha256, elapsed, error);
     let Some(failure) = failure else {
         counter!("wasmhook_plugin_calls_total", "plugin" => plugin.name.clone(), "outcome" => "ok")
             .increment(1);
@@ -222,6 +232,7 @@ pub fn plugin_headers_dropped(plugin: &Plugin, names: &[String]) {
 pub fn plugin_loaded(plugin: &Plugin) {
     counter!("wasmhook_plugin_loads_total", "plugin" => plugin.name.clone()).increment(1);
     gauge!("wasmhook_plugin_version", "plugin" => plugin.name.clone()).set(plugin.version as f64);
+    activity().plugin_built(&plugin.compiled.sha256, &plugin.name, plugin.version);
     tracing::info!(
         plugin = %plugin.name,
         version = plugin.version,
@@ -285,7 +296,7 @@ pub fn store_sqlite_committed(elapsed: Duration) {
 pub fn delivery_attempted(
     subscriber: &str,
     message_id: &str,
-    status: Option<u16>,
+    (status, error): (Option<u16>, Option<&str>),
     elapsed: Duration,
     outcome: &str,
 ) {
@@ -293,6 +304,12 @@ pub fn delivery_attempted(
         .record(elapsed.as_secs_f64());
     counter!("wasmhook_deliveries_total", "subscriber" => subscriber.to_owned(), "outcome" => outcome.to_owned())
         .increment(1);
+    if outcome == "delivered" {
+        activity().count(Flow::Delivered, subscriber);
+    } else {
+        activity().count(Flow::Failed, subscriber);
+        activity().delivery_failed(subscriber, status, error);
+    }
     tracing::debug!(
         subscriber,
         message = message_id,

@@ -10,6 +10,7 @@ mod cli;
 mod container;
 mod core_abi;
 mod crash;
+mod dashboard;
 mod dead_letters;
 mod deadlines;
 mod dedup;

@@ -1,5 +1,5 @@
 //! What an operator can do: retry a dead message or all of a subscriber's, replay an event,
-//! enable a subscriber.
+//! disable and enable a subscriber.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -68,58 +68,13 @@ pub async fn replay_event(
     ))
 }
 
-/// `GET /api/subscribers`: each subscriber, whether it is disabled, and its circuit.
-pub async fn subscribers(State(admin): State<Admin>) -> Json<Value> {
-    let topology = admin.wiring.current();
-    let disabled = admin.delivery.disabled();
-    let mut names: Vec<&String> = topology.subscribers.keys().collect();
-    names.sort();
-    let subscribers: Vec<Value> = names
-        .into_iter()
-        .map(|name| {
-            let subscriber = &topology.subscribers[name].config;
-            let off = disabled.get(name);
-            json!({
-                "name": name,
-                "url": subscriber.url.as_str(),
-                "ordering": format!("{:?}", subscriber.ordering).to_lowercase(),
-                "disabled": off.is_some(),
-                "disabled_at": off.map(|(at, _)| crate::clock::rfc3339(*at)),
-                "disabled_reason": off.map(|(_, reason)| reason),
-                "circuit": circuit(&admin, name, subscriber.circuit.is_some()),
-            })
-        })
-        .collect();
-    Json(json!({ "subscribers": subscribers }))
-}
-
-/// A subscriber's circuit: `closed`, `open` (its messages wait for the next probe) or
-/// `half-open` (the probe is in flight); `off` without a circuit breaker.
-fn circuit(admin: &Admin, name: &str, breaker: bool) -> Value {
-    if !breaker {
-        return json!({ "state": "off" });
-    }
-    match admin.delivery.circuit(name) {
-        None => json!({ "state": "closed" }),
-        Some((open, probing)) => json!({
-            "state": if probing { "half-open" } else { "open" },
-            "opened_at": crate::clock::rfc3339(open.opened_at),
-            "reason": open.reason,
-            "probes": open.probes,
-            "next_probe_at": (!probing).then(|| crate::clock::rfc3339(open.probe_at)),
-        }),
-    }
-}
-
 /// `POST /api/subscribers/{name}/retry-dead`: every dead message of the subscriber becomes
 /// pending, due now, after a fix on its side; they are sent at its `rate` and `concurrency`.
 pub async fn retry_dead_of(
     State(admin): State<Admin>,
     Path(name): Path<String>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    if !admin.wiring.current().subscribers.contains_key(&name) {
-        return Err(ApiError::not_found(format!("no subscriber named {name:?}")));
-    }
+    configured(&admin, &name)?;
     let retried = admin
         .store
         .retry_dead_of(name.clone())
@@ -132,14 +87,13 @@ pub async fn retry_dead_of(
     ))
 }
 
-/// `POST /api/subscribers/{name}/enable`: a subscriber disabled by `410 Gone` resumes.
+/// `POST /api/subscribers/{name}/enable`: a subscriber disabled by `410 Gone` or by an
+/// operator resumes.
 pub async fn enable_subscriber(
     State(admin): State<Admin>,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    if !admin.wiring.current().subscribers.contains_key(&name) {
-        return Err(ApiError::not_found(format!("no subscriber named {name:?}")));
-    }
+    configured(&admin, &name)?;
     let was_disabled = admin
         .delivery
         .enable(&name)
@@ -148,4 +102,27 @@ pub async fn enable_subscriber(
     Ok(Json(
         json!({ "name": name, "disabled": false, "was_disabled": was_disabled }),
     ))
+}
+
+/// `POST /api/subscribers/{name}/disable`: no attempt starts for the subscriber until it is
+/// enabled again (on every node sharing the store); its messages wait, pending.
+pub async fn disable_subscriber(
+    State(admin): State<Admin>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    configured(&admin, &name)?;
+    admin
+        .delivery
+        .disable(&name, "disabled by an operator".to_owned())
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Json(json!({ "name": name, "disabled": true })))
+}
+
+fn configured(admin: &Admin, name: &str) -> Result<(), ApiError> {
+    if admin.wiring.current().subscribers.contains_key(name) {
+        Ok(())
+    } else {
+        Err(ApiError::not_found(format!("no subscriber named {name:?}")))
+    }
 }

@@ -1,33 +1,39 @@
-//! `/api/routes`, `/api/plugins` and `/api/reload`: what is loaded, and loading it again.
+//! `/api/routes`, `/api/plugins`, `/api/reload(s)` and `/api/nodes`: what is loaded and
+//! where, loading it again, and what the loads did.
 
 use axum::Json;
 use axum::extract::State;
 use serde_json::{Value, json};
 
 use super::Admin;
+use crate::activity::activity;
 use crate::api_error::ApiError;
+use crate::config::RouteConfig;
+use crate::topology::Route;
 
 pub async fn routes(State(admin): State<Admin>) -> Json<Value> {
     let topology = admin.wiring.current();
-    // The names as configured: a route held by a plugin without a version lacks it in
-    // `filters`/`transforms`, and says so in `held_by`.
     let routes: Vec<Value> = topology
         .config
         .routes
         .iter()
         .zip(&topology.routes)
-        .map(|(config, route)| {
-            json!({
-                "name": config.name,
-                "source": config.source,
-                "filters": config.filters,
-                "transforms": config.transforms,
-                "subscribers": config.subscribers,
-                "held_by": route.held_by,
-            })
-        })
+        .map(|(config, route)| route_shown(config, route))
         .collect();
     Json(json!({ "routes": routes }))
+}
+
+/// A route with the names as configured: one held by a plugin without a version lacks it in
+/// `filters`/`transforms`, and says so in `held_by`.
+pub fn route_shown(config: &RouteConfig, route: &Route) -> Value {
+    json!({
+        "name": config.name,
+        "source": config.source,
+        "filters": config.filters,
+        "transforms": config.transforms,
+        "subscribers": config.subscribers,
+        "held_by": route.held_by,
+    })
 }
 
 /// Every configured plugin: the version that serves, and `state`: `loaded` (its file),
@@ -54,6 +60,7 @@ pub async fn plugins(State(admin): State<Admin>) -> Json<Value> {
                     "reuse": plugin.reuses_instances(),
                     "state": state,
                     "last_error": last_error,
+                    "stats": activity().plugin_stats(name, &plugin.compiled.sha256),
                 }),
                 None => json!({
                     "name": name,
@@ -65,6 +72,7 @@ pub async fn plugins(State(admin): State<Admin>) -> Json<Value> {
                     "reuse": false,
                     "state": state,
                     "last_error": last_error,
+                    "stats": null,
                 }),
             }
         })
@@ -74,12 +82,19 @@ pub async fn plugins(State(admin): State<Admin>) -> Json<Value> {
 
 pub async fn reload(State(admin): State<Admin>) -> Result<Json<Value>, ApiError> {
     let reloader = admin.reloader.clone();
-    let report = tokio::task::spawn_blocking(move || reloader.reload())
-        .await
-        .map_err(ApiError::internal)?;
+    let report =
+        tokio::task::spawn_blocking(move || reloader.reload(crate::topology::reload::Trigger::Api))
+            .await
+            .map_err(ApiError::internal)?;
     Ok(Json(
         serde_json::to_value(report).map_err(ApiError::internal)?,
     ))
+}
+
+/// `GET /api/reloads`: the loads and reloads that changed something or met errors, and every
+/// one asked for, the latest first.
+pub async fn reloads(State(admin): State<Admin>) -> Json<Value> {
+    Json(json!({ "reloads": admin.reloader.history() }))
 }
 
 /// Every node sharing the store, with the sha256 of routes.toml and of each plugin it runs:

@@ -28,7 +28,11 @@ pub fn reload_on_hangup(reloader: Arc<Reloader>, tasks: &Tasks) -> anyhow::Resul
             reloading.extend(NotifyState::monotonic_usec_now().ok());
             notify(&reloading);
             let reloader = reloader.clone();
-            match tokio::task::spawn_blocking(move || reloader.reload()).await {
+            match tokio::task::spawn_blocking(move || {
+                reloader.reload(crate::topology::reload::Trigger::Signal)
+            })
+            .await
+            {
                 Ok(report) => log_outcome(&report),
                 Err(error) => tracing::error!(%error, "SIGHUP: the reload did not finish"),
             }

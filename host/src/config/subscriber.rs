@@ -40,7 +40,7 @@ pub struct SubscriberConfig {
 }
 
 /// Whether messages to a subscriber keep their order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Ordering {
     /// Delivered as they come, in parallel.

@@ -58,7 +58,7 @@ pub struct Delivery {
     global: Arc<Semaphore>,
     global_permits: usize,
     lanes: Lanes,
-    /// Subscribers disabled by a `410 Gone`: when (Unix ms) and why.
+    /// Subscribers disabled by a `410 Gone` or an operator: when (Unix ms) and why.
     disabled: Mutex<BTreeMap<String, (i64, String)>>,
     circuits: Circuits,
     paces: Paces,
@@ -201,7 +201,7 @@ impl Delivery {
         self.wake.notify_one();
     }
 
-    /// Subscribers disabled by a `410 Gone`: name → (Unix ms, reason).
+    /// Subscribers disabled by a `410 Gone` or an operator: name → (Unix ms, reason).
     pub fn disabled(&self) -> BTreeMap<String, (i64, String)> {
         self.disabled.lock().expect("disabled subscribers").clone()
     }
@@ -458,13 +458,15 @@ impl Delivery {
             self.circuit_changed(name, change).await;
         }
         if attempted.gone {
-            self.disable(name, format!("answered 410 Gone to message {}", message.id))
-                .await;
+            let reason = format!("answered 410 Gone to message {}", message.id);
+            if let Err(error) = self.disable(name, reason).await {
+                tracing::error!(subscriber = name, %error, "cannot record that the subscriber is disabled");
+            }
         }
         telemetry::delivery_attempted(
             name,
             &message.id,
-            attempted.attempt.status,
+            (attempted.attempt.status, attempted.attempt.error.as_deref()),
             attempted.elapsed,
             outcome_label(outcome),
         );
@@ -540,15 +542,16 @@ impl Delivery {
         self.circuits.open(name)
     }
 
-    async fn disable(&self, name: &str, reason: String) {
+    /// No attempt starts for the subscriber until it is enabled again; its messages wait,
+    /// pending. Disabled in this node at once, even when the store cannot record it.
+    pub async fn disable(&self, name: &str, reason: String) -> Result<(), StoreError> {
         telemetry::subscriber_disabled(name, &reason);
         self.disabled
             .lock()
             .expect("disabled subscribers")
-            .insert(name.to_owned(), (crate::clock::now_ms(), reason.clone()));
-        if let Err(error) = self.store.disable_subscriber(name.to_owned(), reason).await {
-            tracing::error!(subscriber = name, %error, "cannot record that the subscriber is disabled");
-        }
+            .entry(name.to_owned())
+            .or_insert_with(|| (crate::clock::now_ms(), reason.clone()));
+        self.store.disable_subscriber(name.to_owned(), reason).await
     }
 }
 
@@ -637,8 +640,12 @@ mod tests {
             .unwrap();
         assert_eq!(answer.status(), StatusCode::ACCEPTED);
         loop {
-            let events = stages.store.list_events(None, None, 1).await.unwrap();
-            let id = events[0].id.clone();
+            let latest = crate::store::EventQuery {
+                limit: 1,
+                ..Default::default()
+            };
+            let events = stages.store.list_events(latest).await.unwrap();
+            let id = events.items[0].id.clone();
             let event = stages.store.event(id).await.unwrap().unwrap();
             if let Some(message) = event.messages.first()
                 && (message.status == "dead" || message.status == "delivered")

@@ -362,9 +362,13 @@ verify = { scheme = "github", secret = "It's a Secret to Everybody" }
     async fn stored(stages: &Stages) -> usize {
         stages
             .store
-            .list_events(None, None, 100)
+            .list_events(crate::store::EventQuery {
+                limit: 100,
+                ..Default::default()
+            })
             .await
             .unwrap()
+            .items
             .len()
     }
 

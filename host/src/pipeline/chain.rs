@@ -34,24 +34,87 @@ pub struct RouteRun {
     pub plugins: Vec<String>,
 }
 
-/// Runs the route's plugins. Blocking: call on the blocking pool with an engine permit.
+/// Every plugin call of a route run, when asked for: what the route debugger shows.
+#[derive(Debug, Default)]
+pub struct Trace {
+    /// `None`: not traced, the pipeline's case, which keeps nothing.
+    stages: Option<Vec<Stage>>,
+}
+
+/// One plugin call as the route debugger shows it.
+#[derive(Debug, Clone)]
+pub struct Stage {
+    pub plugin: String,
+    pub kind: &'static str,
+    pub sha256: String,
+    pub version: u64,
+    pub elapsed: std::time::Duration,
+    pub stderr: String,
+    /// What the plugin wrote, when it finished.
+    pub output: Option<Bytes>,
+    pub error: Option<String>,
+}
+
+impl Trace {
+    pub fn on() -> Trace {
+        Trace {
+            stages: Some(Vec::new()),
+        }
+    }
+
+    pub fn stages(self) -> Vec<Stage> {
+        self.stages.unwrap_or_default()
+    }
+
+    fn record(
+        &mut self,
+        (plugin, kind): (&Plugin, &'static str),
+        elapsed: std::time::Duration,
+        (output, stderr): (Option<&[u8]>, &str),
+        error: Option<&PluginError>,
+    ) {
+        let Some(stages) = &mut self.stages else {
+            return;
+        };
+        stages.push(Stage {
+            plugin: plugin.name.clone(),
+            kind,
+            sha256: plugin.compiled.sha256.clone(),
+            version: plugin.version,
+            elapsed,
+            stderr: stderr.to_owned(),
+            output: output.map(Bytes::copy_from_slice),
+            error: error.map(ToString::to_string),
+        });
+    }
+}
+
+/// Runs the route's plugins, each call kept in `trace` when it is on. Blocking: call on the
+/// blocking pool with an engine permit.
 pub fn run(
     engine: &PluginEngine,
     route: &Route,
     event: Envelope,
+    trace: &mut Trace,
 ) -> Result<RouteRun, ShuttingDown> {
     let mut plugins = Vec::new();
     let serialized = Serialized::of(&event);
     for filter in &route.filters {
         plugins.push(filter.compiled.sha256.clone());
-        let verdict = call(engine, filter, &serialized, |output| match output.get() {
-            "true" => Ok(true),
-            "false" => Ok(false),
-            _ => Err(PluginError::BadOutput(format!(
-                "{} where a filter returns true or false",
-                kind(output)
-            ))),
-        })?;
+        let verdict = call(
+            engine,
+            (filter, "filter"),
+            &serialized,
+            trace,
+            |output| match output.get() {
+                "true" => Ok(true),
+                "false" => Ok(false),
+                _ => Err(PluginError::BadOutput(format!(
+                    "{} where a filter returns true or false",
+                    kind(output)
+                ))),
+            },
+        )?;
         match verdict {
             Ok(true) => {}
             Ok(false) => {
@@ -76,9 +139,13 @@ pub fn run(
         let mut next = Vec::with_capacity(current.len());
         for (message, serialized) in current {
             let serialized = serialized.unwrap_or_else(|| Serialized::of(&message));
-            let output = call(engine, transform, &serialized, |output| {
-                fan_out.take(&message, output)
-            })?;
+            let output = call(
+                engine,
+                (transform, "transform"),
+                &serialized,
+                trace,
+                |output| fan_out.take(&message, output),
+            )?;
             match output {
                 Ok(parts) => next.extend(
                     parts
@@ -109,22 +176,42 @@ pub fn run(
 /// cut by the shutdown is no failure of the plugin's, and ends the route.
 fn call<T>(
     engine: &PluginEngine,
-    plugin: &Plugin,
+    (plugin, kind): (&Plugin, &'static str),
     envelope: &Serialized,
+    trace: &mut Trace,
     read: impl FnOnce(&RawValue) -> Result<T, PluginError>,
 ) -> Result<Result<T, PluginFailure>, ShuttingDown> {
     let input = envelope.with_config(&plugin.config_json);
     let started = std::time::Instant::now();
-    let result = plugin.call(engine, &input).and_then(|call| {
-        envelope::parse_output(&call.output)
-            .map_err(PluginError::BadOutput)
-            .and_then(|output| read(&output))
-            .map_err(|error| PluginFailure {
+    let result = match plugin.call(engine, &input) {
+        Ok(call) => {
+            let read = envelope::parse_output(&call.output)
+                .map_err(PluginError::BadOutput)
+                .and_then(|output| read(&output));
+            let shown = (Some(call.output.as_slice()), call.stderr.as_str());
+            trace.record(
+                (plugin, kind),
+                started.elapsed(),
+                shown,
+                read.as_ref().err(),
+            );
+            read.map_err(|error| PluginFailure {
                 plugin: plugin.name.clone(),
                 error,
                 stderr: call.stderr,
             })
-    });
+        }
+        Err(failure) => {
+            let shown = (None, failure.stderr.as_str());
+            trace.record(
+                (plugin, kind),
+                started.elapsed(),
+                shown,
+                Some(&failure.error),
+            );
+            Err(failure)
+        }
+    };
     if let Err(PluginFailure {
         error: PluginError::ShuttingDown,
         ..

@@ -70,6 +70,7 @@ impl Pipeline {
             // Cut by the shutdown: the event stays held, and is released after the next start.
             return false;
         };
+        super::count_filtered(&messages);
         let store = self.inner.store.clone();
         let (event_id, route_name) = (event.id.clone(), route.name.clone());
         let result = self

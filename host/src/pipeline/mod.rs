@@ -13,8 +13,9 @@ mod held;
 mod messages;
 mod routes;
 
+pub use chain::Stage;
 pub use fan_out::FanOut;
-pub use routes::messages_for;
+pub use routes::{messages_for, trace_route};
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -105,6 +106,7 @@ impl Pipeline {
         if routes::run_no_plugin(routes) {
             // Without plugin calls there is nothing for a shutdown to cut.
             if let Ok(messages) = messages_for(&self.inner.engine, &topology, &event).await {
+                count_filtered(&messages);
                 let commit = async move |messages| {
                     let status = EventStatus::Processed;
                     store.insert_event(event, dedup, status, messages).await
@@ -123,6 +125,11 @@ impl Pipeline {
             self.submit(event);
         }
         Ok(inserted)
+    }
+
+    /// The engine its plugins run on: a dry run shares its limits and permits.
+    pub fn engine(&self) -> &Arc<PluginEngine> {
+        &self.inner.engine
     }
 
     /// Hands a committed event to the pipeline; never waits.
@@ -230,6 +237,7 @@ impl Pipeline {
             self.settled(&id);
             return false;
         };
+        count_filtered(&messages);
         let held = messages.iter().any(|m| m.status == MessageStatus::Held);
         let (store, event_id) = (self.inner.store.clone(), id.clone());
         let result = self
@@ -273,4 +281,17 @@ async fn run_each_in_a_task<F: std::future::Future<Output = bool> + Send + 'stat
         all &= handle.await.unwrap_or(false);
     }
     all
+}
+
+/// Counts each route that dropped the event: its messages, one per subscriber, come together.
+fn count_filtered(messages: &[crate::store::NewMessage]) {
+    let mut routes: Vec<&str> = messages
+        .iter()
+        .filter(|message| message.status == MessageStatus::Filtered)
+        .map(|message| message.route.as_str())
+        .collect();
+    routes.dedup();
+    for route in routes {
+        crate::telemetry::event_filtered(route);
+    }
 }

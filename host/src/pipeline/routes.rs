@@ -7,7 +7,7 @@ use crate::plugin::PluginEngine;
 use crate::store::{NewEvent, NewMessage};
 use crate::topology::{Route, Topology};
 
-use super::chain::ShuttingDown;
+use super::chain::{ShuttingDown, Stage, Trace};
 use super::{chain, envelope, messages};
 
 /// Runs every route of the event's source, in routes.toml order: the messages to deliver
@@ -60,7 +60,7 @@ pub async fn messages_for(
             envelope.clone()
         };
         let input = input.expect("taken by the last route only");
-        let run = run_route(engine, route.clone(), input).await?;
+        let (run, _) = run_route(engine, route.clone(), input, Trace::default()).await?;
         messages.extend(messages::from_run(event, route, run));
     }
     Ok(messages)
@@ -73,18 +73,42 @@ pub async fn route_messages(
     route: &Arc<Route>,
     event: &NewEvent,
 ) -> Result<Vec<NewMessage>, ShuttingDown> {
+    let (messages, _) = traced_route(engine, route, event, Trace::default()).await?;
+    Ok(messages)
+}
+
+/// What one route makes of an event, and each plugin call on the way: the route debugger's
+/// dry run, which runs what the pipeline runs and stores and sends nothing.
+pub async fn trace_route(
+    engine: &Arc<PluginEngine>,
+    route: &Arc<Route>,
+    event: &NewEvent,
+) -> Result<(Vec<NewMessage>, Vec<Stage>), ShuttingDown> {
+    let (messages, trace) = traced_route(engine, route, event, Trace::on()).await?;
+    Ok((messages, trace.stages()))
+}
+
+async fn traced_route(
+    engine: &Arc<PluginEngine>,
+    route: &Arc<Route>,
+    event: &NewEvent,
+    trace: Trace,
+) -> Result<(Vec<NewMessage>, Trace), ShuttingDown> {
     if !route.held_by.is_empty() {
-        return Ok(messages::held(event, route));
+        return Ok((messages::held(event, route), trace));
     }
     if has_no_plugins(route) && envelope::is_json(envelope::content_type(event), &event.body) {
-        return Ok(messages::unchanged(event, route));
+        return Ok((messages::unchanged(event, route), trace));
     }
     Ok(match envelope::from_event(event) {
         Ok(envelope) => {
-            let run = run_route(engine, route.clone(), envelope).await?;
-            messages::from_run(event, route, run)
+            let (run, trace) = run_route(engine, route.clone(), envelope, trace).await?;
+            (messages::from_run(event, route, run), trace)
         }
-        Err(error) => messages::failed(event, route, error.to_string(), Vec::new()),
+        Err(error) => {
+            let failed = messages::failed(event, route, error.to_string(), Vec::new());
+            (failed, trace)
+        }
     })
 }
 
@@ -104,12 +128,14 @@ async fn run_route(
     engine: &Arc<PluginEngine>,
     route: Arc<Route>,
     envelope: envelope::Envelope,
-) -> Result<chain::RouteRun, ShuttingDown> {
+    mut trace: Trace,
+) -> Result<(chain::RouteRun, Trace), ShuttingDown> {
     if has_no_plugins(&route) {
-        return Ok(chain::RouteRun {
+        let run = chain::RouteRun {
             outcome: chain::Outcome::Messages(vec![envelope]),
             plugins: Vec::new(),
-        });
+        };
+        return Ok((run, trace));
     }
     let permit = engine
         .permits
@@ -120,18 +146,19 @@ async fn run_route(
     let engine = engine.clone();
     let route_name = route.name.clone();
     tokio::task::spawn_blocking(move || {
-        let run = chain::run(&engine, &route, envelope);
+        let run = chain::run(&engine, &route, envelope, &mut trace);
         drop(permit);
-        run
+        Ok((run?, trace))
     })
     .await
     .unwrap_or_else(|panic| {
-        Ok(chain::RouteRun {
+        let run = chain::RouteRun {
             outcome: chain::Outcome::Failed(format!(
                 "route {route_name}: the plugin host panicked: {panic}"
             )),
             plugins: Vec::new(),
-        })
+        };
+        Ok((run, Trace::default()))
     })
 }
 

@@ -771,12 +771,18 @@ async fn the_admin_reads_list_the_latest_first_and_filter(kind: Kind) {
     received(store, "evt_2").await;
     let other_source = NewEvent {
         source: "stripe".to_owned(),
+        event_type: Some("charge.failed".to_owned()),
+        received_at: NOW + 5_000,
         ..(*event("evt_3")).clone()
+    };
+    let delivery_id = Dedup {
+        key: "dlv-3".to_owned(),
+        window_ms: 60_000,
     };
     store
         .insert_event(
             Arc::new(other_source),
-            Vec::new(),
+            vec![delivery_id],
             EventStatus::Processed,
             vec![pending("msg_2", "evt_3")],
         )
@@ -791,35 +797,110 @@ async fn the_admin_reads_list_the_latest_first_and_filter(kind: Kind) {
         .await
         .unwrap();
 
-    let ids = |events: Vec<EventSummary>| events.into_iter().map(|e| e.id).collect::<Vec<_>>();
+    let list = async |query: EventQuery| {
+        let page = store
+            .list_events(EventQuery { limit: 10, ..query })
+            .await
+            .unwrap();
+        let ids: Vec<String> = page.items.into_iter().map(|e| e.id).collect();
+        ids
+    };
     assert_eq!(
-        ids(store.list_events(None, None, 10).await.unwrap()),
+        list(EventQuery::default()).await,
         ["evt_3", "evt_2", "evt_1"]
     );
-    assert_eq!(
-        ids(store.list_events(None, None, 1).await.unwrap()),
-        ["evt_3"]
-    );
-    let github = store.list_events(Some("github".to_owned()), None, 10);
-    assert_eq!(ids(github.await.unwrap()), ["evt_2", "evt_1"]);
-    let received = store.list_events(None, Some("received".to_owned()), 10);
-    assert_eq!(ids(received.await.unwrap()), ["evt_2"]);
-    let summary = &store.list_events(None, None, 1).await.unwrap()[0];
+    let github = EventQuery {
+        source: Some("github".to_owned()),
+        ..EventQuery::default()
+    };
+    assert_eq!(list(github).await, ["evt_2", "evt_1"]);
+    let received = EventQuery {
+        status: Some(EventStatus::Received),
+        ..EventQuery::default()
+    };
+    assert_eq!(list(received).await, ["evt_2"]);
+    let charges = EventQuery {
+        event_type: Some("charge.failed".to_owned()),
+        ..EventQuery::default()
+    };
+    assert_eq!(list(charges).await, ["evt_3"]);
+    let later = EventQuery {
+        since: Some(NOW + 1),
+        ..EventQuery::default()
+    };
+    assert_eq!(list(later).await, ["evt_3"]);
+    let earlier = EventQuery {
+        until: Some(NOW + 1),
+        ..EventQuery::default()
+    };
+    assert_eq!(list(earlier).await, ["evt_2", "evt_1"]);
+    for search in ["evt_1", "msg_1"] {
+        let query = EventQuery {
+            search: Some(search.to_owned()),
+            ..EventQuery::default()
+        };
+        assert_eq!(list(query).await, ["evt_1"], "search {search}");
+    }
+    let by_delivery_id = EventQuery {
+        search: Some("dlv-3".to_owned()),
+        ..EventQuery::default()
+    };
+    assert_eq!(list(by_delivery_id).await, ["evt_3"]);
+
+    // Page by page: each names the cursor of the next until the last.
+    let first = EventQuery {
+        limit: 2,
+        ..EventQuery::default()
+    };
+    let first = store.list_events(first).await.unwrap();
+    assert_eq!(first.items.len(), 2);
+    assert_eq!(first.next.as_deref(), Some("evt_2"));
+    let second = EventQuery {
+        before: first.next,
+        limit: 2,
+        ..EventQuery::default()
+    };
+    let second = store.list_events(second).await.unwrap();
+    let ids: Vec<_> = second.items.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!((ids, second.next), (vec!["evt_1"], None));
+
+    let latest = store.list_events(EventQuery {
+        limit: 1,
+        ..EventQuery::default()
+    });
+    let summary = &latest.await.unwrap().items[0];
     assert_eq!(
         (summary.source.as_str(), summary.event_type.as_deref()),
-        ("stripe", Some("push"))
+        ("stripe", Some("charge.failed"))
     );
-    assert_eq!(summary.received_at, crate::clock::rfc3339(NOW));
+    assert_eq!(summary.received_at, crate::clock::rfc3339(NOW + 5_000));
+    let shown = store.event("evt_1".to_owned()).await.unwrap().unwrap();
+    assert_eq!(shown.body, serde_json::json!({"ref": "main"}));
 
-    let messages = store.list_messages(None, 10).await.unwrap();
-    let ids: Vec<_> = messages.iter().map(|m| m.id.as_str()).collect();
-    assert_eq!(ids, ["msg_2", "msg_1"]);
-    let dead = store
-        .list_messages(Some("dead".to_owned()), 10)
-        .await
-        .unwrap();
-    assert_eq!(dead.len(), 1);
-    assert_eq!(dead[0].event_id, "evt_3");
+    let messages = async |query: MessageQuery| {
+        let page = store
+            .list_messages(MessageQuery { limit: 10, ..query })
+            .await
+            .unwrap();
+        let ids: Vec<String> = page.items.into_iter().map(|m| m.id).collect();
+        ids
+    };
+    assert_eq!(messages(MessageQuery::default()).await, ["msg_2", "msg_1"]);
+    let dead = MessageQuery {
+        status: Some(MessageStatus::Dead),
+        ..MessageQuery::default()
+    };
+    assert_eq!(messages(dead).await, ["msg_2"]);
+    let elsewhere = MessageQuery {
+        subscriber: Some("crm".to_owned()),
+        ..MessageQuery::default()
+    };
+    assert!(messages(elsewhere).await.is_empty());
+    let after_first = MessageQuery {
+        before: Some("msg_2".to_owned()),
+        ..MessageQuery::default()
+    };
+    assert_eq!(messages(after_first).await, ["msg_1"]);
     let message = store.message("msg_1".to_owned()).await.unwrap().unwrap();
     assert_eq!(
         (message.route.as_str(), message.subscriber.as_str()),
@@ -827,6 +908,16 @@ async fn the_admin_reads_list_the_latest_first_and_filter(kind: Kind) {
     );
     assert_eq!(message.next_attempt_at, Some(crate::clock::rfc3339(NOW)));
     assert!(store.message("msg_9".to_owned()).await.unwrap().is_none());
+
+    assert_eq!(
+        store.subscriber_queues().await.unwrap(),
+        [SubscriberQueue {
+            subscriber: "ci".to_owned(),
+            pending: 1,
+            oldest_pending_at: Some(NOW),
+            dead: 1,
+        }]
+    );
 }
 
 async fn a_node_is_listed_with_what_it_runs(kind: Kind) {

@@ -22,6 +22,7 @@ mod backoff;
 #[cfg(test)]
 mod conformance;
 mod error;
+mod listing;
 pub mod postgres;
 mod records;
 pub mod sqlite;
@@ -29,11 +30,12 @@ mod views;
 
 pub use backoff::Backoff;
 pub use error::StoreError;
+pub use listing::{EventQuery, MessageQuery, Page, SubscriberQueue};
 pub use records::{
     Attempt, AttemptOutcome, Dedup, DueMessage, DueRead, EventStatus, Expiry, Inserted,
     MessageStatus, NewEvent, NewMessage, NodeState, OpenCircuit, PRUNE_BATCH, RequestMeta,
 };
-pub use views::{AttemptRecord, EventRecord, EventSummary, MessageRecord, NodeRecord};
+pub use views::{AttemptRecord, EventRecord, EventSummary, MessageRecord, NodeRecord, json_column};
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
@@ -246,14 +248,9 @@ impl Store {
         each!(self, s => s.next_due_after(subscribers, now).await)
     }
 
-    /// The latest events first.
-    pub async fn list_events(
-        &self,
-        source: Option<String>,
-        status: Option<String>,
-        limit: usize,
-    ) -> Result<Vec<EventSummary>, StoreError> {
-        each!(self, s => s.list_events(source, status, limit).await)
+    /// A page of the events `query` asks for, the latest first.
+    pub async fn list_events(&self, query: EventQuery) -> Result<Page<EventSummary>, StoreError> {
+        each!(self, s => s.list_events(query).await)
     }
 
     /// One event with its messages and their attempts.
@@ -270,13 +267,17 @@ impl Store {
         each!(self, s => s.message(id).await)
     }
 
-    /// The latest messages first.
+    /// A page of the messages `query` asks for, the latest first.
     pub async fn list_messages(
         &self,
-        status: Option<String>,
-        limit: usize,
-    ) -> Result<Vec<MessageRecord>, StoreError> {
-        each!(self, s => s.list_messages(status, limit).await)
+        query: MessageQuery,
+    ) -> Result<Page<MessageRecord>, StoreError> {
+        each!(self, s => s.list_messages(query).await)
+    }
+
+    /// How many messages wait for each subscriber, since when, and how many are dead.
+    pub async fn subscriber_queues(&self) -> Result<Vec<SubscriberQueue>, StoreError> {
+        each!(self, s => s.subscriber_queues().await)
     }
 
     /// Up to `limit` events that `route` holds, oldest first.

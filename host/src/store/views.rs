@@ -21,6 +21,8 @@ pub struct EventRecord {
     #[serde(flatten)]
     pub summary: EventSummary,
     pub request: serde_json::Value,
+    /// The body as JSON when it is JSON, else as a string.
+    pub body: serde_json::Value,
     pub messages: Vec<MessageRecord>,
 }
 
@@ -73,7 +75,7 @@ pub struct NodeRecord {
 }
 
 /// Stored JSON stays JSON in answers; anything else becomes a string.
-pub(super) fn json_column(bytes: &[u8]) -> serde_json::Value {
+pub fn json_column(bytes: &[u8]) -> serde_json::Value {
     serde_json::from_slice(bytes)
         .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(bytes).into_owned()))
 }

@@ -1,7 +1,7 @@
 //! Startup and reload are one path: read routes.toml, build a topology beside the running one,
 //! swap it in if it could be built, and record what happened for the logs, metrics and admin API.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -25,11 +25,38 @@ pub struct ReloadReport {
     pub errors: Vec<String>,
 }
 
+/// What set a reload off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Trigger {
+    /// The first load, at start.
+    Start,
+    /// A change to routes.toml or a plugin file.
+    Watch,
+    /// `POST /api/reload`.
+    Api,
+    /// SIGHUP.
+    Signal,
+}
+
+/// One load or reload, as `GET /api/reloads` lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReloadRecord {
+    pub at: String,
+    pub trigger: Trigger,
+    #[serde(flatten)]
+    pub report: ReloadReport,
+}
+
+/// Reloads kept in the history.
+const HISTORY: usize = 50;
+
 pub struct Reloader {
     config_path: PathBuf,
     engine: Arc<PluginEngine>,
     wiring: Wiring,
     state: Mutex<ReloadState>,
+    history: Mutex<VecDeque<ReloadRecord>>,
 }
 
 /// What reloads carry from one to the next; the lock on it serialises them.
@@ -72,12 +99,43 @@ impl Reloader {
             telemetry::plugin_loaded(plugin);
         }
         note_loaded(&mut state, &topology, &built.errors);
-        Arc::new(Reloader {
+        let started = ReloadReport {
+            reloaded: true,
+            changes: vec![format!("{} loaded", config_path.display())],
+            errors: built.errors.iter().map(ToString::to_string).collect(),
+        };
+        let reloader = Reloader {
             config_path,
             engine,
             wiring: Wiring::new(state.publish(Arc::new(topology))),
             state: Mutex::new(state),
-        })
+            history: Mutex::default(),
+        };
+        reloader.remember(Trigger::Start, &started);
+        Arc::new(reloader)
+    }
+
+    /// The loads and reloads that changed something or met errors, and every one asked for,
+    /// the latest first.
+    pub fn history(&self) -> Vec<ReloadRecord> {
+        let history = self.history.lock().expect("reload history");
+        history.iter().rev().cloned().collect()
+    }
+
+    fn remember(&self, trigger: Trigger, report: &ReloadReport) {
+        let quiet = report.changes.is_empty() && report.errors.is_empty();
+        if quiet && trigger == Trigger::Watch {
+            return;
+        }
+        let mut history = self.history.lock().expect("reload history");
+        if history.len() == HISTORY {
+            history.pop_front();
+        }
+        history.push_back(ReloadRecord {
+            at: crate::clock::rfc3339(crate::clock::now_ms()),
+            trigger,
+            report: report.clone(),
+        });
     }
 
     /// What the stages read: the running wiring, read only.
@@ -91,13 +149,14 @@ impl Reloader {
 
     /// Re-reads routes.toml and every plugin file, and swaps in whatever changed. Blocking
     /// (compiles): call it off the async runtime. Reloads are serialised by the state lock.
-    pub fn reload(&self) -> ReloadReport {
+    pub fn reload(&self, trigger: Trigger) -> ReloadReport {
         let mut state = self.state.lock().expect("reload state");
         let previous = self.wiring.current();
         let (report, topology) = self.rebuild(&mut state, &previous);
         let swapped = topology.is_some();
         let topology = topology.map_or(previous, Arc::new);
         self.wiring.publish(state.publish(topology), swapped);
+        self.remember(trigger, &report);
         report
     }
 

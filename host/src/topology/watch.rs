@@ -55,7 +55,7 @@ pub fn spawn(reloader: Arc<Reloader>, tasks: &Tasks) -> anyhow::Result<()> {
             tokio::select! {
                 () = changed.notified() => {
                     let reloader_ = reloader.clone();
-                    let report = tokio::task::spawn_blocking(move || reloader_.reload()).await;
+                    let report = tokio::task::spawn_blocking(move || reloader_.reload(crate::topology::reload::Trigger::Watch)).await;
                     if let Ok(report) = report
                         && report.reloaded
                     {

@@ -11,6 +11,7 @@ use tokio_postgres::types::ToSql;
 use super::{Store, claimable};
 use crate::clock::rfc3339;
 use crate::store::error::StoreError;
+use crate::store::listing::{Arg, Dialect, EventQuery, MessageQuery, Page, SubscriberQueue};
 use crate::store::records::{DueMessage, DueRead, MessageStatus, NewEvent, OpenCircuit};
 use crate::store::views::{AttemptRecord, EventRecord, EventSummary, MessageRecord, json_column};
 
@@ -234,22 +235,20 @@ impl Store {
         Ok(row.get(0))
     }
 
-    pub async fn list_events(
-        &self,
-        source: Option<String>,
-        status: Option<String>,
-        limit: usize,
-    ) -> Result<Vec<EventSummary>, StoreError> {
+    pub async fn list_events(&self, query: EventQuery) -> Result<Page<EventSummary>, StoreError> {
+        let conditions = query.conditions(&DIALECT);
+        let sql = format!(
+            "SELECT id, source, type, received_at, status FROM events WHERE {}
+             ORDER BY seq DESC LIMIT {}",
+            conditions.sql(),
+            query.limit + 1
+        );
         let client = self.client().await?;
-        let rows = client
-            .query(
-                "SELECT id, source, type, received_at, status FROM events
-                 WHERE ($1::text IS NULL OR source = $1) AND ($2::text IS NULL OR status = $2)
-                 ORDER BY seq DESC LIMIT $3",
-                &[&source, &status, &(limit as i64)],
-            )
-            .await?;
-        Ok(rows.iter().map(event_summary).collect())
+        let rows = client.query(&sql, &bound(&conditions.args)).await?;
+        let rows = rows.iter().map(event_summary).collect();
+        Ok(Page::cut(rows, query.limit, |event: &EventSummary| {
+            &event.id
+        }))
     }
 
     /// One event with its messages and their attempts, as one snapshot.
@@ -263,7 +262,8 @@ impl Store {
             .await?;
         let Some(row) = transaction
             .query_opt(
-                "SELECT id, source, type, received_at, status, request FROM events WHERE id = $1",
+                "SELECT id, source, type, received_at, status, request, body FROM events
+                 WHERE id = $1",
                 &[&id],
             )
             .await?
@@ -300,6 +300,7 @@ impl Store {
         Ok(Some(EventRecord {
             summary: event_summary(&row),
             request: serde_json::from_str(&request).unwrap_or(serde_json::Value::Null),
+            body: json_column(row.get(6)),
             messages,
         }))
     }
@@ -327,17 +328,63 @@ impl Store {
 
     pub async fn list_messages(
         &self,
-        status: Option<String>,
-        limit: usize,
-    ) -> Result<Vec<MessageRecord>, StoreError> {
-        let client = self.client().await?;
+        query: MessageQuery,
+    ) -> Result<Page<MessageRecord>, StoreError> {
+        let conditions = query.conditions(&DIALECT, "m");
         let sql = format!(
             "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN events e ON e.id = m.event_id
-             WHERE ($1::text IS NULL OR m.status = $1) ORDER BY m.seq DESC LIMIT $2"
+             WHERE {} ORDER BY m.seq DESC LIMIT {}",
+            conditions.sql(),
+            query.limit + 1
         );
-        let rows = client.query(&sql, &[&status, &(limit as i64)]).await?;
-        Ok(rows.iter().map(message_record).collect())
+        let client = self.client().await?;
+        let rows = client.query(&sql, &bound(&conditions.args)).await?;
+        let rows = rows.iter().map(message_record).collect();
+        Ok(Page::cut(rows, query.limit, |message: &MessageRecord| {
+            &message.id
+        }))
     }
+
+    /// Each subscriber's pending and dead messages; subscribers with neither are left out.
+    pub async fn subscriber_queues(&self) -> Result<Vec<SubscriberQueue>, StoreError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT subscriber,
+                        COUNT(*) FILTER (WHERE status = 'pending'),
+                        MIN(created_at) FILTER (WHERE status = 'pending'),
+                        COUNT(*) FILTER (WHERE status = 'dead')
+                 FROM messages WHERE status IN ('pending', 'dead')
+                 GROUP BY subscriber ORDER BY subscriber",
+                &[],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|row| SubscriberQueue {
+                subscriber: row.get(0),
+                pending: row.get::<_, i64>(1) as u64,
+                oldest_pending_at: row.get(2),
+                dead: row.get::<_, i64>(3) as u64,
+            })
+            .collect())
+    }
+}
+
+/// How listings write their SQL on PostgreSQL.
+const DIALECT: Dialect = Dialect {
+    seq: "seq",
+    mark: |n| format!("${n}"),
+};
+
+/// A listing's values as the driver binds them.
+fn bound(args: &[Arg]) -> Vec<&(dyn ToSql + Sync)> {
+    args.iter()
+        .map(|arg| match arg {
+            Arg::Text(text) => text as &(dyn ToSql + Sync),
+            Arg::Int(int) => int as &(dyn ToSql + Sync),
+        })
+        .collect()
 }
 
 fn new_event(row: &Row) -> Result<NewEvent, StoreError> {

@@ -4,10 +4,11 @@ use crate::clock::rfc3339;
 use std::collections::{BTreeMap, HashSet};
 
 use bytes::Bytes;
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 
 use super::bodies::body_sql as body;
 use super::{DueMessage, DueRead, MessageStatus, NewEvent, OpenCircuit, Store, StoreError};
+use crate::store::listing::{Arg, Dialect, EventQuery, MessageQuery, Page, SubscriberQueue};
 use crate::store::views::{AttemptRecord, EventRecord, EventSummary, MessageRecord, json_column};
 
 /// The SQL that reads an event's request, as JSON text: in `request` for events stored before
@@ -229,20 +230,19 @@ impl Store {
         .await
     }
 
-    pub async fn list_events(
-        &self,
-        source: Option<String>,
-        status: Option<String>,
-        limit: usize,
-    ) -> Result<Vec<EventSummary>, StoreError> {
+    pub async fn list_events(&self, query: EventQuery) -> Result<Page<EventSummary>, StoreError> {
         self.read(move |conn| {
-            let mut query = conn.prepare_cached(
-                "SELECT id, source, type, received_at, status FROM events
-                 WHERE (?1 IS NULL OR source = ?1) AND (?2 IS NULL OR status = ?2)
-                 ORDER BY rowid DESC LIMIT ?3",
-            )?;
-            let rows = query.query_map(params![source, status, limit as i64], event_summary)?;
-            Ok(rows.collect::<Result<_, _>>()?)
+            let conditions = query.conditions(&DIALECT);
+            let sql = format!(
+                "SELECT id, source, type, received_at, status FROM events WHERE {}
+                 ORDER BY rowid DESC LIMIT {}",
+                conditions.sql(),
+                query.limit + 1
+            );
+            let mut statement = conn.prepare_cached(&sql)?;
+            let rows = statement.query_map(params_from_iter(&conditions.args), event_summary)?;
+            let rows = rows.collect::<Result<Vec<_>, _>>()?;
+            Ok(Page::cut(rows, query.limit, |event| &event.id))
         })
         .await
     }
@@ -253,13 +253,19 @@ impl Store {
                 .prepare_cached(concat!(
                     "SELECT id, source, type, received_at, status, ",
                     request!(),
+                    ", ",
+                    body!("body_id"),
                     " FROM events WHERE id = ?1"
                 ))?
                 .query_row(params![id], |row| {
-                    Ok((event_summary(row)?, row.get::<_, String>(5)?))
+                    Ok((
+                        event_summary(row)?,
+                        row.get::<_, String>(5)?,
+                        row.get::<_, Vec<u8>>(6)?,
+                    ))
                 })
                 .optional()?;
-            let Some((summary, request)) = found else {
+            let Some((summary, request, body)) = found else {
                 return Ok(None);
             };
             let mut messages = messages_where(conn, "event_id = ?1 ORDER BY rowid", params![id])?;
@@ -269,6 +275,7 @@ impl Store {
             Ok(Some(EventRecord {
                 summary,
                 request: serde_json::from_str(&request).unwrap_or(serde_json::Value::Null),
+                body: json_column(&body),
                 messages,
             }))
         })
@@ -295,18 +302,76 @@ impl Store {
 
     pub async fn list_messages(
         &self,
-        status: Option<String>,
-        limit: usize,
-    ) -> Result<Vec<MessageRecord>, StoreError> {
+        query: MessageQuery,
+    ) -> Result<Page<MessageRecord>, StoreError> {
         self.read(move |conn| {
-            messages_where(
-                conn,
-                "(?1 IS NULL OR status = ?1) ORDER BY rowid DESC LIMIT ?2",
-                params![status, limit as i64],
-            )
+            let conditions = query.conditions(&DIALECT, "messages");
+            let condition = format!(
+                "{} ORDER BY rowid DESC LIMIT {}",
+                conditions.sql(),
+                query.limit + 1
+            );
+            let rows = messages_where(conn, &condition, params_from_iter(&conditions.args))?;
+            Ok(Page::cut(rows, query.limit, |message| &message.id))
         })
         .await
     }
+
+    /// Each subscriber's pending and dead messages; subscribers with neither are left out.
+    pub async fn subscriber_queues(&self) -> Result<Vec<SubscriberQueue>, StoreError> {
+        self.read(move |conn| {
+            let mut queues: BTreeMap<String, SubscriberQueue> = BTreeMap::new();
+            let mut pending = conn.prepare_cached(
+                "SELECT subscriber, COUNT(*), MIN(created_at) FROM messages
+                 WHERE status = 'pending' GROUP BY subscriber",
+            )?;
+            let rows = pending.query_map([], |row| {
+                Ok((row.get::<_, String>(0)?, row.get(1)?, row.get(2)?))
+            })?;
+            for row in rows {
+                let (subscriber, count, oldest) = row?;
+                let queue = queue_of(&mut queues, subscriber);
+                (queue.pending, queue.oldest_pending_at) = (count, oldest);
+            }
+            let mut dead = conn.prepare_cached(
+                "SELECT subscriber, COUNT(*) FROM messages WHERE status = 'dead' GROUP BY subscriber",
+            )?;
+            let rows = dead.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get(1)?)))?;
+            for row in rows {
+                let (subscriber, count) = row?;
+                queue_of(&mut queues, subscriber).dead = count;
+            }
+            Ok(queues.into_values().collect())
+        })
+        .await
+    }
+}
+
+/// How listings write their SQL on SQLite.
+const DIALECT: Dialect = Dialect {
+    seq: "rowid",
+    mark: |n| format!("?{n}"),
+};
+
+impl rusqlite::ToSql for Arg {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        match self {
+            Arg::Text(text) => text.to_sql(),
+            Arg::Int(int) => int.to_sql(),
+        }
+    }
+}
+
+fn queue_of(
+    queues: &mut BTreeMap<String, SubscriberQueue>,
+    subscriber: String,
+) -> &mut SubscriberQueue {
+    queues.entry(subscriber.clone()).or_insert(SubscriberQueue {
+        subscriber,
+        pending: 0,
+        oldest_pending_at: None,
+        dead: 0,
+    })
 }
 
 fn event_summary(row: &Row<'_>) -> rusqlite::Result<EventSummary> {

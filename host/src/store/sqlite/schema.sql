@@ -71,6 +71,9 @@ CREATE INDEX IF NOT EXISTS messages_due ON messages (subscriber, next_attempt_at
 DROP INDEX IF EXISTS messages_pending_by_due;
 CREATE INDEX IF NOT EXISTS messages_by_event ON messages (event_id);
 DROP INDEX IF EXISTS messages_by_status;
+-- Dead letters by subscriber: what the admin API counts and lists; a row enters it once, when
+-- its message dies.
+CREATE INDEX IF NOT EXISTS messages_dead ON messages (subscriber) WHERE status = 'dead';
 CREATE INDEX IF NOT EXISTS messages_pending_by_key ON messages (subscriber, key, event_seq)
     WHERE status = 'pending';
 
