@@ -1,6 +1,6 @@
-//! A subscriber that answers `410 Gone` is switched off until an operator enables it again:
-//! its messages wait as `pending`, the other subscribers of the route carry on, and a restart
-//! keeps it off.
+//! A subscriber that answers `410 Gone`, or that an operator disables, is switched off until
+//! an operator enables it again: its messages wait as `pending`, the other subscribers of the
+//! route carry on, and a restart keeps it off.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, SystemTime};
@@ -116,6 +116,33 @@ async fn a_gone_subscriber_waits_switched_off_until_it_is_enabled() {
         5,
         "the other subscriber got each event once"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_switches_a_subscriber_off_and_on_and_a_restart_keeps_it_off() {
+    let crm = Subscriber::ok().await;
+    let mut router = Router::start(&plain_route(&[("crm", &crm, "")])).await;
+    let answer = admin_cli(&router, &["subscribers", "disable", "crm"]).await;
+    assert_eq!(answer, json!({"name": "crm", "disabled": true}));
+    let id = post(&router, 1).await;
+    let what = "its message made";
+    router
+        .wait_event(&id, what, |event| event["status"] == "processed")
+        .await;
+
+    router.restart().await;
+    let shown = subscriber(&router, "crm").await;
+    assert_eq!(shown["disabled"], true, "{shown}");
+    assert_eq!(shown["disabled_reason"], "disabled by an operator", "{shown}");
+    assert_eq!(shown["pending"], 1, "{shown}");
+    let event = router.event(&id).await;
+    assert_eq!(message_to(&event, "crm")["status"], "pending", "{event}");
+    assert_eq!(crm.count(), 0, "nothing is sent to a disabled subscriber");
+
+    admin_cli(&router, &["subscribers", "enable", "crm"]).await;
+    let event = router.wait_settled(&id).await;
+    assert_eq!(message_to(&event, "crm")["status"], "delivered", "{event}");
+    assert_eq!(crm.count(), 1);
 }
 
 /// More messages wait than delivery holds in memory for a subscriber (some hundreds): those

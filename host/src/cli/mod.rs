@@ -83,7 +83,7 @@ pub enum Command {
     /// Inspect and retry messages (dead letters) through the admin API.
     #[command(subcommand)]
     Messages(messages::MessagesCommand),
-    /// Subscribers and their circuits; retry a subscriber's dead letters, enable one.
+    /// Subscribers and their circuits; retry a subscriber's dead letters, disable or enable one.
     #[command(subcommand)]
     Subscribers(subscribers::SubscribersCommand),
     /// Ask a running router whether it is ready (GET /readyz): exit 0 if so, 1 if not. For

@@ -1,5 +1,5 @@
-//! `wasmhook subscribers list|retry-dead|enable`: subscribers, their circuits, and sending
-//! their dead letters again.
+//! `wasmhook subscribers list|retry-dead|disable|enable`: subscribers, their circuits, sending
+//! their dead letters again, and stopping and resuming their deliveries.
 
 use std::process::ExitCode;
 
@@ -19,7 +19,14 @@ pub enum SubscribersCommand {
         #[command(flatten)]
         admin: AdminArgs,
     },
-    /// Resume a subscriber disabled by a `410 Gone`.
+    /// Stop every delivery to a subscriber, on every node, until it is enabled again; its
+    /// messages wait, pending.
+    Disable {
+        name: String,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// Resume a subscriber disabled by a `410 Gone` or by `disable`.
     Enable {
         name: String,
         #[command(flatten)]
@@ -32,17 +39,17 @@ pub async fn run(command: SubscribersCommand) -> anyhow::Result<ExitCode> {
         SubscribersCommand::List { admin } => {
             AdminClient::new(admin)?.get("/api/subscribers").await?
         }
-        SubscribersCommand::RetryDead { name, admin } => {
-            AdminClient::new(admin)?
-                .post(&format!("/api/subscribers/{name}/retry-dead"))
-                .await?
-        }
-        SubscribersCommand::Enable { name, admin } => {
-            AdminClient::new(admin)?
-                .post(&format!("/api/subscribers/{name}/enable"))
-                .await?
-        }
+        SubscribersCommand::RetryDead { name, admin } => act(admin, name, "retry-dead").await?,
+        SubscribersCommand::Disable { name, admin } => act(admin, name, "disable").await?,
+        SubscribersCommand::Enable { name, admin } => act(admin, name, "enable").await?,
     };
     print(&answer);
     Ok(ExitCode::SUCCESS)
+}
+
+/// `POST /api/subscribers/{name}/{action}`.
+async fn act(admin: &AdminArgs, name: &str, action: &str) -> anyhow::Result<serde_json::Value> {
+    AdminClient::new(admin)?
+        .post(&format!("/api/subscribers/{name}/{action}"))
+        .await
 }
