@@ -133,7 +133,10 @@ async fn an_operator_switches_a_subscriber_off_and_on_and_a_restart_keeps_it_off
     router.restart().await;
     let shown = subscriber(&router, "crm").await;
     assert_eq!(shown["disabled"], true, "{shown}");
-    assert_eq!(shown["disabled_reason"], "disabled by an operator", "{shown}");
+    assert_eq!(
+        shown["disabled_reason"], "disabled by an operator",
+        "{shown}"
+    );
     assert_eq!(shown["pending"], 1, "{shown}");
     let event = router.event(&id).await;
     assert_eq!(message_to(&event, "crm")["status"], "pending", "{event}");

@@ -14,7 +14,6 @@
 use std::ffi::OsString;
 use std::fs;
 use std::net::TcpListener;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Output, Stdio};
 use std::sync::OnceLock;
@@ -310,15 +309,9 @@ impl PgServer {
             .success()
     }
 
-    /// Starts a detached shell that stops the server and removes its temp dir once this process
-    /// is gone, however it ends (a panic in another thread, a timeout's SIGKILL...).
-    ///
-    /// The shell runs as the current user, not as `postgres`, because `kill -0` on a process of
-    /// another user fails and would look like the test process had exited. The polling loop is
-    /// put in the background and the outer shell exits at once, so the watchdog is not our
-    /// child (nothing to wait for) and, being an asynchronous list, ignores SIGINT. Its own
-    /// process group keeps a Ctrl-C aimed at the tests away from it, and it has no stdio so
-    /// that nothing waiting for the tests' output waits for it.
+    /// Starts a watchdog that stops the server and removes its temp dir once this process is
+    /// gone. It runs as the current user, not as `postgres`, because `kill -0` on a process of
+    /// another user fails and would look like the test process had exited.
     fn spawn_watchdog(&self) {
         const SCRIPT: &str = r#"pid=$1; dir=$2; shift 2
 (
@@ -333,21 +326,12 @@ impl PgServer {
             OsString::from("-m"),
             OsString::from("immediate"),
         ]);
-        let status = Command::new("sh")
-            .arg("-c")
-            .arg(SCRIPT)
-            .arg("wasmhook-postgres-watchdog")
-            .arg(std::process::id().to_string())
-            .arg(self.dir.path())
-            .args(stop)
-            .current_dir("/")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .status()
-            .expect("the watchdog shell to run");
-        check_status(status, "starting the PostgreSQL watchdog");
+        let dir = self.dir.path().as_os_str().to_owned();
+        super::watchdog::start(
+            "wasmhook-postgres-watchdog",
+            SCRIPT,
+            std::iter::once(dir).chain(stop),
+        );
     }
 
     /// A command running one of PostgreSQL's binaries, as `postgres` when we are root. It runs

@@ -12,20 +12,13 @@ use crate::api_error::ApiError;
 
 pub async fn overview(State(admin): State<Admin>) -> Result<Json<Value>, ApiError> {
     let topology = admin.wiring.current();
-    let routes: Vec<Value> = topology
-        .config
-        .routes
-        .iter()
-        .zip(&topology.routes)
-        .map(|(config, route)| {
-            let mut shown = wiring::route_shown(config, route);
-            shown["rates"] = json!({
-                "accepted": activity().rate(Flow::Accepted, &config.source),
-                "filtered": activity().rate(Flow::Filtered, &config.name),
-            });
-            shown
-        })
-        .collect();
+    let mut routes = wiring::routes_shown(&topology);
+    for (shown, config) in routes.iter_mut().zip(&topology.config.routes) {
+        shown["rates"] = json!({
+            "accepted": activity().rate(Flow::Accepted, &config.source),
+            "filtered": activity().rate(Flow::Filtered, &config.name),
+        });
+    }
     Ok(Json(json!({
         "at": crate::clock::rfc3339(crate::clock::now_ms()),
         "routes": routes,

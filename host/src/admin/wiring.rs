@@ -8,32 +8,30 @@ use serde_json::{Value, json};
 use super::Admin;
 use crate::activity::activity;
 use crate::api_error::ApiError;
-use crate::config::RouteConfig;
-use crate::topology::Route;
+use crate::topology::Topology;
 
 pub async fn routes(State(admin): State<Admin>) -> Json<Value> {
-    let topology = admin.wiring.current();
-    let routes: Vec<Value> = topology
-        .config
-        .routes
-        .iter()
-        .zip(&topology.routes)
-        .map(|(config, route)| route_shown(config, route))
-        .collect();
-    Json(json!({ "routes": routes }))
+    Json(json!({ "routes": routes_shown(&admin.wiring.current()) }))
 }
 
-/// A route with the names as configured: one held by a plugin without a version lacks it in
-/// `filters`/`transforms`, and says so in `held_by`.
-pub fn route_shown(config: &RouteConfig, route: &Route) -> Value {
-    json!({
-        "name": config.name,
-        "source": config.source,
-        "filters": config.filters,
-        "transforms": config.transforms,
-        "subscribers": config.subscribers,
-        "held_by": route.held_by,
-    })
+/// The routes with the names as configured, in routes.toml order: one held by a plugin
+/// without a version lacks it in `filters`/`transforms`, and says so in `held_by`.
+pub fn routes_shown(topology: &Topology) -> Vec<Value> {
+    let configs = &topology.config.routes;
+    configs
+        .iter()
+        .zip(&topology.routes)
+        .map(|(config, route)| {
+            json!({
+                "name": config.name,
+                "source": config.source,
+                "filters": config.filters,
+                "transforms": config.transforms,
+                "subscribers": config.subscribers,
+                "held_by": route.held_by,
+            })
+        })
+        .collect()
 }
 
 /// Every configured plugin: the version that serves, and `state`: `loaded` (its file),

@@ -5,6 +5,8 @@
 
 #[path = "../../../tests/support/postgres.rs"]
 mod postgres_server;
+#[path = "../../../tests/support/watchdog.rs"]
+mod watchdog;
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;

@@ -15,7 +15,7 @@
 //! so leave the group; they exit by themselves once Chromium is gone.)
 #![allow(dead_code)] // each story uses its own part of the browser
 
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -581,14 +581,10 @@ fn group_alive(group: u32) -> bool {
     })
 }
 
-/// Starts a detached shell that kills chromedriver's process group and removes the temp dir
-/// once this process is gone: a test process that is killed, or exits without unwinding,
-/// never runs Drop. The shell also leaves as soon as the group is gone (the Browser was
-/// dropped), so it never signals a later group that reuses the id.
-///
-/// As PgServer's watchdog: the subshell is put in the background and the outer shell exits,
-/// so it is no child of ours; its own process group keeps a Ctrl-C aimed at the tests away
-/// from it, and it has no stdio so that nothing waiting for the tests' output waits for it.
+/// Starts a watchdog that kills chromedriver's process group and removes the temp dir once
+/// this process is gone: a test process that is killed, or exits without unwinding, never
+/// runs Drop. The shell also leaves as soon as the group is gone (the Browser was dropped), so
+/// it never signals a later group that reuses the id.
 fn spawn_watchdog(group: u32, dir: &Path) {
     const SCRIPT: &str = r#"pid=$1; group=$2; dir=$3
 (
@@ -596,21 +592,8 @@ fn spawn_watchdog(group: u32, dir: &Path) {
     kill -KILL "-$group"
     rm -rf "$dir"
 ) >/dev/null 2>&1 &"#;
-    let status = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(SCRIPT)
-        .arg("wasmhook-browser-watchdog")
-        .arg(std::process::id().to_string())
-        .arg(group.to_string())
-        .arg(dir)
-        .current_dir("/")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .process_group(0)
-        .status()
-        .expect("the browser watchdog shell to run");
-    assert!(status.success(), "starting the browser watchdog: {status}");
+    let args = [group.to_string().into(), dir.as_os_str().to_owned()];
+    super::watchdog::start("wasmhook-browser-watchdog", SCRIPT, args);
 }
 
 /// An element found a moment ago has since been replaced (the page re-rendered it).

@@ -19,6 +19,8 @@ pub mod raw;
 pub mod router;
 pub mod signature;
 pub mod subscriber;
+#[path = "../../support/watchdog.rs"]
+pub mod watchdog;
 
 use std::process::Output;
 use std::time::{Duration, Instant, SystemTime};
