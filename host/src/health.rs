@@ -36,11 +36,6 @@ async fn healthz() -> impl IntoResponse {
     Json(json!({ "status": "ok" }))
 }
 
-/// The store answers and the router is not shutting down, so a load balancer stops sending to a
-/// draining instance. A plugin whose file does not load makes the answer `degraded`, still
-/// `200`: events are taken, and the routes using it serve its last good version or hold them.
-/// Served on the ingest port too, so it names what is wrong and not why: the log and the admin
-/// API say why.
 /// The smallest read of the store: whether it answers.
 const LATEST_EVENT: crate::store::EventQuery = crate::store::EventQuery {
     source: None,
@@ -53,6 +48,11 @@ const LATEST_EVENT: crate::store::EventQuery = crate::store::EventQuery {
     limit: 1,
 };
 
+/// The store answers and the router is not shutting down, so a load balancer stops sending to a
+/// draining instance. A plugin whose file does not load makes the answer `degraded`, still
+/// `200`: events are taken, and the routes using it serve its last good version or hold them.
+/// Served on the ingest port too, so it names what is wrong and not why: the log and the admin
+/// API say why.
 async fn readyz(State(health): State<Health>) -> Response {
     if !health.accepting.load(Ordering::SeqCst) {
         return ApiError::unavailable("wasmhook is shutting down").into_response();

@@ -21,7 +21,7 @@ use notify_debouncer_full::{DebouncedEvent, new_debouncer};
 use tokio::sync::Notify;
 
 use super::Topology;
-use super::reload::Reloader;
+use super::reload::{Reloader, Trigger};
 use crate::tasks::Tasks;
 
 /// Quiet time after the last change before reloading: long enough to merge an editor's
@@ -55,7 +55,7 @@ pub fn spawn(reloader: Arc<Reloader>, tasks: &Tasks) -> anyhow::Result<()> {
             tokio::select! {
                 () = changed.notified() => {
                     let reloader_ = reloader.clone();
-                    let report = tokio::task::spawn_blocking(move || reloader_.reload(crate::topology::reload::Trigger::Watch)).await;
+                    let report = tokio::task::spawn_blocking(move || reloader_.reload(Trigger::Watch)).await;
                     if let Ok(report) = report
                         && report.reloaded
                     {
