@@ -1044,13 +1044,13 @@ async function pluginsView(ctx) {
     const errors = Object.entries(stats.errors || {}).filter(([, n]) => Number(n) > 0)
       .map(([kind, n]) => `${kind} ${n}`).join(' · ');
     return h('tr', { 'data-plugin': p.name ?? '' },
-      h('td', null, h('strong', null, p.name ?? 'unknown'), h('div', { class: 'small muted mono' }, p.path)),
+      h('td', null, h('strong', null, p.name ?? 'unknown'), h('div', { class: 'small muted mono path' }, p.path)),
       h('td', null, p.kind ?? '—'),
       h('td', null, p.version ?? '—'),
       h('td', null, shaEl(p.sha256)),
       h('td', { class: 'nowrap' }, timeEl(p.loaded_at)),
       h('td', null, badge(p.state)),
-      h('td', { class: 'wide' }, p.last_error
+      h('td', { class: p.last_error ? 'wide' : null }, p.last_error
         ? [h('pre', { class: 'excerpt error-text' }, p.last_error.message), h('div', { class: 'small muted' }, timeEl(p.last_error.at))]
         : '—'),
       h('td', { class: 'num' }, String(stats.calls ?? 0)),

@@ -348,6 +348,18 @@ async fn the_page_asks_for_the_token_once_a_session_and_sends_no_cookie() {
     let token = "dashboard-token-0123456789";
     let server = format!("admin_token = \"{token}\"");
     let router = Router::start_with_server(&server, &wiring(&chat, &sink)).await;
+    for branch in ["main", "feature"] {
+        accepted(router.github_push(GITHUB_SECRET, &push_to(branch, 1)).await);
+    }
+    let plugins = format!("{}/api/plugins", router.admin_url());
+    let client = reqwest::Client::new();
+    wait_until("the filter to have run on both pushes", WAIT, async || {
+        let answer = client.get(&plugins).bearer_auth(token).send().await;
+        let text = answer.unwrap().text().await.unwrap();
+        let listed: Value = serde_json::from_str(&text).unwrap();
+        listed["plugins"][0]["stats"]["calls"] == 2
+    })
+    .await;
     let browser = Browser::start().await;
     browser
         .goto(&format!("{}/#/plugins", router.admin_url()))
@@ -360,7 +372,8 @@ async fn the_page_asks_for_the_token_once_a_session_and_sends_no_cookie() {
     browser.fill("input#token", token).await;
     browser.click("form#login button[type=submit]").await;
     browser.wait_for("main#view[data-ready=\"plugins\"]").await;
-    browser.wait_for("tr[data-plugin=\"push-only\"]").await;
+    let calls = browser.text("tr[data-plugin=\"push-only\"] td.num").await;
+    assert_eq!(calls, "2", "the filter ran on both pushes");
     browser.screenshot("plugins").await;
 
     // Another page in the same session asks for nothing.
