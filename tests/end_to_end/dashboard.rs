@@ -328,6 +328,15 @@ async fn an_event_body_holding_markup_is_shown_as_text() {
     assert_eq!(ran, json!(["undefined", 0]), "the markup stayed text");
     browser.screenshot("event").await;
 
+    // Replayed through today's routes: a second message beside the first, delivered too.
+    browser.click("button#replay").await;
+    let shown = "return document.querySelectorAll('section.message').length";
+    wait_until("the replay's message on the page", WAIT, async || {
+        browser.execute(shown, vec![]).await == json!(2)
+    })
+    .await;
+    dashboard.sink.wait_for_requests(2, WAIT).await;
+
     // The list finds it by its message id, the `webhook-id` its subscriber got.
     let message = dashboard.sink.wait_for_requests(1, WAIT).await[0]
         .webhook_id()
