@@ -253,8 +253,17 @@ async fn the_route_debugger_shows_each_stage_of_a_stored_event_and_sends_nothing
     let dashboard = Dashboard::open().await;
     let browser = &dashboard.browser;
     let event = dashboard.push("main").await;
-    dashboard.router.wait_settled(&event).await;
+    let settled = dashboard.router.wait_settled(&event).await;
     dashboard.chat.wait_for_requests(1, WAIT).await;
+    // The message names the plugin versions that shaped it.
+    let loaded = dashboard.router.admin_get("/api/plugins").await;
+    let versions: Vec<Value> = loaded["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| json!({"name": p["name"], "sha256": p["sha256"], "version": 1}))
+        .collect();
+    assert_eq!(messages(&settled)[0]["plugins"], json!(versions), "{settled}");
 
     dashboard
         .show(&format!("debugger?route=chat&event={event}"), "debugger")
