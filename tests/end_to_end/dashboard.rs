@@ -394,13 +394,26 @@ async fn the_page_asks_for_the_token_once_a_session_and_sends_no_cookie() {
     assert_eq!(calls, "2", "the filter ran on both pushes");
     browser.screenshot("plugins").await;
 
-    // Another page in the same session asks for nothing.
+    // Another page in the same session asks for nothing. A route naming a source that does
+    // not exist is refused at the reload, with where it is written.
+    let mut broken = wiring(&chat, &sink);
+    broken.push_str("\n[[routes]]\nsource = \"nowhere\"\nsubscribers = [\"chat\"]\n");
+    router.write_routes(&broken);
     browser
         .goto(&format!("{}/#/config", router.admin_url()))
         .await;
     browser.wait_for("main#view[data-ready=\"config\"]").await;
     browser.click("button#reload").await;
-    browser.wait_for("table#reloads tr.reload").await;
+    let history = browser
+        .wait_for_text("table#reloads", |text: &str| text.contains("api"))
+        .await;
+    let at = history.find("routes.toml:").expect("the error names routes.toml");
+    let place: Vec<&str> = history[at..].splitn(4, ':').collect();
+    let numbers = |part: &str| !part.is_empty() && part.chars().all(|c| c.is_ascii_digit());
+    assert!(
+        numbers(place[1]) && numbers(place[2]),
+        "file:line:col in {history}"
+    );
     browser.screenshot("config").await;
     let cookies = browser.execute("return document.cookie", vec![]).await;
     assert_eq!(cookies, json!(""));
