@@ -38,6 +38,9 @@ pub enum Flow {
     Failed,
 }
 
+/// How many flows there are: a name has a window for each.
+const FLOWS: usize = 4;
+
 /// The process's record; made on first use.
 pub fn activity() -> &'static Activity {
     static ACTIVITY: OnceLock<Activity> = OnceLock::new();
@@ -46,7 +49,8 @@ pub fn activity() -> &'static Activity {
 
 #[derive(Default)]
 pub struct Activity {
-    windows: RwLock<HashMap<(Flow, String), Arc<Window>>>,
+    /// By name, a window per flow: looked up by `&str`, so counting allocates nothing.
+    windows: RwLock<HashMap<String, Arc<[Window; FLOWS]>>>,
     plugins: Mutex<HashMap<String, PluginCalls>>,
     failures: Mutex<HashMap<String, LastFailure>>,
     builds: Mutex<HashMap<String, Build>>,
@@ -63,20 +67,20 @@ pub struct Build {
 impl Activity {
     pub fn count(&self, flow: Flow, name: &str) {
         let second = Window::now();
-        let key = (flow, name.to_owned());
-        if let Some(window) = self.windows.read().expect("windows").get(&key) {
-            window.add(second);
+        if let Some(windows) = self.windows.read().expect("windows").get(name) {
+            windows[flow as usize].add(second);
             return;
         }
         let mut windows = self.windows.write().expect("windows");
-        windows.entry(key).or_default().add(second);
+        let of_name = windows.entry(name.to_owned()).or_default();
+        of_name[flow as usize].add(second);
     }
 
     /// The rate of `flow` for `name` (zero if nothing was counted).
     pub fn rate(&self, flow: Flow, name: &str) -> Rate {
         let windows = self.windows.read().expect("windows");
-        match windows.get(&(flow, name.to_owned())) {
-            Some(window) => window.rate(Window::now()),
+        match windows.get(name) {
+            Some(windows) => windows[flow as usize].rate(Window::now()),
             None => Rate::default(),
         }
     }
@@ -84,7 +88,10 @@ impl Activity {
     /// One call of a plugin's version: how long it took and the kind of its error, if any.
     pub fn plugin_called(&self, name: &str, sha256: &str, elapsed: Duration, error: Option<&str>) {
         let mut plugins = self.plugins.lock().expect("plugin calls");
-        let calls = plugins.entry(name.to_owned()).or_default();
+        if !plugins.contains_key(name) {
+            plugins.insert(name.to_owned(), PluginCalls::default());
+        }
+        let calls = plugins.get_mut(name).expect("inserted above");
         if calls.sha256 != sha256 {
             // A new version starts its own figures: what an operator compares is the
             // version now serving against the one before it.
