@@ -5,6 +5,8 @@
 //! baseline: a bare axum receiver that parses the JSON and answers 202 (the ingest limit), or
 //! a bare axum → reqwest forwarder (the delivery limit). See docs/benchmarks.md.
 
+mod browser;
+mod dashboard;
 mod envelopes;
 mod events;
 mod floor;
@@ -19,6 +21,8 @@ mod scenarios;
 mod servers;
 mod sink;
 mod stats;
+#[path = "../../tests/support/watchdog.rs"]
+mod watchdog;
 
 use std::time::Duration;
 
@@ -101,6 +105,10 @@ pub enum Scenario {
     /// 9: one route without plugins on 1, 2 and 3 nodes sharing one PostgreSQL (one machine:
     /// the overhead of sharing, not scaling), beside one node on the embedded store.
     ScaleOut,
+    /// 10: the dashboard with 100,000 events stored, beside an empty store: first paint and
+    /// readiness of its views in headless Chromium, and the latency of the API calls behind
+    /// them.
+    Dashboard,
 }
 
 /// `30s`, `2m`, `500ms`.

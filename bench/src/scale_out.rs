@@ -7,6 +7,8 @@
 
 #[path = "../../tests/support/postgres.rs"]
 mod postgres_server;
+// The server's watchdog, which tests/support/postgres.rs finds as `super::watchdog`.
+use crate::watchdog;
 
 use std::time::Duration;
 

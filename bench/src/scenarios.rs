@@ -50,7 +50,11 @@ impl Settings {
             },
             smoke,
             root: xtask::repo_root(),
-            wasmhook: cli.wasmhook.clone(),
+            // Absolute: the servers run in directories of their own.
+            wasmhook: cli
+                .wasmhook
+                .clone()
+                .map(|path| std::path::absolute(&path).unwrap_or(path)),
         }
     }
 }
@@ -75,7 +79,7 @@ impl Bench<'_> {
         &self.wasmhook
     }
 
-    fn start(&self, dir: &Path, wiring: &str) -> anyhow::Result<Server> {
+    pub fn start(&self, dir: &Path, wiring: &str) -> anyhow::Result<Server> {
         Server::wasmhook(&self.wasmhook, dir, wiring, Errors::Echo)
     }
 
@@ -131,6 +135,7 @@ pub async fn run_all(settings: &Settings, selected: &[Scenario]) -> anyhow::Resu
             Scenario::Hostile => crate::hostile::run(&bench).await?,
             Scenario::Outage => crate::outage::run(&bench).await?,
             Scenario::ScaleOut => crate::scale_out::run(&bench).await?,
+            Scenario::Dashboard => crate::dashboard::run(&bench).await?,
         }
     }
     Ok(())

@@ -44,6 +44,7 @@ const LATEST_EVENT: crate::store::EventQuery = crate::store::EventQuery {
     since: None,
     until: None,
     search: None,
+    search_sources: Vec::new(),
     before: None,
     limit: 1,
 };

@@ -263,7 +263,11 @@ async fn the_route_debugger_shows_each_stage_of_a_stored_event_and_sends_nothing
         .iter()
         .map(|p| json!({"name": p["name"], "sha256": p["sha256"], "version": 1}))
         .collect();
-    assert_eq!(messages(&settled)[0]["plugins"], json!(versions), "{settled}");
+    assert_eq!(
+        messages(&settled)[0]["plugins"],
+        json!(versions),
+        "{settled}"
+    );
 
     dashboard
         .show(&format!("debugger?route=chat&event={event}"), "debugger")
@@ -407,7 +411,9 @@ async fn the_page_asks_for_the_token_once_a_session_and_sends_no_cookie() {
     let history = browser
         .wait_for_text("table#reloads", |text: &str| text.contains("api"))
         .await;
-    let at = history.find("routes.toml:").expect("the error names routes.toml");
+    let at = history
+        .find("routes.toml:")
+        .expect("the error names routes.toml");
     let place: Vec<&str> = history[at..].splitn(4, ':').collect();
     let numbers = |part: &str| !part.is_empty() && part.chars().all(|c| c.is_ascii_digit());
     assert!(

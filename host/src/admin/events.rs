@@ -53,6 +53,14 @@ pub async fn list_events(
         since: time("since", filter.since)?,
         until: time("until", filter.until)?,
         search,
+        search_sources: admin
+            .wiring
+            .current()
+            .config
+            .sources
+            .keys()
+            .cloned()
+            .collect(),
         before: given(filter.before),
         limit: limit(filter.limit),
     };

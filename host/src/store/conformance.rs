@@ -845,6 +845,7 @@ async fn the_admin_reads_list_the_latest_first_and_filter(kind: Kind) {
     }
     let by_delivery_id = EventQuery {
         search: Some("dlv-3".to_owned()),
+        search_sources: vec!["github".to_owned(), "stripe".to_owned()],
         ..EventQuery::default()
     };
     assert_eq!(list(by_delivery_id).await, ["evt_3"]);

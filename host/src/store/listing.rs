@@ -19,6 +19,10 @@ pub struct EventQuery {
     /// An event id, the id of one of its messages (what subscribers get as `webhook-id`), or
     /// the delivery id its provider gave it (while the source's dedup window keeps it).
     pub search: Option<String>,
+    /// The sources whose delivery ids a search looks in: the configured ones. Delivery ids
+    /// are kept by source first, so each source is one lookup, and an index of its own
+    /// would cost every event a write.
+    pub search_sources: Vec<String>,
     /// Only events accepted before this one: the previous page's `next`.
     pub before: Option<String>,
     pub limit: usize,
@@ -116,11 +120,25 @@ impl EventQuery {
             conditions.add("received_at < {}", Arg::Int(until), mark);
         }
         if let Some(search) = &self.search {
-            conditions.add(
-                "(id = {} OR id IN (SELECT event_id FROM messages WHERE id = {}) \
-                 OR id IN (SELECT event_id FROM dedup WHERE key = {}))",
-                text(search),
-                mark,
+            let mut delivery_ids = String::new();
+            if !self.search_sources.is_empty() {
+                let first = conditions.args.len() + 2;
+                let sources: Vec<String> = (first..first + self.search_sources.len())
+                    .map(mark)
+                    .collect();
+                delivery_ids = format!(
+                    " OR id IN (SELECT event_id FROM dedup WHERE source IN ({}) AND key = {{}})",
+                    sources.join(", ")
+                );
+            }
+            let clause = format!(
+                "(id = {{}} OR id IN (SELECT event_id FROM messages WHERE id = {{}}){delivery_ids})"
+            );
+            conditions.add(&clause, text(search), mark);
+            conditions.args.extend(
+                self.search_sources
+                    .iter()
+                    .map(|source| Arg::Text(source.clone())),
             );
         }
         if let Some(before) = &self.before {
@@ -176,6 +194,7 @@ mod tests {
         let query = EventQuery {
             source: Some("github".into()),
             search: Some("evt_1".into()),
+            search_sources: vec!["github".into(), "stripe".into()],
             before: Some("evt_9".into()),
             ..EventQuery::default()
         };
@@ -183,16 +202,13 @@ mod tests {
         assert_eq!(
             conditions.sql(),
             "source = $1 AND (id = $2 OR id IN (SELECT event_id FROM messages WHERE id = $2) \
-             OR id IN (SELECT event_id FROM dedup WHERE key = $2)) \
-             AND seq < (SELECT seq FROM events WHERE id = $3)"
+             OR id IN (SELECT event_id FROM dedup WHERE source IN ($3, $4) AND key = $2)) \
+             AND seq < (SELECT seq FROM events WHERE id = $5)"
         );
+        let text = |value: &str| Arg::Text(value.to_owned());
         assert_eq!(
             conditions.args,
-            [
-                Arg::Text("github".into()),
-                Arg::Text("evt_1".into()),
-                Arg::Text("evt_9".into())
-            ]
+            ["github", "evt_1", "github", "stripe", "evt_9"].map(text)
         );
         assert_eq!(EventQuery::default().conditions(&NUMBERED).sql(), "TRUE");
     }
