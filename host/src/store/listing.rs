@@ -77,9 +77,14 @@ impl Conditions {
     /// Binds `arg` and writes `clause` with `{}` standing for its placeholder (`?N` or `$N`,
     /// as `mark` writes them): a value given once may be read several times.
     fn add(&mut self, clause: &str, arg: Arg, mark: fn(usize) -> String) {
+        let placeholder = self.bind(arg, mark);
+        self.clauses.push(clause.replace("{}", &placeholder));
+    }
+
+    /// Binds `arg`; its placeholder.
+    fn bind(&mut self, arg: Arg, mark: fn(usize) -> String) -> String {
         self.args.push(arg);
-        self.clauses
-            .push(clause.replace("{}", &mark(self.args.len())));
+        mark(self.args.len())
     }
 
     /// The text after `WHERE`.
@@ -120,26 +125,20 @@ impl EventQuery {
             conditions.add("received_at < {}", Arg::Int(until), mark);
         }
         if let Some(search) = &self.search {
-            let mut delivery_ids = String::new();
+            let value = conditions.bind(text(search), mark);
+            let mut clause = format!(
+                "(id = {value} OR id IN (SELECT event_id FROM messages WHERE id = {value})"
+            );
             if !self.search_sources.is_empty() {
-                let first = conditions.args.len() + 2;
-                let sources: Vec<String> = (first..first + self.search_sources.len())
-                    .map(mark)
+                let sources: Vec<String> = (self.search_sources.iter())
+                    .map(|source| conditions.bind(text(source), mark))
                     .collect();
-                delivery_ids = format!(
-                    " OR id IN (SELECT event_id FROM dedup WHERE source IN ({}) AND key = {{}})",
+                clause.push_str(&format!(
+                    " OR id IN (SELECT event_id FROM dedup WHERE source IN ({}) AND key = {value})",
                     sources.join(", ")
-                );
+                ));
             }
-            let clause = format!(
-                "(id = {{}} OR id IN (SELECT event_id FROM messages WHERE id = {{}}){delivery_ids})"
-            );
-            conditions.add(&clause, text(search), mark);
-            conditions.args.extend(
-                self.search_sources
-                    .iter()
-                    .map(|source| Arg::Text(source.clone())),
-            );
+            conditions.clauses.push(clause + ")");
         }
         if let Some(before) = &self.before {
             let clause = format!("{seq} < (SELECT {seq} FROM events WHERE id = {{}})");
