@@ -103,13 +103,13 @@ pub async fn run(bench: &Bench<'_>) -> anyhow::Result<()> {
     let mut figures = [Figures::default(), Figures::default()];
 
     eprintln!("dashboard: {loads} loads of each view in Chromium…");
-    let browser = Browser::start().await?;
+    let browser = Browser::start().await;
     browser
         .devtools(
             "Page.addScriptToEvaluateOnNewDocument",
             json!({"source": READY_OBSERVER}),
         )
-        .await?;
+        .await;
     // A first load of each view, not counted: it starts the browser's renderer, which an
     // operator's browser has running already.
     for admin in &admins {
@@ -264,18 +264,18 @@ async fn fetch(http: &reqwest::Client, url: &str) -> anyhow::Result<bytes::Bytes
 
 /// Opens `/#/view` afresh and returns the moments of its load, [`STAGES`].
 async fn open(browser: &Browser, admin: &str, view: &str) -> anyhow::Result<[Duration; 5]> {
-    browser.goto("about:blank").await?;
+    browser.goto("about:blank").await;
     browser
         .devtools("Network.clearBrowserCache", json!({}))
-        .await?;
-    browser.goto(&format!("{admin}/#/{view}")).await?;
+        .await;
+    browser.goto(&format!("{admin}/#/{view}")).await;
     browser
         .wait_for(&format!("main#view[data-ready=\"{view}\"]"))
-        .await?;
+        .await;
     // The paint is reported a frame after it happened: look again until it is.
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let times = browser.execute(TIMES, vec![json!(view)]).await?;
+        let times = browser.execute(TIMES, vec![json!(view)]).await;
         let stages: Option<Vec<Duration>> = (0..STAGES.len())
             .map(|i| Some(Duration::from_secs_f64(times[i].as_f64()? / 1000.0)))
             .collect();

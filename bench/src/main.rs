@@ -5,6 +5,7 @@
 //! baseline: a bare axum receiver that parses the JSON and answers 202 (the ingest limit), or
 //! a bare axum → reqwest forwarder (the delivery limit). See docs/benchmarks.md.
 
+#[path = "../../tests/support/browser.rs"]
 mod browser;
 mod dashboard;
 mod envelopes;

@@ -6,6 +6,7 @@
 //! fails the test with what it was waiting for.
 #![allow(dead_code)] // each story uses its own part of the harness
 
+#[path = "../../support/browser.rs"]
 pub mod browser;
 pub mod crash;
 pub mod fixtures;

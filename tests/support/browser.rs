@@ -1,10 +1,12 @@
-//! A real browser for the dashboard's tests: headless Chromium driven over WebDriver.
+//! A real browser for the dashboard's tests and its benchmark: headless Chromium driven over
+//! WebDriver.
 //!
 //! The dashboard is HTML, CSS and JavaScript served under a strict Content Security Policy.
 //! Whether its scripts run, what it shows and how fast it paints can only be seen in a real
 //! browser, so its stories drive one: [`Browser::start`] starts `chromedriver` on a free port
 //! of 127.0.0.1 and opens a session of headless Chromium with a fresh profile in a temp dir.
 //! Every wait has a deadline ([`WAIT`]) and fails the test naming what it was waiting for.
+//! The parent module provides `watchdog` (`tests/support/watchdog.rs`).
 //!
 //! It needs Debian's `chromium` and `chromium-driver` packages (`/usr/bin/chromium` and
 //! `/usr/bin/chromedriver`, of the same version), which `.ci/run` installs.
@@ -226,6 +228,17 @@ impl Browser {
         }
     }
 
+    /// Runs a command of the DevTools protocol in the page's target, such as
+    /// `Network.clearBrowserCache`, and returns its answer.
+    pub async fn devtools(&self, command: &'static str, params: Value) -> Value {
+        let issued = self.client().issue_cmd(DevTools { command, params });
+        match tokio::time::timeout(WAIT, issued).await {
+            Ok(Ok(value)) => value,
+            Ok(Err(error)) => panic!("DevTools command {command}: {error}"),
+            Err(_) => panic!("timed out after {WAIT:?} running DevTools command {command}"),
+        }
+    }
+
     /// Resizes the window so that the page's viewport (what [`Browser::screenshot`] shows) is
     /// `width`×`height` CSS pixels. Headless Chromium keeps room in its window for the
     /// toolbars it does not draw, so the window is made larger by that much.
@@ -419,6 +432,29 @@ impl<F: Fn(&str) -> bool> Expected for F {
     }
     fn describe(&self) -> String {
         "match the test's predicate".to_owned()
+    }
+}
+
+/// chromedriver's own command running a command of the DevTools protocol.
+#[derive(Debug)]
+struct DevTools {
+    command: &'static str,
+    params: Value,
+}
+
+impl WebDriverCompatibleCommand for DevTools {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        let session = session_id.expect("a browser session");
+        base_url.join(&format!("session/{session}/goog/cdp/execute"))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        let body = json!({"cmd": self.command, "params": self.params});
+        (http::Method::POST, Some(body.to_string()))
     }
 }
 
