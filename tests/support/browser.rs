@@ -231,7 +231,10 @@ impl Browser {
     /// Runs a command of the DevTools protocol in the page's target, such as
     /// `Network.clearBrowserCache`, and returns its answer.
     pub async fn devtools(&self, command: &'static str, params: Value) -> Value {
-        let issued = self.client().issue_cmd(DevTools { command, params });
+        let issued = self.client().issue_cmd(DriverCommand {
+            path: "goog/cdp/execute",
+            body: json!({"cmd": command, "params": params}),
+        });
         match tokio::time::timeout(WAIT, issued).await {
             Ok(Ok(value)) => value,
             Ok(Err(error)) => panic!("DevTools command {command}: {error}"),
@@ -295,7 +298,11 @@ impl Browser {
     /// which starts with the URL and line it comes from. A page that names no icon counts a
     /// 404 for `/favicon.ico` among them.
     pub async fn browser_errors(&self) -> Vec<String> {
-        let log = match tokio::time::timeout(WAIT, self.client().issue_cmd(ReadBrowserLog)).await {
+        let read = DriverCommand {
+            path: "se/log",
+            body: json!({"type": "browser"}),
+        };
+        let log = match tokio::time::timeout(WAIT, self.client().issue_cmd(read)).await {
             Ok(Ok(log)) => log,
             Ok(Err(error)) => panic!("reading the browser's console log: {error}"),
             Err(_) => panic!("timed out after {WAIT:?} reading the browser's console log"),
@@ -435,49 +442,28 @@ impl<F: Fn(&str) -> bool> Expected for F {
     }
 }
 
-/// chromedriver's own command running a command of the DevTools protocol.
+/// A command of chromedriver's own, beyond WebDriver: `path` under the session, POSTed with
+/// `body`. `goog/cdp/execute` runs a command of the DevTools protocol; `se/log` reads the
+/// browser's console log since the last read (`goog:loggingPrefs` must ask for it when the
+/// session starts).
 #[derive(Debug)]
-struct DevTools {
-    command: &'static str,
-    params: Value,
+struct DriverCommand {
+    path: &'static str,
+    body: Value,
 }
 
-impl WebDriverCompatibleCommand for DevTools {
+impl WebDriverCompatibleCommand for DriverCommand {
     fn endpoint(
         &self,
         base_url: &url::Url,
         session_id: Option<&str>,
     ) -> Result<url::Url, url::ParseError> {
         let session = session_id.expect("a browser session");
-        base_url.join(&format!("session/{session}/goog/cdp/execute"))
+        base_url.join(&format!("session/{session}/{}", self.path))
     }
 
     fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
-        let body = json!({"cmd": self.command, "params": self.params});
-        (http::Method::POST, Some(body.to_string()))
-    }
-}
-
-/// chromedriver's own command reading the browser's console log since the last read
-/// (`goog:loggingPrefs` must ask for it when the session starts).
-#[derive(Debug)]
-struct ReadBrowserLog;
-
-impl WebDriverCompatibleCommand for ReadBrowserLog {
-    fn endpoint(
-        &self,
-        base_url: &url::Url,
-        session_id: Option<&str>,
-    ) -> Result<url::Url, url::ParseError> {
-        let session = session_id.expect("a browser session");
-        base_url.join(&format!("session/{session}/se/log"))
-    }
-
-    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
-        (
-            http::Method::POST,
-            Some(json!({"type": "browser"}).to_string()),
-        )
+        (http::Method::POST, Some(self.body.to_string()))
     }
 }
 
