@@ -36,19 +36,6 @@ async fn healthz() -> impl IntoResponse {
     Json(json!({ "status": "ok" }))
 }
 
-/// The smallest read of the store: whether it answers.
-const LATEST_EVENT: crate::store::EventQuery = crate::store::EventQuery {
-    source: None,
-    status: None,
-    event_type: None,
-    since: None,
-    until: None,
-    search: None,
-    search_sources: Vec::new(),
-    before: None,
-    limit: 1,
-};
-
 /// The store answers and the router is not shutting down, so a load balancer stops sending to a
 /// draining instance. A plugin whose file does not load makes the answer `degraded`, still
 /// `200`: events are taken, and the routes using it serve its last good version or hold them.
@@ -58,7 +45,7 @@ async fn readyz(State(health): State<Health>) -> Response {
     if !health.accepting.load(Ordering::SeqCst) {
         return ApiError::unavailable("wasmhook is shutting down").into_response();
     }
-    if let Err(error) = health.store.list_events(LATEST_EVENT).await {
+    if let Err(error) = health.store.list_events(latest_event()).await {
         tracing::error!(%error, "readiness: the event store does not answer");
         return ApiError::unavailable("the event store is not available; see the wasmhook log")
             .into_response();
@@ -68,4 +55,12 @@ async fn readyz(State(health): State<Health>) -> Response {
         return Json(json!({ "status": "ready" })).into_response();
     }
     Json(json!({ "status": "degraded", "plugins": troubles })).into_response()
+}
+
+/// The smallest read of the store: whether it answers.
+fn latest_event() -> crate::store::EventQuery {
+    crate::store::EventQuery {
+        limit: 1,
+        ..Default::default()
+    }
 }

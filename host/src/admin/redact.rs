@@ -3,8 +3,7 @@
 
 use std::collections::BTreeMap;
 
-/// What stands where a credential was.
-pub const REDACTED: &str = "[redacted]";
+pub use crate::verify::REDACTED;
 /// What stands where part of a URL was.
 const HIDDEN: &str = "…";
 
