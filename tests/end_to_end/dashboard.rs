@@ -104,6 +104,11 @@ impl Dashboard {
     }
 }
 
+/// A count shown as `expected` and nothing more: a count shown twice over must not match.
+fn exactly(expected: &'static str) -> impl Fn(&str) -> bool {
+    move |text: &str| text.trim() == expected
+}
+
 /// The text of `css` as a number.
 async fn number(browser: &Browser, css: &str) -> u64 {
     let text = browser.text(css).await;
@@ -134,9 +139,9 @@ async fn the_overview_draws_each_route_and_its_rates_move_while_events_are_sent(
             to_main.push(id);
         }
     }
-    browser.wait_for_text(&accepted_count, "5").await;
-    browser.wait_for_text(&filtered_count, "2").await;
-    browser.wait_for_text(delivered_count, "3").await;
+    browser.wait_for_text(&accepted_count, exactly("5")).await;
+    browser.wait_for_text(&filtered_count, exactly("2")).await;
+    browser.wait_for_text(delivered_count, exactly("3")).await;
     assert_eq!(dashboard.chat.count(), 3);
     assert_eq!(
         number(browser, "[data-subscriber=\"chat\"] .pending").await,
@@ -146,7 +151,7 @@ async fn the_overview_draws_each_route_and_its_rates_move_while_events_are_sent(
 
     browser.set_window_size(390, 844).await;
     dashboard.show("overview", "overview").await;
-    browser.wait_for_text(&accepted_count, "5").await;
+    browser.wait_for_text(&accepted_count, exactly("5")).await;
     browser.screenshot("overview-phone").await;
     dashboard.close().await;
 }
@@ -171,6 +176,19 @@ async fn dead_letters_are_retried_one_and_all_and_then_delivered() {
         dead.push(message["id"].as_str().unwrap().to_owned());
     }
     dashboard.sink.answer_always(200);
+    // The rates count whole seconds: the failures show once their second is over.
+    wait_until("the three failures counted", WAIT, async || {
+        let listed = router.admin_get("/api/subscribers").await;
+        listed["subscribers"][1]["rates"]["failed"]["last_5m"] == 3
+    })
+    .await;
+    let listed = router.admin_get("/api/subscribers").await;
+    let sink = &listed["subscribers"][1];
+    assert_eq!(
+        (&sink["dead"], &sink["last_error"]["status"]),
+        (&json!(3), &json!(503)),
+        "{sink}"
+    );
 
     dashboard.show("dead", "dead").await;
     let first = format!("tr[data-message=\"{}\"]", dead[0]);
@@ -390,7 +408,9 @@ async fn the_page_asks_for_the_token_once_a_session_and_sends_no_cookie() {
     browser.screenshot("login").await;
     browser.fill("input#token", "wrong").await;
     browser.click("form#login button[type=submit]").await;
-    browser.wait_for("form#login").await;
+    browser
+        .wait_for_text("form#login .error", "did not accept")
+        .await;
     browser.fill("input#token", token).await;
     browser.click("form#login button[type=submit]").await;
     browser.wait_for("main#view[data-ready=\"plugins\"]").await;
