@@ -51,7 +51,9 @@ pub fn activity() -> &'static Activity {
 pub struct Activity {
     /// By name, a window per flow: looked up by `&str`, so counting allocates nothing.
     windows: RwLock<HashMap<String, Arc<[Window; FLOWS]>>>,
-    plugins: Mutex<HashMap<String, PluginCalls>>,
+    /// By plugin name, each behind a lock of its own: calls of different plugins, on
+    /// different threads, never wait for each other.
+    plugins: RwLock<HashMap<String, Arc<Mutex<PluginCalls>>>>,
     failures: Mutex<HashMap<String, LastFailure>>,
     builds: Mutex<HashMap<String, Build>>,
 }
@@ -66,14 +68,7 @@ pub struct Build {
 
 impl Activity {
     pub fn count(&self, flow: Flow, name: &str) {
-        let second = Window::now();
-        if let Some(windows) = self.windows.read().expect("windows").get(name) {
-            windows[flow as usize].add(second);
-            return;
-        }
-        let mut windows = self.windows.write().expect("windows");
-        let of_name = windows.entry(name.to_owned()).or_default();
-        of_name[flow as usize].add(second);
+        of_name(&self.windows, name)[flow as usize].add(Window::now());
     }
 
     /// The rate of `flow` for `name` (zero if nothing was counted).
@@ -87,11 +82,8 @@ impl Activity {
 
     /// One call of a plugin's version: how long it took and the kind of its error, if any.
     pub fn plugin_called(&self, name: &str, sha256: &str, elapsed: Duration, error: Option<&str>) {
-        let mut plugins = self.plugins.lock().expect("plugin calls");
-        if !plugins.contains_key(name) {
-            plugins.insert(name.to_owned(), PluginCalls::default());
-        }
-        let calls = plugins.get_mut(name).expect("inserted above");
+        let calls = of_name(&self.plugins, name);
+        let mut calls = calls.lock().expect("plugin calls");
         if calls.sha256 != sha256 {
             // A new version starts its own figures: what an operator compares is the
             // version now serving against the one before it.
@@ -105,8 +97,11 @@ impl Activity {
 
     /// The calls of the plugin's version `sha256` on this node since it loaded.
     pub fn plugin_stats(&self, name: &str, sha256: &str) -> PluginStats {
-        let plugins = self.plugins.lock().expect("plugin calls");
-        match plugins.get(name) {
+        let plugins = self.plugins.read().expect("plugin calls");
+        let calls = plugins
+            .get(name)
+            .map(|calls| calls.lock().expect("plugin calls"));
+        match calls {
             Some(calls) if calls.sha256 == sha256 => calls.stats(),
             _ => PluginCalls::default().stats(),
         }
@@ -143,6 +138,16 @@ impl Activity {
             .get(subscriber)
             .cloned()
     }
+}
+
+/// The entry of `name`, made on its first use. Looked up by `&str` under the read lock, so
+/// the hot path allocates nothing and takes the write lock once per name.
+fn of_name<T: Default>(map: &RwLock<HashMap<String, Arc<T>>>, name: &str) -> Arc<T> {
+    if let Some(entry) = map.read().expect("activity").get(name) {
+        return entry.clone();
+    }
+    let mut map = map.write().expect("activity");
+    map.entry(name.to_owned()).or_default().clone()
 }
 
 /// A subscriber's last failed attempt.
